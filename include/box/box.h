@@ -1,0 +1,167 @@
+/* libbox — the box sandbox engine as an embeddable C library.
+ *
+ * This header is the whole public interface; libbox.so exports nothing else.
+ *
+ * Conventions:
+ *  - every fallible function returns 0 (or a count) on success and a negative box_error_code
+ *    on failure, with `box_error **err` as its last parameter (may be NULL); a returned error
+ *    belongs to the caller and is released with box_error_free();
+ *  - everything the library returns has a matching _free(), and every _free() accepts NULL;
+ *  - options structs start with a version field; initialise them with their _INIT macro.
+ */
+#ifndef BOX_BOX_H
+#define BOX_BOX_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(BOX_BUILDING_LIBRARY)
+#define BOX_API __attribute__ ((visibility ("default")))
+#else
+#define BOX_API
+#endif
+
+/* ---------------------------------------------------------------------------------------- */
+/* Errors                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum box_error_code {
+  BOX_OK = 0,
+  BOX_E_INVALID = -1,     /* invalid argument or malformed input */
+  BOX_E_NOT_FOUND = -2,   /* no such box, image, volume, ... */
+  BOX_E_CONFLICT = -3,    /* already exists, or the state does not allow the operation */
+  BOX_E_AMBIGUOUS = -4,   /* a reference matches more than one object */
+  BOX_E_BUSY = -5,        /* in use by something else */
+  BOX_E_IO = -6,          /* the filesystem, the network or a subprocess failed */
+  BOX_E_UNSUPPORTED = -7, /* not supported on this host or by this backend */
+  BOX_E_INTERNAL = -8,    /* a bug, or an invariant of the state directory broken */
+  BOX_E_PERMISSION = -9,  /* denied: by the host, or by a registry (authentication) */
+} box_error_code;
+
+typedef struct box_error box_error;
+
+BOX_API box_error_code box_error_code_of (const box_error *err);
+BOX_API const char *box_error_message (const box_error *err);
+BOX_API void box_error_free (box_error *err);
+
+/* The name of a code ("not found"), its HTTP status for the Docker API (404) and its exit
+ * status for the CLI (125 for every engine error, as docker does). */
+BOX_API const char *box_error_code_name (box_error_code code);
+BOX_API int box_error_http_status (box_error_code code);
+BOX_API int box_error_exit_code (box_error_code code);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Engine                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+#define BOX_VERSION "0.1.0"
+#define BOX_DEFAULT_ROOT "/var/lib/box"
+
+typedef struct box_engine box_engine;
+
+#define BOX_ENGINE_OPTIONS_VERSION 1
+typedef struct box_engine_options {
+  unsigned version;
+  const char *root; /* state directory; NULL: $BOX_ROOT, else BOX_DEFAULT_ROOT */
+} box_engine_options;
+#define BOX_ENGINE_OPTIONS_INIT { BOX_ENGINE_OPTIONS_VERSION, NULL }
+
+/* Opens (creating if needed) the state directory and its store, and repairs whatever an
+ * interrupted operation of an earlier process left behind. */
+BOX_API int box_engine_open (const box_engine_options *opts, box_engine **out, box_error **err);
+BOX_API void box_engine_close (box_engine *eng);
+BOX_API const char *box_engine_root (const box_engine *eng);
+
+/* Engine facts as a JSON object (state dir, schema version, kernel, cgroup mode, features).
+ * The returned string is the caller's; free() it. */
+BOX_API int box_engine_info_json (box_engine *eng, char **out_json, box_error **err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Boxes: identity and records                                                              */
+/* ---------------------------------------------------------------------------------------- */
+
+#define BOX_ID_HEX_LENGTH 64
+#define BOX_SHORT_ID_LENGTH 12
+#define BOX_NAME_MAX 255
+#define BOX_EXTERNAL_REF_MAX 255
+
+typedef enum box_state {
+  BOX_STATE_CREATED = 0,
+  BOX_STATE_RUNNING,
+  BOX_STATE_PAUSED,
+  BOX_STATE_RESTARTING,
+  BOX_STATE_REMOVING,
+  BOX_STATE_EXITED,
+  BOX_STATE_DEAD,
+} box_state;
+
+/* "created", "running", ... (docker's State.Status words). */
+BOX_API const char *box_state_name (box_state state);
+
+typedef struct box_label {
+  char *key;
+  char *value;
+} box_label;
+
+/* A snapshot of one box as the store holds it. Read-only for callers; release with
+ * box_box_free(). Fields are only ever appended, so the layout is stable. */
+typedef struct box_box {
+  char id[BOX_ID_HEX_LENGTH + 1];
+  char *name;         /* never NULL: a box created without a name gets a generated one */
+  char *external_ref; /* NULL when unset */
+  char *image;        /* the image reference the box was created from */
+  char *config_json;  /* the creation config, a JSON object */
+  box_state state;
+  int pid;            /* 0 when not running */
+  int exit_code;
+  int64_t created_ns; /* nanoseconds since the epoch; 0 when it never happened */
+  int64_t started_ns;
+  int64_t finished_ns;
+  box_label *labels;
+  size_t n_labels;
+} box_box;
+
+BOX_API void box_box_free (box_box *box);
+BOX_API void box_box_list_free (box_box **boxes, size_t n);
+
+#define BOX_BOX_CREATE_OPTIONS_VERSION 1
+typedef struct box_box_create_options {
+  unsigned version;
+  const char *name;         /* NULL: generate a readable unique name */
+  const char *external_ref; /* NULL: none */
+  const char *image;        /* required */
+  const char *config_json;  /* NULL: "{}" */
+  const box_label *labels;
+  size_t n_labels;
+} box_box_create_options;
+#define BOX_BOX_CREATE_OPTIONS_INIT { BOX_BOX_CREATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0 }
+
+/* Records a new box in state "created". Name and external_ref must be unused. */
+BOX_API int box_box_create (box_engine *eng, const box_box_create_options *opts, box_box **out,
+                            box_error **err);
+
+/* Resolves a user-supplied reference: exact id, exact name (a leading '/' is ignored), exact
+ * external_ref, then unique id prefix. Two prefix matches give BOX_E_AMBIGUOUS. */
+BOX_API int box_box_get (box_engine *eng, const char *ref, box_box **out, box_error **err);
+
+/* Every box, newest first. */
+BOX_API int box_box_list (box_engine *eng, box_box ***out, size_t *out_n, box_error **err);
+
+BOX_API int box_box_rename (box_engine *eng, const char *ref, const char *new_name, box_error **err);
+
+/* Removes the box record. A running box is refused with BOX_E_CONFLICT. */
+BOX_API int box_box_remove (box_engine *eng, const char *ref, box_error **err);
+
+/* Validation rules, for callers that want to check input before acting. */
+BOX_API int box_name_validate (const char *name, box_error **err);
+BOX_API int box_external_ref_validate (const char *ref, box_error **err);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

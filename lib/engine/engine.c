@@ -1,0 +1,77 @@
+/* Owns the engine handle: locating and opening the state directory and its store. */
+#include "engine/engine.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/error.h"
+#include "util/fs.h"
+
+/* The state dir holds box rootfs trees; others may traverse to reach a published socket, but
+ * not list it. */
+#define ROOT_DIRECTORY_MODE 0711
+
+static const char *
+choose_root (const box_engine_options *opts)
+{
+  if (opts && opts->root && *opts->root)
+    return opts->root;
+  const char *env = getenv ("BOX_ROOT");
+  if (env && *env)
+    return env;
+  return BOX_DEFAULT_ROOT;
+}
+
+int
+box_engine_open (const box_engine_options *opts, box_engine **out, box_error **err)
+{
+  if (opts && opts->version != BOX_ENGINE_OPTIONS_VERSION)
+    return box_err (err, BOX_E_INVALID, "box_engine_options: unknown version %u", opts->version);
+
+  const char *root = choose_root (opts);
+  if (fs_mkdir_p (root, ROOT_DIRECTORY_MODE, err) < 0)
+    return box_err_wrap (err, "open state directory");
+
+  _cleanup_ (box_engine_closep) box_engine *eng = calloc (1, sizeof *eng);
+  if (!eng)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  eng->root_fd = -1;
+  eng->root = realpath (root, NULL);
+  if (!eng->root)
+    return box_err_errno (err, errno, "open state directory %s", root);
+  eng->root_fd = open (eng->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (eng->root_fd < 0)
+    return box_err_errno (err, errno, "open state directory %s", eng->root);
+
+  _cleanup_free_ char *db_path = NULL;
+  if (asprintf (&db_path, "%s/box.db", eng->root) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  if (store_open (db_path, &eng->store, err) < 0)
+    return box_err_code (err);
+
+  *out = TAKE_PTR (eng);
+  return 0;
+}
+
+void
+box_engine_close (box_engine *eng)
+{
+  if (!eng)
+    return;
+  store_close (eng->store);
+  if (eng->root_fd >= 0)
+    close (eng->root_fd);
+  free (eng->root);
+  free (eng);
+}
+
+const char *
+box_engine_root (const box_engine *eng)
+{
+  return eng->root;
+}

@@ -1,0 +1,28 @@
+/* The engine handle and what its modules share. */
+#ifndef BOX_ENGINE_ENGINE_H
+#define BOX_ENGINE_ENGINE_H
+
+#include "box/box.h"
+#include "store/store.h"
+#include "util/cleanup.h"
+
+struct box_engine {
+  char *root;  /* absolute state directory */
+  int root_fd; /* O_PATH|O_DIRECTORY handle on it */
+  store *store;
+};
+
+DEFINE_POINTER_CLEANUP (box_engine, box_engine_close)
+
+/* Resolves a user-supplied box reference (see box_box_get). Usable inside a transaction. */
+int engine_resolve_box (box_engine *eng, const char *ref, box_box **out, box_error **err);
+
+/* Picks an adjective_noun name that no box holds; call inside a write transaction. */
+int engine_generate_name (box_engine *eng, char **out, box_error **err);
+
+/* Appends a container event whose attributes carry the box's name and image (and labels),
+ * plus extra (a JSON object or NULL). Part of the caller's transaction. */
+int engine_box_event (box_engine *eng, const box_box *box, const char *action,
+                      const char *extra_attributes_json, box_error **err);
+
+#endif

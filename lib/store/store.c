@@ -1,0 +1,221 @@
+/* Owns the SQLite connection: open with WAL, busy timeout and foreign keys, the forward
+ * migrations, and transactions. */
+#include "store/store.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/schema.h"
+
+/* Several processes share one store; a writer holds the lock for milliseconds, so waiting up
+ * to this long for it means "the other process is slow", not "deadlock". */
+#define STORE_BUSY_TIMEOUT_MS 30000
+
+struct store {
+  sqlite3 *db;
+  int schema_version;
+};
+
+int
+store_error (store *s, box_error **err, int rc, const char *what)
+{
+  int primary = rc & 0xff;
+  box_error_code code = BOX_E_IO;
+  if (primary == SQLITE_CONSTRAINT)
+    code = BOX_E_CONFLICT;
+  else if (primary == SQLITE_BUSY || primary == SQLITE_LOCKED)
+    code = BOX_E_BUSY;
+  else if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB)
+    code = BOX_E_INTERNAL;
+  else if (primary == SQLITE_READONLY || primary == SQLITE_PERM || primary == SQLITE_AUTH)
+    code = BOX_E_PERMISSION;
+  const char *message = s && s->db ? sqlite3_errmsg (s->db) : sqlite3_errstr (rc);
+  return box_err (err, code, "%s: %s", what, message);
+}
+
+int
+store_prepare (store *s, const char *sql, sqlite3_stmt **out, box_error **err)
+{
+  int rc = sqlite3_prepare_v2 (s->db, sql, -1, out, NULL);
+  if (rc != SQLITE_OK)
+    return store_error (s, err, rc, "store: prepare");
+  return 0;
+}
+
+static int
+exec_sql (store *s, const char *sql, const char *what, box_error **err)
+{
+  int rc = sqlite3_exec (s->db, sql, NULL, NULL, NULL);
+  if (rc != SQLITE_OK)
+    return store_error (s, err, rc, what);
+  return 0;
+}
+
+int
+store_begin (store *s, box_error **err)
+{
+  return exec_sql (s, "BEGIN IMMEDIATE", "store: begin transaction", err);
+}
+
+int
+store_commit (store *s, box_error **err)
+{
+  return exec_sql (s, "COMMIT", "store: commit", err);
+}
+
+void
+store_rollback (store *s)
+{
+  if (!sqlite3_get_autocommit (s->db))
+    sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+int
+store_tx_begin (store *s, store_tx *tx, box_error **err)
+{
+  tx->s = s;
+  tx->open = 0;
+  if (store_begin (s, err) < 0)
+    return box_err_code (err);
+  tx->open = 1;
+  return 0;
+}
+
+int
+store_tx_commit (store_tx *tx, box_error **err)
+{
+  if (store_commit (tx->s, err) < 0)
+    return box_err_code (err);
+  tx->open = 0;
+  return 0;
+}
+
+void
+store_tx_cleanup (store_tx *tx)
+{
+  if (tx->s && tx->open)
+    store_rollback (tx->s);
+}
+
+static int
+read_user_version (store *s, int *out, box_error **err)
+{
+  _cleanup_stmt_ sqlite3_stmt *st = NULL;
+  if (store_prepare (s, "PRAGMA user_version", &st, err) < 0)
+    return box_err_code (err);
+  int rc = sqlite3_step (st);
+  if (rc != SQLITE_ROW)
+    return store_error (s, err, rc, "store: read schema version");
+  *out = sqlite3_column_int (st, 0);
+  return 0;
+}
+
+/* Applies the missing migrations, each in its own IMMEDIATE transaction that re-reads the
+ * version under the write lock: two processes opening a fresh store at once both arrive
+ * here, and the second must see what the first did. */
+static int
+migrate (store *s, box_error **err)
+{
+  for (;;)
+    {
+      int version;
+      if (read_user_version (s, &version, err) < 0)
+        return box_err_code (err);
+      if (version > STORE_SCHEMA_VERSION)
+        return box_err (err, BOX_E_UNSUPPORTED,
+                        "store schema version %d is newer than this box understands (%d); "
+                        "use a newer box",
+                        version, STORE_SCHEMA_VERSION);
+      if (version == STORE_SCHEMA_VERSION)
+        {
+          s->schema_version = version;
+          return 0;
+        }
+
+      _cleanup_tx_ store_tx tx = { 0 };
+      if (store_tx_begin (s, &tx, err) < 0)
+        return box_err_wrap (err, "migrate store");
+      if (read_user_version (s, &version, err) < 0)
+        return box_err_code (err);
+      if (version >= STORE_SCHEMA_VERSION)
+        continue; /* another process migrated meanwhile; tx rolls back (nothing written) */
+
+      if (exec_sql (s, store_migrations[version], "store: migrate", err) < 0)
+        return box_err_wrap (err, "schema version %d to %d", version, version + 1);
+      char pragma[64];
+      snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d", version + 1);
+      if (exec_sql (s, pragma, "store: set schema version", err) < 0)
+        return box_err_code (err);
+      if (store_tx_commit (&tx, err) < 0)
+        return box_err_wrap (err, "migrate store");
+    }
+}
+
+int
+store_open (const char *path, store **out, box_error **err)
+{
+  _cleanup_ (store_closep) store *s = calloc (1, sizeof *s);
+  if (!s)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+
+  int rc = sqlite3_open_v2 (path, &s->db,
+                            SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
+                                | SQLITE_OPEN_EXRESCODE,
+                            NULL);
+  if (rc != SQLITE_OK)
+    {
+      box_err (err, rc == SQLITE_CANTOPEN ? BOX_E_IO : BOX_E_IO, "open store %s: %s", path,
+               s->db ? sqlite3_errmsg (s->db) : sqlite3_errstr (rc));
+      return box_err_code (err);
+    }
+  sqlite3_busy_timeout (s->db, STORE_BUSY_TIMEOUT_MS);
+
+  /* journal_mode=WAL needs a moment of exclusive access the first time; the busy timeout
+   * covers a concurrent opener. synchronous=NORMAL is durable across process crashes in WAL
+   * mode, which is the failure the engine must survive (kill -9 at any point). */
+  if (exec_sql (s, "PRAGMA journal_mode = WAL", "open store: set WAL mode", err) < 0
+      || exec_sql (s, "PRAGMA synchronous = NORMAL", "open store: set synchronous", err) < 0
+      || exec_sql (s, "PRAGMA foreign_keys = ON", "open store: enable foreign keys", err) < 0)
+    return box_err_wrap (err, "%s", path);
+
+  if (migrate (s, err) < 0)
+    return box_err_wrap (err, "%s", path);
+
+  *out = TAKE_PTR (s);
+  return 0;
+}
+
+void
+store_close (store *s)
+{
+  if (!s)
+    return;
+  if (s->db)
+    sqlite3_close_v2 (s->db);
+  free (s);
+}
+
+sqlite3 *
+store_db (store *s)
+{
+  return s->db;
+}
+
+int
+store_schema_version (store *s)
+{
+  return s->schema_version;
+}
+
+int
+store_column_strdup (sqlite3_stmt *st, int col, char **out)
+{
+  const unsigned char *text = sqlite3_column_text (st, col);
+  if (!text)
+    {
+      *out = NULL;
+      return 0;
+    }
+  *out = strdup ((const char *) text);
+  return *out ? 0 : -1;
+}

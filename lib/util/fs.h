@@ -1,0 +1,25 @@
+/* Host-side filesystem helpers for the state directory (never for paths inside a rootfs or a
+ * layer: those go through the confined helpers of their own modules). */
+#ifndef BOX_UTIL_FS_H
+#define BOX_UTIL_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "util/error.h"
+
+/* mkdir -p; existing directories are fine. */
+int fs_mkdir_p (const char *path, mode_t mode, box_error **err);
+
+/* Writes data to dirfd/name atomically: a temporary file in the same directory, fsync,
+ * rename over name, fsync of the directory. */
+int fs_write_file_atomic (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                          box_error **err);
+
+/* Reads a whole file (NUL-terminated for convenience; *out_len excludes the NUL). */
+int fs_read_file (int dirfd, const char *path, char **out, size_t *out_len, box_error **err);
+
+/* rm -rf of dirfd/name without following symlinks; a missing name is fine. */
+int fs_remove_tree (int dirfd, const char *name, box_error **err);
+
+#endif

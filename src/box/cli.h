@@ -1,0 +1,48 @@
+/* The box CLI: a verb table over libbox. Each verb lives in its own file and only parses its
+ * arguments, calls the library and prints the result. */
+#ifndef BOX_CLI_H
+#define BOX_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "box/box.h"
+
+/* docker's exit statuses for failures of the engine itself, and for bad usage */
+#define CLI_EXIT_ENGINE_ERROR 125
+
+typedef struct cli_context {
+  const char *root; /* --root, NULL for the library's default */
+  box_engine *engine;
+} cli_context;
+
+typedef struct cli_verb {
+  const char *name;
+  const char *summary;
+  const char *usage; /* full help text printed by `box VERB --help` */
+  int (*run) (cli_context *ctx, int argc, char **argv);
+} cli_verb;
+
+/* Opens the engine on first use. On failure prints the error and returns NULL. */
+box_engine *cli_engine (cli_context *ctx);
+
+/* Prints "box: <message>" for err, frees it, and returns the CLI exit code for it. */
+int cli_report (box_error *err);
+
+/* Prints "box: <formatted>" and returns CLI_EXIT_ENGINE_ERROR (bad usage, like docker). */
+int cli_usage_error (const char *verb, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+
+/* True when argv holds -h/--help before any "--"; the verb then prints its usage. */
+bool cli_wants_help (int argc, char **argv);
+
+/* Shortens a 64-char id to docker's 12. */
+const char *cli_short_id (const char *id, char buf[13]);
+
+/* "3 seconds ago", "2 hours ago": docker's relative times for ps. */
+void cli_format_ago (int64_t ns, char *buf, size_t size);
+
+/* Every verb, defined in its own file. */
+extern const cli_verb cli_verb_version, cli_verb_info, cli_verb_create, cli_verb_ps,
+    cli_verb_inspect, cli_verb_rename, cli_verb_rm;
+
+#endif

@@ -1,0 +1,175 @@
+/* box: the command-line face of libbox. Parses the global options, finds the verb, runs it. */
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+
+static const cli_verb *const verbs[] = {
+  &cli_verb_create, &cli_verb_inspect, &cli_verb_ps,      &cli_verb_rename,
+  &cli_verb_rm,     &cli_verb_info,    &cli_verb_version,
+};
+
+box_engine *
+cli_engine (cli_context *ctx)
+{
+  if (ctx->engine)
+    return ctx->engine;
+  box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
+  opts.root = ctx->root;
+  box_error *err = NULL;
+  if (box_engine_open (&opts, &ctx->engine, &err) < 0)
+    {
+      cli_report (err);
+      return NULL;
+    }
+  return ctx->engine;
+}
+
+int
+cli_report (box_error *err)
+{
+  int code = box_error_exit_code (box_error_code_of (err));
+  fprintf (stderr, "box: %s\n", box_error_message (err));
+  box_error_free (err);
+  return code ? code : CLI_EXIT_ENGINE_ERROR;
+}
+
+int
+cli_usage_error (const char *verb, const char *fmt, ...)
+{
+  va_list ap;
+  va_start (ap, fmt);
+  fputs ("box: ", stderr);
+  if (verb)
+    fprintf (stderr, "%s: ", verb);
+  vfprintf (stderr, fmt, ap);
+  fprintf (stderr, "\nSee 'box %s--help'.\n", verb ? verb : "");
+  va_end (ap);
+  return CLI_EXIT_ENGINE_ERROR;
+}
+
+bool
+cli_wants_help (int argc, char **argv)
+{
+  for (int i = 1; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--") == 0)
+        return false;
+      if (strcmp (argv[i], "-h") == 0 || strcmp (argv[i], "--help") == 0)
+        return true;
+    }
+  return false;
+}
+
+const char *
+cli_short_id (const char *id, char buf[13])
+{
+  snprintf (buf, 13, "%.12s", id);
+  return buf;
+}
+
+void
+cli_format_ago (int64_t ns, char *buf, size_t size)
+{
+  struct timespec now;
+  clock_gettime (CLOCK_REALTIME, &now);
+  int64_t seconds = now.tv_sec - ns / 1000000000LL;
+  if (seconds < 1)
+    snprintf (buf, size, "Less than a second ago");
+  else if (seconds < 60)
+    snprintf (buf, size, "%lld second%s ago", (long long) seconds, seconds == 1 ? "" : "s");
+  else if (seconds < 3600)
+    snprintf (buf, size, "%lld minute%s ago", (long long) (seconds / 60), seconds < 120 ? "" : "s");
+  else if (seconds < 86400)
+    snprintf (buf, size, "%lld hour%s ago", (long long) (seconds / 3600), seconds < 7200 ? "" : "s");
+  else
+    snprintf (buf, size, "%lld day%s ago", (long long) (seconds / 86400),
+              seconds < 2 * 86400 ? "" : "s");
+}
+
+static void
+print_main_usage (FILE *out)
+{
+  fprintf (out,
+           "Usage: box [OPTIONS] COMMAND [ARG...]\n"
+           "\n"
+           "Run untrusted code from OCI images in isolated boxes.\n"
+           "\n"
+           "Options:\n"
+           "      --root DIR   state directory (default: $BOX_ROOT, else %s)\n"
+           "  -h, --help       print this help\n"
+           "  -v, --version    print the version\n"
+           "\n"
+           "Commands:\n",
+           BOX_DEFAULT_ROOT);
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    fprintf (out, "  %-10s %s\n", verbs[i]->name, verbs[i]->summary);
+  fprintf (out, "\nRun 'box COMMAND --help' for more information on a command.\n");
+}
+
+int
+main (int argc, char **argv)
+{
+  cli_context ctx = { 0 };
+  static const struct option options[] = {
+    { "root", required_argument, NULL, 'r' },
+    { "help", no_argument, NULL, 'h' },
+    { "version", no_argument, NULL, 'v' },
+    { 0 },
+  };
+  /* '+': stop at the first non-option, which is the verb; its options are its own */
+  int c;
+  while ((c = getopt_long (argc, argv, "+hv", options, NULL)) != -1)
+    {
+      switch (c)
+        {
+        case 'r':
+          ctx.root = optarg;
+          break;
+        case 'h':
+          print_main_usage (stdout);
+          return 0;
+        case 'v':
+          printf ("box version %s\n", BOX_VERSION);
+          return 0;
+        default:
+          return cli_usage_error (NULL, "unknown option");
+        }
+    }
+  if (optind >= argc)
+    {
+      print_main_usage (stderr);
+      return CLI_EXIT_ENGINE_ERROR;
+    }
+
+  const char *name = argv[optind];
+  const cli_verb *verb = NULL;
+  for (size_t i = 0; i < sizeof verbs / sizeof verbs[0]; i++)
+    if (strcmp (verbs[i]->name, name) == 0)
+      verb = verbs[i];
+  if (!verb)
+    {
+      fprintf (stderr, "box: '%s' is not a box command.\nSee 'box --help'.\n", name);
+      return CLI_EXIT_ENGINE_ERROR;
+    }
+
+  int verb_argc = argc - optind;
+  char **verb_argv = argv + optind;
+  int status;
+  if (cli_wants_help (verb_argc, verb_argv))
+    {
+      fputs (verb->usage, stdout);
+      status = 0;
+    }
+  else
+    {
+      optind = 0; /* reset getopt for the verb (0 also re-initialises GNU getopt) */
+      status = verb->run (&ctx, verb_argc, verb_argv);
+    }
+  box_engine_close (ctx.engine);
+  return status;
+}

@@ -1,0 +1,52 @@
+"""Integration harness: drives the real `box` binary built by scripts/test.
+
+BOX_BIN names the binary (scripts/test sets it to the sanitizer build). Every test gets its own
+state directory, so tests never see each other's boxes.
+"""
+import json
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+BOX_BIN = os.environ.get("BOX_BIN", str(REPO / "build" / "src" / "box" / "box"))
+
+
+class Box:
+    """Runs `box --root <state dir> ...` and returns CompletedProcess (text mode)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def run(self, *args, check=True, input=None, timeout=120, env=None):
+        full_env = dict(os.environ)
+        if env:
+            full_env.update(env)
+        proc = subprocess.run(
+            [BOX_BIN, "--root", str(self.root), *args],
+            input=input, capture_output=True, text=True, timeout=timeout, env=full_env)
+        if check and proc.returncode != 0:
+            raise AssertionError(
+                f"box {' '.join(args)} exited {proc.returncode}\n"
+                f"stdout: {proc.stdout}\nstderr: {proc.stderr}")
+        return proc
+
+    def popen(self, *args, **kwargs):
+        return subprocess.Popen([BOX_BIN, "--root", str(self.root), *args],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                **kwargs)
+
+    def json(self, *args):
+        return json.loads(self.run(*args).stdout)
+
+
+@pytest.fixture
+def box(tmp_path):
+    return Box(tmp_path / "state")
+
+
+@pytest.fixture
+def box_bin():
+    return BOX_BIN

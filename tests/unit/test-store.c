@@ -1,0 +1,186 @@
+/* The store: fresh schema, forward migration from an older version, refusal of a newer one,
+ * transactions that roll back when abandoned. */
+#include "unit.h"
+
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "store/boxes.h"
+#include "store/events.h"
+#include "store/schema.h"
+#include "store/store.h"
+
+static char *
+db_path_in (const char *dir)
+{
+  char *path = NULL;
+  if (asprintf (&path, "%s/box.db", dir) < 0)
+    fail_msg ("out of memory");
+  return path;
+}
+
+static void
+exec_or_fail (sqlite3 *db, const char *sql)
+{
+  char *message = NULL;
+  if (sqlite3_exec (db, sql, NULL, NULL, &message) != SQLITE_OK)
+    fail_msg ("%s: %s", sql, message);
+}
+
+static void
+test_fresh_store_is_current_and_wal (void **state)
+{
+  char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
+  store *s = NULL;
+  box_error *err = NULL;
+  int rc = store_open (path, &s, &err);
+  assert_ok (rc, err);
+  assert_int_equal (store_schema_version (s), STORE_SCHEMA_VERSION);
+
+  sqlite3_stmt *st = NULL;
+  assert_int_equal (sqlite3_prepare_v2 (store_db (s), "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_step (st), SQLITE_ROW);
+  assert_string_equal ((const char *) sqlite3_column_text (st, 0), "wal");
+  sqlite3_finalize (st);
+  assert_int_equal (sqlite3_prepare_v2 (store_db (s), "PRAGMA foreign_keys", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_step (st), SQLITE_ROW);
+  assert_int_equal (sqlite3_column_int (st, 0), 1);
+  sqlite3_finalize (st);
+
+  store_close (s);
+  unit_remove_tree (dir);
+  free (path);
+  free (dir);
+}
+
+/* A store written by a version-1 binary, with a box in it, opens under this build: the box
+ * survives, the schema is current, and the tables version 2 added work. */
+static void
+test_migrates_from_version_1 (void **state)
+{
+  char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
+  sqlite3 *db = NULL;
+  assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+  exec_or_fail (db, store_migrations[0]);
+  exec_or_fail (db, "PRAGMA user_version = 1");
+  exec_or_fail (db, "INSERT INTO boxes (id, name, image, created_ns) VALUES ("
+                    "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'old_box',"
+                    " 'busybox', 42)");
+  sqlite3_close (db);
+
+  store *s = NULL;
+  box_error *err = NULL;
+  int rc = store_open (path, &s, &err);
+  assert_ok (rc, err);
+  assert_int_equal (store_schema_version (s), STORE_SCHEMA_VERSION);
+
+  box_box *box = NULL;
+  assert_int_equal (store_box_get_by_name (s, "old_box", &box, &err), 1);
+  assert_string_equal (box->image, "busybox");
+  assert_int_equal (box->created_ns, 42);
+  assert_int_equal (box->n_labels, 0);
+  box_box_free (box);
+
+  /* version 2's tables exist and hold data */
+  rc = store_event_append (s, 0, "container", "create", "x", NULL, &err);
+  assert_ok (rc, err);
+  exec_or_fail (store_db (s), "INSERT INTO box_labels VALUES ("
+                              "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'k', 'v')");
+  assert_int_equal (store_box_get_by_name (s, "old_box", &box, &err), 1);
+  assert_int_equal (box->n_labels, 1);
+  assert_string_equal (box->labels[0].key, "k");
+  box_box_free (box);
+
+  /* labels follow their box out (foreign key cascade) */
+  assert_int_equal (store_box_delete (s, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &err), 1);
+  sqlite3_stmt *st = NULL;
+  assert_int_equal (sqlite3_prepare_v2 (store_db (s), "SELECT count(*) FROM box_labels", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_step (st), SQLITE_ROW);
+  assert_int_equal (sqlite3_column_int (st, 0), 0);
+  sqlite3_finalize (st);
+
+  store_close (s);
+  unit_remove_tree (dir);
+  free (path);
+  free (dir);
+}
+
+static void
+test_refuses_newer_schema (void **state)
+{
+  char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
+  sqlite3 *db = NULL;
+  assert_int_equal (sqlite3_open (path, &db), SQLITE_OK);
+  exec_or_fail (db, "PRAGMA user_version = 999");
+  sqlite3_close (db);
+
+  store *s = NULL;
+  box_error *err = NULL;
+  assert_int_equal (store_open (path, &s, &err), BOX_E_UNSUPPORTED);
+  assert_null (s);
+  assert_non_null (strstr (box_error_message (err), "schema version 999 is newer"));
+  box_error_free (err);
+  unit_remove_tree (dir);
+  free (path);
+  free (dir);
+}
+
+static void
+test_abandoned_transaction_rolls_back (void **state)
+{
+  char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
+  store *s = NULL;
+  box_error *err = NULL;
+  int rc = store_open (path, &s, &err);
+  assert_ok (rc, err);
+  {
+    _cleanup_tx_ store_tx tx = { 0 };
+    rc = store_tx_begin (s, &tx, &err);
+    assert_ok (rc, err);
+    rc = store_event_append (s, 1, "container", "create", "x", NULL, &err);
+    assert_ok (rc, err);
+    /* leaves scope without commit */
+  }
+  store_event **events = NULL;
+  size_t n = 99;
+  rc = store_event_list (s, 0, 0, 0, &events, &n, &err);
+  assert_ok (rc, err);
+  assert_int_equal (n, 0);
+  store_event_list_free (events, n);
+  store_close (s);
+  unit_remove_tree (dir);
+  free (path);
+  free (dir);
+}
+
+static void
+test_not_a_database_is_a_clear_error (void **state)
+{
+  char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
+  FILE *f = fopen (path, "w");
+  fputs ("this is not a database, it is a text file that is long enough to matter\n", f);
+  fclose (f);
+  store *s = NULL;
+  box_error *err = NULL;
+  assert_true (store_open (path, &s, &err) < 0);
+  assert_non_null (strstr (box_error_message (err), path));
+  box_error_free (err);
+  unit_remove_tree (dir);
+  free (path);
+  free (dir);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_fresh_store_is_current_and_wal),
+    cmocka_unit_test (test_migrates_from_version_1),
+    cmocka_unit_test (test_refuses_newer_schema),
+    cmocka_unit_test (test_abandoned_transaction_rolls_back),
+    cmocka_unit_test (test_not_a_database_is_a_clear_error),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,54 @@
+/* Owns the unit tests' shared helpers. */
+#include "unit.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util/fs.h"
+
+char *
+unit_make_temp_dir (void)
+{
+  const char *tmp = getenv ("TMPDIR");
+  char *path = NULL;
+  if (asprintf (&path, "%s/box-unit-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0)
+    fail_msg ("out of memory");
+  if (!mkdtemp (path))
+    fail_msg ("mkdtemp %s failed", path);
+  return path;
+}
+
+void
+unit_remove_tree (const char *path)
+{
+  box_error *err = NULL;
+  if (fs_remove_tree (AT_FDCWD, path, &err) < 0)
+    {
+      fprintf (stderr, "warning: %s\n", box_error_message (err));
+      box_error_free (err);
+    }
+}
+
+box_engine *
+unit_open_engine (char **out_root)
+{
+  char *root = unit_make_temp_dir ();
+  box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
+  opts.root = root;
+  box_engine *eng = NULL;
+  box_error *err = NULL;
+  int rc = box_engine_open (&opts, &eng, &err);
+  assert_ok (rc, err);
+  *out_root = root;
+  return eng;
+}
+
+void
+unit_close_engine (box_engine *eng, char *root)
+{
+  box_engine_close (eng);
+  unit_remove_tree (root);
+  free (root);
+}

@@ -1,0 +1,31 @@
+/* Helpers shared by the unit tests: temporary state directories and engines. */
+#ifndef BOX_TEST_UNIT_H
+#define BOX_TEST_UNIT_H
+
+#include <setjmp.h> /* cmocka needs these first */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include "box/box.h"
+
+/* A fresh directory under $TMPDIR; free() the result after unit_remove_tree(). */
+char *unit_make_temp_dir (void);
+void unit_remove_tree (const char *path);
+
+/* Opens an engine on a fresh state directory, failing the test on error. */
+box_engine *unit_open_engine (char **out_root);
+void unit_close_engine (box_engine *eng, char *root);
+
+/* Fails the test with the error's message when rc < 0. */
+#define assert_ok(rc, err)                                                                         \
+  do                                                                                               \
+    {                                                                                              \
+      if ((rc) < 0)                                                                                \
+        fail_msg ("%s", box_error_message (err));                                                  \
+    }                                                                                              \
+  while (0)
+
+#endif
