@@ -49,14 +49,15 @@ validate_labels (const box_label *labels, size_t n, box_error **err)
       if (!value)
         return box_err (err, BOX_E_INVALID, "invalid label %s: no value", key);
       if (!utf8_is_valid (key, strlen (key), true) || !utf8_is_valid (value, strlen (value), false))
-        return box_err (err, BOX_E_INVALID, "invalid label %s: keys must be UTF-8 without control characters, values UTF-8", key);
+        return box_err (
+            err, BOX_E_INVALID,
+            "invalid label %s: keys must be UTF-8 without control characters, values UTF-8", key);
     }
   return 0;
 }
 
 int
-box_box_create (box_engine *eng, const box_box_create_options *opts, box_box **out,
-                box_error **err)
+box_box_create (box_engine *eng, const box_box_create_options *opts, box_box **out, box_error **err)
 {
   if (!opts || opts->version != BOX_BOX_CREATE_OPTIONS_VERSION)
     return box_err (err, BOX_E_INVALID, "box_box_create_options: missing or unknown version");
@@ -169,9 +170,8 @@ box_box_remove (box_engine *eng, const char *ref, box_error **err)
     return box_err_code (err);
   if (box->state == BOX_STATE_RUNNING || box->state == BOX_STATE_PAUSED
       || box->state == BOX_STATE_RESTARTING)
-    return box_err (err, BOX_E_CONFLICT,
-                    "remove %s: the box is %s; stop it before removing it", ref,
-                    box_state_name (box->state));
+    return box_err (err, BOX_E_CONFLICT, "remove %s: the box is %s; stop it before removing it",
+                    ref, box_state_name (box->state));
   if (store_box_delete (eng->store, box->id, err) < 0)
     return box_err_wrap (err, "remove %s", ref);
   if (engine_box_event (eng, box, "destroy", NULL, err) < 0)

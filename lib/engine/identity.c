@@ -43,8 +43,8 @@ box_external_ref_validate (const char *ref, box_error **err)
     return box_err (err, BOX_E_INVALID, "invalid external ref: it must not be empty");
   size_t len = strlen (ref);
   if (len > BOX_EXTERNAL_REF_MAX)
-    return box_err (err, BOX_E_INVALID, "invalid external ref: %zu bytes, at most %d allowed",
-                    len, BOX_EXTERNAL_REF_MAX);
+    return box_err (err, BOX_E_INVALID, "invalid external ref: %zu bytes, at most %d allowed", len,
+                    BOX_EXTERNAL_REF_MAX);
   if (!utf8_is_valid (ref, len, true))
     return box_err (err, BOX_E_INVALID,
                     "invalid external ref: it must be UTF-8 without control characters");

@@ -84,7 +84,8 @@ box_engine_info_json (box_engine *eng, char **out_json, box_error **err)
   if (mode == CGROUP_MODE_V1 || mode == CGROUP_MODE_HYBRID)
     json_object_set_new (cgroup, "v1_controllers", v1_controllers ());
   if (mode == CGROUP_MODE_V2)
-    json_object_set_new (cgroup, "v2_controllers", v2_controllers ("/sys/fs/cgroup/cgroup.controllers"));
+    json_object_set_new (cgroup, "v2_controllers",
+                         v2_controllers ("/sys/fs/cgroup/cgroup.controllers"));
   if (mode == CGROUP_MODE_HYBRID)
     json_object_set_new (cgroup, "v2_controllers",
                          v2_controllers ("/sys/fs/cgroup/unified/cgroup.controllers"));

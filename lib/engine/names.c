@@ -7,25 +7,25 @@
 #include "util/random.h"
 
 static const char *const adjectives[] = {
-  "agile",   "amber",   "bold",    "brave",   "bright",  "brisk",   "calm",    "clever",
-  "cosmic",  "crisp",   "curious", "daring",  "eager",   "earnest", "fancy",   "fearless",
-  "festive", "focused", "gentle",  "glad",    "golden",  "happy",   "hardy",   "honest",
-  "humble",  "jolly",   "keen",    "kind",    "lively",  "loyal",   "lucid",   "mellow",
-  "merry",   "mighty",  "modest",  "nimble",  "noble",   "patient", "plucky",  "polite",
-  "proud",   "quick",   "quiet",   "rapid",   "ready",   "serene",  "sharp",   "shiny",
-  "silent",  "sleepy",  "snappy",  "solid",   "steady",  "stoic",   "sturdy",  "sunny",
-  "swift",   "tender",  "tidy",    "trusty",  "upbeat",  "vivid",   "witty",   "zealous",
+  "agile",   "amber",   "bold",    "brave",  "bright", "brisk",   "calm",   "clever",
+  "cosmic",  "crisp",   "curious", "daring", "eager",  "earnest", "fancy",  "fearless",
+  "festive", "focused", "gentle",  "glad",   "golden", "happy",   "hardy",  "honest",
+  "humble",  "jolly",   "keen",    "kind",   "lively", "loyal",   "lucid",  "mellow",
+  "merry",   "mighty",  "modest",  "nimble", "noble",  "patient", "plucky", "polite",
+  "proud",   "quick",   "quiet",   "rapid",  "ready",  "serene",  "sharp",  "shiny",
+  "silent",  "sleepy",  "snappy",  "solid",  "steady", "stoic",   "sturdy", "sunny",
+  "swift",   "tender",  "tidy",    "trusty", "upbeat", "vivid",   "witty",  "zealous",
 };
 
 static const char *const nouns[] = {
-  "albatross", "badger",  "beaver",  "bison",    "bobcat",   "condor",  "coyote",  "crane",
-  "dingo",     "dolphin", "eagle",   "egret",    "falcon",   "ferret",  "finch",   "fox",
-  "gazelle",   "gecko",   "heron",   "ibex",     "jackal",   "jaguar",  "kestrel", "koala",
-  "lemur",     "lynx",    "magpie",  "marmot",   "marten",   "mole",    "moose",   "narwhal",
-  "ocelot",    "orca",    "osprey",  "otter",    "owl",      "panda",   "pelican", "penguin",
-  "puffin",    "quail",   "rabbit",  "raven",    "robin",    "salmon",  "seal",    "shrike",
-  "sparrow",   "stork",   "swan",    "tapir",    "tern",     "tiger",   "toucan",  "turtle",
-  "vole",      "walrus",  "weasel",  "whale",    "wombat",   "wren",    "yak",     "zebra",
+  "albatross", "badger",  "beaver", "bison",  "bobcat", "condor", "coyote",  "crane",
+  "dingo",     "dolphin", "eagle",  "egret",  "falcon", "ferret", "finch",   "fox",
+  "gazelle",   "gecko",   "heron",  "ibex",   "jackal", "jaguar", "kestrel", "koala",
+  "lemur",     "lynx",    "magpie", "marmot", "marten", "mole",   "moose",   "narwhal",
+  "ocelot",    "orca",    "osprey", "otter",  "owl",    "panda",  "pelican", "penguin",
+  "puffin",    "quail",   "rabbit", "raven",  "robin",  "salmon", "seal",    "shrike",
+  "sparrow",   "stork",   "swan",   "tapir",  "tern",   "tiger",  "toucan",  "turtle",
+  "vole",      "walrus",  "weasel", "whale",  "wombat", "wren",   "yak",     "zebra",
 };
 
 /* After this many taken plain names, add a number: the plain space has 4096 names and a busy

@@ -7,12 +7,12 @@
 #include "util/cleanup.h"
 
 #define BOX_COLUMNS                                                                                \
-  "id, name, external_ref, image, config, state, pid, exit_code, created_ns, started_ns, "        \
+  "id, name, external_ref, image, config, state, pid, exit_code, created_ns, started_ns, "         \
   "finished_ns"
 
 static const char *const state_names[] = {
-  [BOX_STATE_CREATED] = "created", [BOX_STATE_RUNNING] = "running",
-  [BOX_STATE_PAUSED] = "paused",   [BOX_STATE_RESTARTING] = "restarting",
+  [BOX_STATE_CREATED] = "created",   [BOX_STATE_RUNNING] = "running",
+  [BOX_STATE_PAUSED] = "paused",     [BOX_STATE_RESTARTING] = "restarting",
   [BOX_STATE_REMOVING] = "removing", [BOX_STATE_EXITED] = "exited",
   [BOX_STATE_DEAD] = "dead",
 };
@@ -108,8 +108,10 @@ row_to_box (store *s, sqlite3_stmt *st, box_box **out, box_error **err)
   if (!id || strlen (id) != BOX_ID_HEX_LENGTH)
     return box_err (err, BOX_E_INTERNAL, "store: box row with a malformed id");
   memcpy (box->id, id, BOX_ID_HEX_LENGTH + 1);
-  if (store_column_strdup (st, 1, &box->name) < 0 || store_column_strdup (st, 2, &box->external_ref) < 0
-      || store_column_strdup (st, 3, &box->image) < 0 || store_column_strdup (st, 4, &box->config_json) < 0)
+  if (store_column_strdup (st, 1, &box->name) < 0
+      || store_column_strdup (st, 2, &box->external_ref) < 0
+      || store_column_strdup (st, 3, &box->image) < 0
+      || store_column_strdup (st, 4, &box->config_json) < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
   const char *state = (const char *) sqlite3_column_text (st, 5);
   if (!state || box_state_from_name (state, &box->state) < 0)
@@ -158,8 +160,7 @@ store_box_get_by_name (store *s, const char *name, box_box **out, box_error **er
 int
 store_box_get_by_external_ref (store *s, const char *ref, box_box **out, box_error **err)
 {
-  return get_one (s, "SELECT " BOX_COLUMNS " FROM boxes WHERE external_ref = ?1", ref, out,
-                  err);
+  return get_one (s, "SELECT " BOX_COLUMNS " FROM boxes WHERE external_ref = ?1", ref, out, err);
 }
 
 int
@@ -193,8 +194,7 @@ int
 store_box_list (store *s, box_box ***out, size_t *out_n, box_error **err)
 {
   _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, "SELECT " BOX_COLUMNS " FROM boxes ORDER BY created_ns DESC, id", &st,
-                     err)
+  if (store_prepare (s, "SELECT " BOX_COLUMNS " FROM boxes ORDER BY created_ns DESC, id", &st, err)
       < 0)
     return box_err_code (err);
   box_box **list = NULL;
@@ -291,8 +291,9 @@ store_box_insert (store *s, const box_box *box, box_error **err)
 
   _cleanup_stmt_ sqlite3_stmt *label_st = NULL;
   if (box->n_labels > 0
-      && store_prepare (s, "INSERT OR REPLACE INTO box_labels (box_id, key, value) VALUES (?1, ?2, ?3)",
-                        &label_st, err)
+      && store_prepare (
+             s, "INSERT OR REPLACE INTO box_labels (box_id, key, value) VALUES (?1, ?2, ?3)",
+             &label_st, err)
              < 0)
     return box_err_code (err);
   for (size_t i = 0; i < box->n_labels; i++)

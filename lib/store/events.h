@@ -9,8 +9,8 @@
 typedef struct store_event {
   int64_t seq;
   int64_t time_ns;
-  char *type;       /* "container", "image", "volume", "network" (docker's Type words) */
-  char *action;     /* "create", "start", "die", ... */
+  char *type;   /* "container", "image", "volume", "network" (docker's Type words) */
+  char *action; /* "create", "start", "die", ... */
   char *actor_id;
   char *attributes; /* JSON object of strings */
 } store_event;

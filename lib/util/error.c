@@ -172,8 +172,7 @@ box_error_free (box_error *err)
   free (err);
 }
 
-static const struct
-{
+static const struct {
   box_error_code code;
   const char *name;
   int http_status;

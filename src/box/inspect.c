@@ -44,8 +44,8 @@ box_to_json (const box_box *b)
   char name[BOX_NAME_MAX + 2];
   snprintf (name, sizeof name, "/%s", b->name);
   json_t *o = json_pack (
-      "{s:s,s:s,s:s,s:{s:s,s:b,s:b,s:b,s:i,s:i,s:s,s:s},s:s,s:o}", "Id", b->id, "Created",
-      created, "Name", name, "State", "Status", box_state_name (b->state), "Running",
+      "{s:s,s:s,s:s,s:{s:s,s:b,s:b,s:b,s:i,s:i,s:s,s:s},s:s,s:o}", "Id", b->id, "Created", created,
+      "Name", name, "State", "Status", box_state_name (b->state), "Running",
       b->state == BOX_STATE_RUNNING, "Paused", b->state == BOX_STATE_PAUSED, "Restarting",
       b->state == BOX_STATE_RESTARTING, "Pid", b->pid, "ExitCode", b->exit_code, "StartedAt",
       started, "FinishedAt", finished, "Image", b->image, "Config", config);

@@ -39,8 +39,11 @@ static void
 insert_box (box_engine *eng, const char *id, const char *name, const char *external_ref)
 {
   assert_int_equal (strlen (id), 64);
-  box_box row = { .name = (char *) name, .external_ref = (char *) external_ref,
-                  .image = (char *) "img", .config_json = (char *) "{}", .created_ns = 1 };
+  box_box row = { .name = (char *) name,
+                  .external_ref = (char *) external_ref,
+                  .image = (char *) "img",
+                  .config_json = (char *) "{}",
+                  .created_ns = 1 };
   memcpy (row.id, id, 65);
   box_error *err = NULL;
   int rc = store_box_insert (eng->store, &row, &err);
@@ -139,7 +142,8 @@ test_unique_prefix_resolves_at_every_length (void **state)
   fixture *f = *state;
   const char *id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
   insert_box (f->eng, id, "only", NULL);
-  insert_box (f->eng, "f123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "other", NULL);
+  insert_box (f->eng, "f123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "other",
+              NULL);
   for (size_t len = 1; len <= 64; len++)
     {
       char prefix[65];
@@ -207,8 +211,10 @@ static void
 test_name_beats_ambiguous_prefix (void **state)
 {
   fixture *f = *state;
-  insert_box (f->eng, "ab10000000000000000000000000000000000000000000000000000000000000", "x1", NULL);
-  insert_box (f->eng, "ab20000000000000000000000000000000000000000000000000000000000000", "x2", NULL);
+  insert_box (f->eng, "ab10000000000000000000000000000000000000000000000000000000000000", "x1",
+              NULL);
+  insert_box (f->eng, "ab20000000000000000000000000000000000000000000000000000000000000", "x2",
+              NULL);
   const char *named = "9990000000000000000000000000000000000000000000000000000000000000";
   insert_box (f->eng, named, "ab", NULL);
   assert_resolves_to (f->eng, "ab", named);
@@ -266,8 +272,8 @@ static void
 test_name_rules (void **state)
 {
   static const char *const valid[] = { "ab", "a1", "web", "Web-1", "a.b_c-d", "0x", "9_", NULL };
-  static const char *const invalid[] = { "a", "_ab", ".ab", "-ab", "a b", "a/b", "a:b",
-                                         "caf\xc3\xa9", "ab\n", "", NULL };
+  static const char *const invalid[]
+      = { "a", "_ab", ".ab", "-ab", "a b", "a/b", "a:b", "caf\xc3\xa9", "ab\n", "", NULL };
   for (const char *const *n = valid; *n; n++)
     {
       box_error *err = NULL;
@@ -322,10 +328,10 @@ test_external_ref_rules (void **state)
   max[BOX_EXTERNAL_REF_MAX + 1] = '\0';
   assert_int_equal (box_external_ref_validate (max, NULL), BOX_E_INVALID);
 
-  static const char *const valid[] = { "x", "pod:ns/name", "uid 1234", "\xf0\x9f\x93\xa6",
-                                       "k8s://default/pod-\xc3\xa9", NULL };
-  static const char *const invalid[] = { "", "tab\t", "nl\n", "esc\x1b", "del\x7f", "c1\xc2\x85",
-                                         "bad\xff", "\xc0\xaf", NULL };
+  static const char *const valid[]
+      = { "x", "pod:ns/name", "uid 1234", "\xf0\x9f\x93\xa6", "k8s://default/pod-\xc3\xa9", NULL };
+  static const char *const invalid[]
+      = { "", "tab\t", "nl\n", "esc\x1b", "del\x7f", "c1\xc2\x85", "bad\xff", "\xc0\xaf", NULL };
   for (const char *const *r = valid; *r; r++)
     assert_int_equal (box_external_ref_validate (*r, NULL), 0);
   for (const char *const *r = invalid; *r; r++)

@@ -40,11 +40,13 @@ test_fresh_store_is_current_and_wal (void **state)
   assert_int_equal (store_schema_version (s), STORE_SCHEMA_VERSION);
 
   sqlite3_stmt *st = NULL;
-  assert_int_equal (sqlite3_prepare_v2 (store_db (s), "PRAGMA journal_mode", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_prepare_v2 (store_db (s), "PRAGMA journal_mode", -1, &st, NULL),
+                    SQLITE_OK);
   assert_int_equal (sqlite3_step (st), SQLITE_ROW);
   assert_string_equal ((const char *) sqlite3_column_text (st, 0), "wal");
   sqlite3_finalize (st);
-  assert_int_equal (sqlite3_prepare_v2 (store_db (s), "PRAGMA foreign_keys", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal (sqlite3_prepare_v2 (store_db (s), "PRAGMA foreign_keys", -1, &st, NULL),
+                    SQLITE_OK);
   assert_int_equal (sqlite3_step (st), SQLITE_ROW);
   assert_int_equal (sqlite3_column_int (st, 0), 1);
   sqlite3_finalize (st);
@@ -86,17 +88,23 @@ test_migrates_from_version_1 (void **state)
   /* version 2's tables exist and hold data */
   rc = store_event_append (s, 0, "container", "create", "x", NULL, &err);
   assert_ok (rc, err);
-  exec_or_fail (store_db (s), "INSERT INTO box_labels VALUES ("
-                              "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'k', 'v')");
+  exec_or_fail (store_db (s),
+                "INSERT INTO box_labels VALUES ("
+                "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'k', 'v')");
   assert_int_equal (store_box_get_by_name (s, "old_box", &box, &err), 1);
   assert_int_equal (box->n_labels, 1);
   assert_string_equal (box->labels[0].key, "k");
   box_box_free (box);
 
   /* labels follow their box out (foreign key cascade) */
-  assert_int_equal (store_box_delete (s, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", &err), 1);
+  assert_int_equal (
+      store_box_delete (s, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                        &err),
+      1);
   sqlite3_stmt *st = NULL;
-  assert_int_equal (sqlite3_prepare_v2 (store_db (s), "SELECT count(*) FROM box_labels", -1, &st, NULL), SQLITE_OK);
+  assert_int_equal (
+      sqlite3_prepare_v2 (store_db (s), "SELECT count(*) FROM box_labels", -1, &st, NULL),
+      SQLITE_OK);
   assert_int_equal (sqlite3_step (st), SQLITE_ROW);
   assert_int_equal (sqlite3_column_int (st, 0), 0);
   sqlite3_finalize (st);

@@ -20,23 +20,22 @@ test_hex (void **state)
 static void
 test_utf8 (void **state)
 {
-  static const struct
-  {
+  static const struct {
     const char *s;
     bool valid, valid_without_controls;
   } cases[] = {
     { "plain", true, true },
-    { "caf\xc3\xa9", true, true },              /* é */
-    { "\xe2\x82\xac", true, true },             /* € */
-    { "\xf0\x9f\x93\xa6", true, true },         /* 📦 */
-    { "tab\there", true, false },               /* C0 control */
-    { "del\x7f", true, false },                 /* DEL */
-    { "c1\xc2\x85", true, false },              /* U+0085, a C1 control */
-    { "\xc0\xaf", false, false },               /* overlong '/' */
-    { "\xed\xa0\x80", false, false },           /* surrogate */
-    { "\xf4\x90\x80\x80", false, false },       /* above U+10FFFF */
-    { "\xe2\x82", false, false },               /* truncated */
-    { "\x80", false, false },                   /* lone continuation */
+    { "caf\xc3\xa9", true, true },        /* é */
+    { "\xe2\x82\xac", true, true },       /* € */
+    { "\xf0\x9f\x93\xa6", true, true },   /* 📦 */
+    { "tab\there", true, false },         /* C0 control */
+    { "del\x7f", true, false },           /* DEL */
+    { "c1\xc2\x85", true, false },        /* U+0085, a C1 control */
+    { "\xc0\xaf", false, false },         /* overlong '/' */
+    { "\xed\xa0\x80", false, false },     /* surrogate */
+    { "\xf4\x90\x80\x80", false, false }, /* above U+10FFFF */
+    { "\xe2\x82", false, false },         /* truncated */
+    { "\x80", false, false },             /* lone continuation */
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
     {
