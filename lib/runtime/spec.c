@@ -1135,8 +1135,10 @@ parse_seccomp (const json_t *linux_obj, oci_config *c, box_error **err)
           const json_t *a = json_array_get (args, k);
           int64_t index = -1;
           int op;
+          char where_arg[96];
+          snprintf (where_arg, sizeof where_arg, "%s.args[%zu]", where, k);
           if (!json_is_object (a)
-              || get_int (a, "index", where, 0, 5, NULL, &index, err) < 0 || index < 0
+              || get_int (a, "index", where_arg, 0, 5, NULL, &index, err) < 0 || index < 0
               || lookup_name (seccomp_ops, ARRAY_SIZE (seccomp_ops), json_object_get (a, "op"),
                               &op)
                      < 0)
