@@ -43,6 +43,6 @@ void cli_format_ago (int64_t ns, char *buf, size_t size);
 
 /* Every verb, defined in its own file. */
 extern const cli_verb cli_verb_version, cli_verb_info, cli_verb_create, cli_verb_ps,
-    cli_verb_inspect, cli_verb_rename, cli_verb_rm;
+    cli_verb_inspect, cli_verb_rename, cli_verb_rm, cli_verb_login, cli_verb_logout;
 
 #endif

@@ -50,3 +50,9 @@ def box(tmp_path):
 @pytest.fixture
 def box_bin():
     return BOX_BIN
+
+
+# Real registries (docker-registry: open, htpasswd, token), test images and DOCKER_CONFIG
+# isolation, for the pull/push/login tests.
+from registry import (busybox_layout, docker_config, registry, registry_basic,  # noqa: E402,F401
+                      registry_token)
