@@ -184,6 +184,8 @@ engine_peek (const engine *e, const unsigned char *in, size_t in_len, unsigned c
 static void
 engine_stash (engine *e, const unsigned char **in, size_t *in_len)
 {
+  if (*in_len == 0)
+    return;
   memcpy (e->pending + e->pending_len, *in, *in_len);
   e->pending_len += *in_len;
   *in += *in_len;

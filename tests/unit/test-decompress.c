@@ -19,6 +19,8 @@ typedef struct buffer {
 static void
 buffer_append (buffer *b, const void *data, size_t len)
 {
+  if (len == 0)
+    return;
   if (b->len + len > b->cap)
     {
       b->cap = (b->len + len) * 2 + 64;
