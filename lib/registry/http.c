@@ -6,6 +6,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
+#include "registry/curl-dl.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
