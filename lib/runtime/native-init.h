@@ -1,0 +1,58 @@
+/* The native runtime's child side: what runs between clone3 and execve. The parent (the
+ * backend, in the monitor's process) prepares everything that needs allocation or parsing;
+ * the child only makes syscalls and reports failures as messages on the sync socket. */
+#ifndef BOX_RUNTIME_NATIVE_INIT_H
+#define BOX_RUNTIME_NATIVE_INIT_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "linux/cgroup-mode.h"
+#include "runtime/seccomp-bpf.h"
+#include "runtime/spec.h"
+
+/* Messages on the sync socket (SOCK_SEQPACKET: one message per send). */
+typedef enum native_message_kind {
+  NATIVE_MSG_GO = 'G',      /* parent -> child: cgroups and id maps are in place */
+  NATIVE_MSG_READY = 'R',   /* child -> parent: set up, waiting for start */
+  NATIVE_MSG_ERROR = 'E',   /* child -> parent: setup failed (code, errno, text) */
+  NATIVE_MSG_CONSOLE = 'C', /* child -> parent: the pty master, as SCM_RIGHTS */
+  NATIVE_MSG_PID = 'P',     /* exec helper -> parent: the host pid of the new process */
+} native_message_kind;
+
+typedef struct native_message {
+  char kind;
+  int code;        /* box_error_code for errors */
+  int errno_value; /* 0 when none */
+  int pid;
+  char text[512];
+} native_message;
+
+typedef struct native_init_args {
+  const oci_config *config;   /* the bundle's config (mounts, paths, namespaces, ...) */
+  const oci_process *process; /* the process to run (config->process, or an exec's) */
+  const char *rootfs;         /* absolute host path of the root filesystem */
+  const seccomp_program *seccomp; /* NULL: no filter */
+  int sync_fd;
+  int start_fd; /* create: block on it until start; -1: run at once (exec) */
+  int stdio[3]; /* -1: /dev/null */
+  int devnull_fd; /* an open /dev/null of the host, for the -1 stdio slots */
+  bool unshare_cgroupns; /* cgroup namespace after the parent attached us (v1, hybrid) */
+  bool userns;           /* in a new user namespace: bind devices instead of mknod */
+  cgroup_mode cgroup_mode;
+} native_init_args;
+
+/* The box's init: sets up the box, reports READY, waits for start, execs. Never returns. */
+__attribute__ ((noreturn)) void native_init_run (const native_init_args *args);
+
+/* An exec'd process already inside the box's namespaces and cgroups: applies the process
+ * settings (console, rlimits, cwd, user, capabilities, seccomp) and execs. Never returns. */
+__attribute__ ((noreturn)) void native_init_exec (const native_init_args *args);
+
+/* Sends an error message (code, errno, printf text) on fd. Async-signal-safe enough for a
+ * forked child of a single-threaded process. */
+void native_send_error (int fd, int code, int errno_value, const char *fmt, ...)
+    __attribute__ ((format (printf, 4, 5)));
+
+#endif

@@ -1,0 +1,919 @@
+/* Owns the native backend: box's own Linux runtime. create() clones the box's init into new
+ * namespaces (clone3, straight into its cgroup where the host has a unified hierarchy), which
+ * sets the box up and blocks on a FIFO in the backend's state directory; start() writes one
+ * byte into that FIFO, so start works from any process. State per box lives in
+ * <state_dir>/<id>/state.json (pid, its start time, bundle, cgroup).
+ *
+ * The caller (the box's monitor) is single-threaded: the clone3 child is a plain copy of it. */
+#include "runtime/native.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <linux/sched.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "linux/cgroup.h"
+#include "runtime/native-init.h"
+#include "runtime/seccomp-bpf.h"
+#include "runtime/spec.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/json.h"
+#include "util/strutil.h"
+
+#define STATE_FILE "state.json"
+#define START_FIFO "start"
+#define DEFAULT_CGROUP_PARENT "/box"
+#define ID_MAX 128
+#define CGROUP_EMPTY_TIMEOUT_MS 2000
+
+#ifndef CLONE_INTO_CGROUP
+#define CLONE_INTO_CGROUP 0x200000000ULL
+#endif
+
+/* struct clone_args as of Linux 5.7 (with cgroup), spelled out so that old headers do. */
+typedef struct clone3_args {
+  uint64_t flags;
+  uint64_t pidfd;
+  uint64_t child_tid;
+  uint64_t parent_tid;
+  uint64_t exit_signal;
+  uint64_t stack;
+  uint64_t stack_size;
+  uint64_t tls;
+  uint64_t set_tid;
+  uint64_t set_tid_size;
+  uint64_t cgroup;
+} clone3_args;
+
+static pid_t
+clone3_fork (uint64_t flags, int cgroup_fd)
+{
+  clone3_args args = { .flags = flags, .exit_signal = SIGCHLD };
+  if (cgroup_fd >= 0)
+    {
+      args.flags |= CLONE_INTO_CGROUP;
+      args.cgroup = (uint64_t) cgroup_fd;
+    }
+  return (pid_t) syscall (SYS_clone3, &args, sizeof args);
+}
+
+/* ---- per-box state ---------------------------------------------------------------------- */
+
+typedef struct native_state {
+  pid_t pid;
+  unsigned long long start_time; /* /proc/<pid>/stat field 22: tells a reused pid apart */
+  char *bundle;
+  char *cgroup;
+  bool started;
+} native_state;
+
+static void
+native_state_clear (native_state *s)
+{
+  free (s->bundle);
+  free (s->cgroup);
+  memset (s, 0, sizeof *s);
+}
+
+static void
+native_state_clearp (native_state **s)
+{
+  native_state_clear (*s);
+}
+
+static int
+check_id (const char *id, box_error **err)
+{
+  size_t len = id ? strlen (id) : 0;
+  if (len == 0 || len > ID_MAX || id[0] == '.')
+    return box_err (err, BOX_E_INVALID, "invalid box id \"%s\"", id ? id : "");
+  for (const char *p = id; *p; p++)
+    if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9')
+          || *p == '-' || *p == '_' || *p == '.'))
+      return box_err (err, BOX_E_INVALID, "invalid box id \"%s\"", id);
+  return 0;
+}
+
+static int
+box_dir (const runtime_context *ctx, const char *id, char *out, size_t size, box_error **err)
+{
+  if (check_id (id, err) < 0)
+    return box_err_code (err);
+  if (!ctx || !ctx->state_dir)
+    return box_err (err, BOX_E_INVALID, "the native runtime needs a state directory");
+  int len = snprintf (out, size, "%s/%s", ctx->state_dir, id);
+  if (len < 0 || (size_t) len >= size)
+    return box_err (err, BOX_E_INVALID, "state path too long");
+  return 0;
+}
+
+/* Reads field 22 (start time) and the state letter of /proc/<pid>/stat. */
+static int
+proc_stat (pid_t pid, unsigned long long *start_time, char *state)
+{
+  char path[64], buf[1024];
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  _cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return -errno;
+  ssize_t n = read (fd, buf, sizeof buf - 1);
+  if (n <= 0)
+    return -EIO;
+  buf[n] = '\0';
+  char *p = strrchr (buf, ')');
+  if (!p)
+    return -EIO;
+  /* ") S ppid pgrp ..." : state is field 3, starttime field 22 */
+  if (sscanf (p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+                     "%*d %llu",
+              state, start_time)
+      != 2)
+    return -EIO;
+  return 0;
+}
+
+static bool
+state_alive (const native_state *s)
+{
+  unsigned long long start;
+  char letter;
+  if (s->pid <= 0 || proc_stat (s->pid, &start, &letter) < 0)
+    return false;
+  return start == s->start_time && letter != 'Z' && letter != 'X';
+}
+
+static int
+write_state (const char *dir, const native_state *s, box_error **err)
+{
+  _cleanup_json_ json_t *j = json_pack ("{s:i, s:I, s:s, s:s, s:b}", "pid", (int) s->pid,
+                                        "start_time", (json_int_t) s->start_time, "bundle",
+                                        s->bundle, "cgroup", s->cgroup, "started", s->started);
+  _cleanup_free_ char *text = j ? json_dumps (j, JSON_COMPACT) : NULL;
+  if (!text)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  /* runtime state is as ephemeral as the processes it describes (runc keeps it on a tmpfs):
+     written atomically, never fsync'ed */
+  char tmp[PATH_MAX + 32], final[PATH_MAX + 32];
+  snprintf (tmp, sizeof tmp, "%s/." STATE_FILE ".tmp", dir);
+  snprintf (final, sizeof final, "%s/" STATE_FILE, dir);
+  _cleanup_close_ int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0)
+    return box_err_errno (err, errno, "create %s", tmp);
+  size_t len = strlen (text);
+  if (write (fd, text, len) != (ssize_t) len)
+    return box_err_errno (err, errno, "write %s", tmp);
+  if (rename (tmp, final) < 0)
+    return box_err_errno (err, errno, "rename %s", tmp);
+  return 0;
+}
+
+static int
+read_state (const char *dir, native_state *s, box_error **err)
+{
+  memset (s, 0, sizeof *s);
+  char path[PATH_MAX + 16];
+  snprintf (path, sizeof path, "%s/" STATE_FILE, dir);
+  _cleanup_free_ char *text = NULL;
+  size_t len;
+  if (fs_read_file (AT_FDCWD, path, &text, &len, err) < 0)
+    return box_err_code (err);
+  _cleanup_json_ json_t *j = NULL;
+  if (json_parse_object (text, path, &j, err) < 0)
+    return box_err_code (err);
+  int pid = 0, started = 0;
+  json_int_t start = 0;
+  const char *bundle = NULL, *cgroup = NULL;
+  json_error_t jerr;
+  if (json_unpack_ex (j, &jerr, 0, "{s:i, s:I, s:s, s:s, s:b}", "pid", &pid, "start_time", &start,
+                      "bundle", &bundle, "cgroup", &cgroup, "started", &started)
+      < 0)
+    return box_err (err, BOX_E_INTERNAL, "%s: %s", path, jerr.text);
+  s->pid = pid;
+  s->start_time = (unsigned long long) start;
+  s->started = started;
+  s->bundle = strdup (bundle);
+  s->cgroup = strdup (cgroup);
+  if (!s->bundle || !s->cgroup)
+    {
+      native_state_clear (s);
+      return box_err (err, BOX_E_INTERNAL, "out of memory");
+    }
+  return 0;
+}
+
+static int
+load_box (const runtime_context *ctx, const char *id, char *dir, size_t size, native_state *s,
+          box_error **err)
+{
+  if (box_dir (ctx, id, dir, size, err) < 0)
+    return box_err_code (err);
+  if (read_state (dir, s, err) < 0)
+    {
+      if (box_err_code (err) == BOX_E_NOT_FOUND)
+        {
+          box_error_freep (err);
+          return box_err (err, BOX_E_NOT_FOUND, "no box %s in the native runtime", id);
+        }
+      return box_err_code (err);
+    }
+  return 0;
+}
+
+static void
+remove_box_dir (const char *dir)
+{
+  char path[PATH_MAX + 32];
+  snprintf (path, sizeof path, "%s/" START_FIFO, dir);
+  unlink (path);
+  snprintf (path, sizeof path, "%s/" STATE_FILE, dir);
+  unlink (path);
+  snprintf (path, sizeof path, "%s/." STATE_FILE ".tmp", dir);
+  unlink (path);
+  rmdir (dir);
+}
+
+/* ---- talking to the child --------------------------------------------------------------- */
+
+/* Receives one message; *out_fd gets an SCM_RIGHTS fd when one came. Returns the message
+ * kind, 0 on EOF, -errno on failure. */
+static int
+receive_message (int fd, native_message *msg, int *out_fd)
+{
+  struct iovec iov = { msg, sizeof *msg };
+  union
+  {
+    char buf[CMSG_SPACE (sizeof (int))];
+    struct cmsghdr align;
+  } control;
+  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+                       .msg_controllen = sizeof control.buf };
+  ssize_t n;
+  do
+    n = recvmsg (fd, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  if (n < 0)
+    return -errno;
+  if (n == 0)
+    return 0;
+  if ((size_t) n < sizeof *msg)
+    return -EPROTO;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c; c = CMSG_NXTHDR (&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      memcpy (out_fd, CMSG_DATA (c), sizeof (int));
+  msg->text[sizeof msg->text - 1] = '\0';
+  return (unsigned char) msg->kind;
+}
+
+static int
+child_error (const native_message *msg, box_error **err)
+{
+  if (msg->errno_value)
+    {
+      int code = box_err_errno (err, msg->errno_value, "%s", "");
+      /* box_err_errno formats "<text>: <strerror>"; the child already appended strerror */
+      if (err && *err)
+        {
+          free ((*err)->message);
+          (*err)->message = strdup (msg->text);
+        }
+      return code;
+    }
+  return box_err (err, msg->code ? (box_error_code) msg->code : BOX_E_IO, "%s", msg->text);
+}
+
+/* Describes how a child that closed the sync socket without a word ended. */
+static int
+child_vanished (pid_t pid, const char *what, box_error **err)
+{
+  int status = 0;
+  pid_t r;
+  do
+    r = waitpid (pid, &status, 0);
+  while (r < 0 && errno == EINTR);
+  if (r == pid && WIFSIGNALED (status))
+    return box_err (err, BOX_E_IO, "%s: the box's init was killed by signal %d during setup",
+                    what, WTERMSIG (status));
+  if (r == pid && WIFEXITED (status))
+    return box_err (err, BOX_E_IO, "%s: the box's init exited with status %d during setup",
+                    what, WEXITSTATUS (status));
+  return box_err (err, BOX_E_IO, "%s: the box's init vanished during setup", what);
+}
+
+static int
+write_id_map (pid_t pid, const char *file, const spec_id_map *maps, size_t n, box_error **err)
+{
+  char buf[4096] = "";
+  size_t used = 0;
+  for (size_t i = 0; i < n && used < sizeof buf; i++)
+    used += (size_t) snprintf (buf + used, sizeof buf - used, "%u %u %u\n",
+                               maps[i].container_id, maps[i].host_id, maps[i].size);
+  if (used >= sizeof buf)
+    return box_err (err, BOX_E_INVALID, "%s: too many mappings", file);
+  char path[64];
+  snprintf (path, sizeof path, "/proc/%d/%s", (int) pid, file);
+  _cleanup_close_ int fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write (fd, buf, used) != (ssize_t) used)
+    return box_err_errno (err, errno, "write %s", path);
+  return 0;
+}
+
+/* ---- create ----------------------------------------------------------------------------- */
+
+static int
+check_rlimits (const oci_process *p, box_error **err)
+{
+  static const char *const names[RLIM_NLIMITS] = {
+    [RLIMIT_CPU] = "cpu",         [RLIMIT_FSIZE] = "fsize",     [RLIMIT_DATA] = "data",
+    [RLIMIT_STACK] = "stack",     [RLIMIT_CORE] = "core",       [RLIMIT_RSS] = "rss",
+    [RLIMIT_NPROC] = "nproc",     [RLIMIT_NOFILE] = "nofile",   [RLIMIT_MEMLOCK] = "memlock",
+    [RLIMIT_AS] = "as",           [RLIMIT_LOCKS] = "locks",     [RLIMIT_SIGPENDING] = "sigpending",
+    [RLIMIT_MSGQUEUE] = "msgqueue", [RLIMIT_NICE] = "nice",     [RLIMIT_RTPRIO] = "rtprio",
+    [RLIMIT_RTTIME] = "rttime",
+  };
+  for (size_t i = 0; i < p->n_rlimits; i++)
+    {
+      const oci_rlimit *r = &p->rlimits[i];
+      struct rlimit current;
+      if (getrlimit (r->resource, &current) < 0)
+        return box_err_errno (err, errno, "getrlimit");
+      if (r->hard > current.rlim_max && current.rlim_max != RLIM_INFINITY)
+        return box_err (err, BOX_E_PERMISSION,
+                        "ulimit %s=%llu:%llu: the hard limit %llu is above this host's hard "
+                        "limit %llu, and raising a hard limit needs CAP_SYS_RESOURCE, which "
+                        "the engine does not have",
+                        names[r->resource] ? names[r->resource] : "?",
+                        (unsigned long long) r->soft, (unsigned long long) r->hard,
+                        (unsigned long long) r->hard, (unsigned long long) current.rlim_max);
+    }
+  return 0;
+}
+
+static int
+resolve_cgroup_path (const oci_config *c, const char *id, char **out, box_error **err)
+{
+  int rc;
+  if (!c->cgroups_path || !*c->cgroups_path)
+    rc = asprintf (out, DEFAULT_CGROUP_PARENT "/%s", id);
+  else if (strchr (c->cgroups_path, ':'))
+    return box_err (err, BOX_E_UNSUPPORTED,
+                    "cgroupsPath \"%s\": systemd slices are not supported, use a path",
+                    c->cgroups_path);
+  else if (c->cgroups_path[0] == '/')
+    rc = asprintf (out, "%s", c->cgroups_path);
+  else
+    rc = asprintf (out, "/%s", c->cgroups_path);
+  if (rc < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  return 0;
+}
+
+static void
+limits_from_config (const oci_config *c, cgroup_limits *l)
+{
+  *l = (cgroup_limits){
+    .memory_limit = c->resources.memory_limit,
+    .memory_swap = c->resources.memory_swap,
+    .cpu_shares = c->resources.cpu_shares,
+    .cpu_quota = c->resources.cpu_quota,
+    .cpu_period = c->resources.cpu_period,
+    .pids_limit = c->resources.pids_limit,
+    .devices_rules = c->resources.devices_rules,
+  };
+}
+
+static void
+seccomp_program_clearp (seccomp_program *p)
+{
+  seccomp_program_clear (p);
+}
+
+typedef struct create_cleanup {
+  char dir[PATH_MAX];
+  char *cgroup;
+  pid_t pid;
+  bool armed;
+} create_cleanup;
+
+static void
+create_cleanup_run (create_cleanup *c)
+{
+  if (!c->armed)
+    return;
+  if (c->pid > 0)
+    {
+      kill (c->pid, SIGKILL);
+      while (waitpid (c->pid, NULL, 0) < 0 && errno == EINTR)
+        ;
+    }
+  if (c->cgroup)
+    cgroup_destroy (c->cgroup, CGROUP_EMPTY_TIMEOUT_MS, NULL);
+  if (c->dir[0])
+    remove_box_dir (c->dir);
+  free (c->cgroup);
+}
+
+static int
+native_create (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+               const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid,
+               int *out_console_fd, box_error **err)
+{
+  *out_pid = 0;
+  if (out_console_fd)
+    *out_console_fd = -1;
+  char dir[PATH_MAX];
+  if (box_dir (ctx, id, dir, sizeof dir, err) < 0)
+    return box_err_code (err);
+  char bundle[PATH_MAX];
+  if (!realpath (bundle_dir, bundle))
+    return box_err_errno (err, errno, "bundle %s", bundle_dir);
+  _cleanup_ (oci_config_freep) oci_config *config = NULL;
+  if (spec_load_bundle (bundle, &config, err) < 0)
+    return box_err_code (err);
+  if (config->process.terminal && !out_console_fd)
+    return box_err (err, BOX_E_INVALID, "the bundle asks for a terminal but the caller takes no console");
+  const oci_namespace *pidns = oci_config_namespace (config, CLONE_NEWPID);
+  if (pidns && pidns->path)
+    return box_err (err, BOX_E_UNSUPPORTED,
+                    "joining an existing pid namespace is not supported by the native runtime");
+  if (check_rlimits (&config->process, err) < 0)
+    return box_err_code (err);
+
+  char rootfs[PATH_MAX];
+  int len = config->root_path[0] == '/'
+                ? snprintf (rootfs, sizeof rootfs, "%s", config->root_path)
+                : snprintf (rootfs, sizeof rootfs, "%s/%s", bundle, config->root_path);
+  if (len < 0 || (size_t) len >= sizeof rootfs)
+    return box_err (err, BOX_E_INVALID, "root path too long");
+  struct stat st;
+  if (stat (rootfs, &st) < 0 || !S_ISDIR (st.st_mode))
+    return box_err (err, BOX_E_NOT_FOUND, "root filesystem %s is not a directory", rootfs);
+
+  _cleanup_ (seccomp_program_clearp) seccomp_program seccomp = { 0 };
+  if (config->seccomp && seccomp_program_compile (config->seccomp, &seccomp, err) < 0)
+    return box_err_code (err);
+
+  _cleanup_ (create_cleanup_run) create_cleanup cleanup = { .armed = true };
+  if (resolve_cgroup_path (config, id, &cleanup.cgroup, err) < 0)
+    return box_err_code (err);
+  if (fs_mkdir_p (ctx->state_dir, 0700, err) < 0)
+    return box_err_code (err);
+  if (mkdir (dir, 0700) < 0)
+    {
+      if (errno == EEXIST)
+        return box_err (err, BOX_E_CONFLICT, "box %s already exists in the native runtime", id);
+      return box_err_errno (err, errno, "mkdir %s", dir);
+    }
+  snprintf (cleanup.dir, sizeof cleanup.dir, "%s", dir);
+
+  char fifo[PATH_MAX + 16];
+  snprintf (fifo, sizeof fifo, "%s/" START_FIFO, dir);
+  if (mkfifo (fifo, 0600) < 0)
+    return box_err_errno (err, errno, "mkfifo %s", fifo);
+  /* read-write: never blocks here, and counts as the reader start() needs */
+  _cleanup_close_ int start_fd = open (fifo, O_RDWR | O_CLOEXEC);
+  if (start_fd < 0)
+    return box_err_errno (err, errno, "open %s", fifo);
+  _cleanup_close_ int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0)
+    return box_err_errno (err, errno, "open /dev/null");
+
+  cgroup_limits limits;
+  limits_from_config (config, &limits);
+  _cleanup_close_ int unified_fd = -1;
+  if (cgroup_create (cleanup.cgroup, &limits, &unified_fd, err) < 0)
+    return box_err_wrap (err, "create box %s", id);
+
+  int pair[2];
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+    return box_err_errno (err, errno, "socketpair");
+  _cleanup_close_ int sync_parent = pair[0];
+  _cleanup_close_ int sync_child = pair[1];
+
+  cgroup_mode mode = cgroup_host_mode ();
+  uint64_t flags = 0;
+  static const int new_namespaces[]
+      = { CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET, CLONE_NEWUSER };
+  for (size_t i = 0; i < ARRAY_SIZE (new_namespaces); i++)
+    {
+      const oci_namespace *ns = oci_config_namespace (config, new_namespaces[i]);
+      if (ns && !ns->path)
+        flags |= (uint64_t) new_namespaces[i];
+    }
+  bool userns = flags & CLONE_NEWUSER;
+  const oci_namespace *cgroupns = oci_config_namespace (config, CLONE_NEWCGROUP);
+  bool want_cgroupns = cgroupns && !cgroupns->path;
+  /* on pure v2 the child is born in its cgroup, so its cgroup namespace can be created at
+     once; with v1 hierarchies it must first be attached to them */
+  bool cgroupns_at_clone = want_cgroupns && mode == CGROUP_MODE_V2 && unified_fd >= 0;
+  if (cgroupns_at_clone)
+    flags |= CLONE_NEWCGROUP;
+
+  native_init_args args = {
+    .config = config,
+    .process = &config->process,
+    .rootfs = rootfs,
+    .seccomp = config->seccomp ? &seccomp : NULL,
+    .sync_fd = sync_child,
+    .start_fd = start_fd,
+    .stdio = { stdio ? stdio->stdin_fd : -1, stdio ? stdio->stdout_fd : -1,
+               stdio ? stdio->stderr_fd : -1 },
+    .devnull_fd = devnull,
+    .unshare_cgroupns = want_cgroupns && !cgroupns_at_clone,
+    .userns = userns,
+    .cgroup_mode = mode,
+  };
+
+  pid_t pid = clone3_fork (flags, unified_fd);
+  if (pid < 0 && errno == EINVAL && unified_fd >= 0)
+    {
+      /* a kernel without CLONE_INTO_CGROUP (before 5.7): attach afterwards */
+      close (TAKE_FD (unified_fd));
+      if (cgroupns_at_clone)
+        {
+          flags &= ~(uint64_t) CLONE_NEWCGROUP;
+          args.unshare_cgroupns = true;
+        }
+      pid = clone3_fork (flags, -1);
+    }
+  if (pid < 0)
+    return box_err_errno (err, errno, "clone3 the box's init");
+  if (pid == 0)
+    {
+      close (sync_parent);
+      native_init_run (&args);
+    }
+  cleanup.pid = pid;
+  close (TAKE_FD (sync_child));
+
+  if (userns
+      && (write_id_map (pid, "uid_map", config->uid_mappings, config->n_uid_mappings, err) < 0
+          || write_id_map (pid, "gid_map", config->gid_mappings, config->n_gid_mappings, err) < 0))
+    return box_err_wrap (err, "create box %s", id);
+  if (mode != CGROUP_MODE_V2 || unified_fd < 0)
+    if (cgroup_attach (cleanup.cgroup, pid, unified_fd >= 0, err) < 0)
+      return box_err_wrap (err, "create box %s", id);
+  native_message go = { .kind = NATIVE_MSG_GO };
+  if (send (sync_parent, &go, sizeof go, MSG_NOSIGNAL) < 0)
+    return child_vanished (pid, "create", err);
+
+  _cleanup_close_ int console = -1;
+  for (;;)
+    {
+      native_message msg;
+      int fd = -1;
+      int kind = receive_message (sync_parent, &msg, &fd);
+      if (kind == NATIVE_MSG_CONSOLE && fd >= 0)
+        {
+          closep (&console);
+          console = fd;
+          continue;
+        }
+      if (fd >= 0)
+        close (fd);
+      if (kind == NATIVE_MSG_READY)
+        break;
+      if (kind == NATIVE_MSG_ERROR)
+        {
+          child_error (&msg, err);
+          return box_err_wrap (err, "create box %s", id);
+        }
+      if (kind < 0)
+        return box_err_errno (err, -kind, "create box %s: read from the box's init", id);
+      return child_vanished (pid, "create", err);
+    }
+
+  native_state state = { .pid = pid, .bundle = bundle, .cgroup = cleanup.cgroup };
+  char letter;
+  if (proc_stat (pid, &state.start_time, &letter) < 0)
+    return box_err (err, BOX_E_IO, "create box %s: its init %d vanished", id, (int) pid);
+  if (write_state (dir, &state, err) < 0)
+    return box_err_code (err);
+
+  cleanup.armed = false;
+  free (cleanup.cgroup);
+  *out_pid = pid;
+  if (out_console_fd)
+    *out_console_fd = TAKE_FD (console);
+  return 0;
+}
+
+/* ---- start, state, kill, delete, stats -------------------------------------------------- */
+
+static int
+native_start (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+              box_error **err)
+{
+  char dir[PATH_MAX];
+  native_state state;
+  if (load_box (ctx, id, dir, sizeof dir, &state, err) < 0)
+    return box_err_code (err);
+  int rc = 0;
+  _cleanup_close_ int fd = -1;
+  char fifo[PATH_MAX + 16];
+  if (state.started)
+    {
+      rc = box_err (err, BOX_E_CONFLICT, "box %s was already started", id);
+      goto out;
+    }
+  snprintf (fifo, sizeof fifo, "%s/" START_FIFO, dir);
+  fd = open (fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+  if (fd < 0)
+    {
+      rc = errno == ENXIO ? box_err (err, BOX_E_CONFLICT,
+                                     "start box %s: its init is no longer waiting (it exited)", id)
+                          : box_err_errno (err, errno, "start box %s: open %s", id, fifo);
+      goto out;
+    }
+  if (write (fd, "1", 1) != 1)
+    {
+      rc = box_err_errno (err, errno, "start box %s: write %s", id, fifo);
+      goto out;
+    }
+  unlink (fifo);
+  state.started = true;
+  rc = write_state (dir, &state, err);
+out:
+  native_state_clear (&state);
+  return rc;
+}
+
+static int
+native_state_op (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+                 runtime_state *out, box_error **err)
+{
+  char dir[PATH_MAX];
+  native_state state;
+  if (load_box (ctx, id, dir, sizeof dir, &state, err) < 0)
+    return box_err_code (err);
+  if (state_alive (&state))
+    {
+      out->status = state.started ? RUNTIME_STATUS_RUNNING : RUNTIME_STATUS_CREATED;
+      out->pid = state.pid;
+    }
+  else
+    {
+      out->status = RUNTIME_STATUS_STOPPED;
+      out->pid = 0;
+    }
+  native_state_clear (&state);
+  return 0;
+}
+
+static int
+native_kill (const runtime_backend *rt, const runtime_context *ctx, const char *id, int signal,
+             bool all, box_error **err)
+{
+  char dir[PATH_MAX];
+  native_state state;
+  if (load_box (ctx, id, dir, sizeof dir, &state, err) < 0)
+    return box_err_code (err);
+  int rc = 0;
+  if (all)
+    rc = cgroup_kill (state.cgroup, signal, err);
+  else
+    {
+      _cleanup_close_ int pidfd = (int) syscall (SYS_pidfd_open, state.pid, 0);
+      /* the pidfd pins the process: checking the start time after opening it rules out a
+         reused pid */
+      if (pidfd < 0 || !state_alive (&state))
+        rc = box_err (err, BOX_E_CONFLICT, "box %s is not running", id);
+      else if (syscall (SYS_pidfd_send_signal, pidfd, signal, NULL, 0) < 0)
+        rc = box_err_errno (err, errno, "signal %d to box %s", signal, id);
+    }
+  native_state_clear (&state);
+  return rc;
+}
+
+static int
+native_delete (const runtime_backend *rt, const runtime_context *ctx, const char *id, bool force,
+               box_error **err)
+{
+  char dir[PATH_MAX];
+  native_state state;
+  if (box_dir (ctx, id, dir, sizeof dir, err) < 0)
+    return box_err_code (err);
+  box_error *local = NULL;
+  if (read_state (dir, &state, &local) < 0)
+    {
+      int code = box_err_code (&local);
+      box_error_freep (&local);
+      if (code != BOX_E_NOT_FOUND)
+        return box_err (err, code, "delete box %s: its runtime state is unreadable", id);
+      /* half-created: no state file, maybe a directory and a cgroup */
+      char cgroup[PATH_MAX];
+      snprintf (cgroup, sizeof cgroup, DEFAULT_CGROUP_PARENT "/%s", id);
+      cgroup_destroy (cgroup, CGROUP_EMPTY_TIMEOUT_MS, NULL);
+      remove_box_dir (dir);
+      return 0;
+    }
+  int rc = 0;
+  if (state_alive (&state) && state.started && !force)
+    {
+      rc = box_err (err, BOX_E_CONFLICT, "box %s is running: stop it first, or force", id);
+      goto out;
+    }
+  cgroup_kill (state.cgroup, SIGKILL, NULL);
+  if (cgroup_destroy (state.cgroup, CGROUP_EMPTY_TIMEOUT_MS, err) < 0)
+    {
+      rc = box_err_wrap (err, "delete box %s", id);
+      goto out;
+    }
+  remove_box_dir (dir);
+out:
+  native_state_clear (&state);
+  return rc;
+}
+
+static int
+native_stats (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+              runtime_stats *out, box_error **err)
+{
+  char dir[PATH_MAX];
+  native_state state;
+  if (load_box (ctx, id, dir, sizeof dir, &state, err) < 0)
+    return box_err_code (err);
+  cgroup_stats stats;
+  int rc = cgroup_read_stats (state.cgroup, &stats, err);
+  if (rc == 0)
+    *out = (runtime_stats){
+      .memory_usage_bytes = stats.memory_usage_bytes,
+      .memory_limit_bytes = stats.memory_limit_bytes,
+      .cpu_usage_ns = stats.cpu_usage_ns,
+      .pids_current = stats.pids_current,
+      .oom_killed = stats.oom_kills > 0,
+    };
+  native_state_clear (&state);
+  return rc;
+}
+
+/* ---- exec ------------------------------------------------------------------------------- */
+
+static void
+oci_process_clearp (oci_process *p)
+{
+  oci_process_clear (p);
+}
+
+static int
+native_exec (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+             const char *process_json, const runtime_stdio *stdio, pid_t *out_pid,
+             int *out_console_fd, box_error **err)
+{
+  *out_pid = 0;
+  if (out_console_fd)
+    *out_console_fd = -1;
+  char dir[PATH_MAX];
+  native_state state;
+  if (load_box (ctx, id, dir, sizeof dir, &state, err) < 0)
+    return box_err_code (err);
+  _cleanup_ (native_state_clearp) native_state *state_owner = &state;
+  if (!state_alive (&state))
+    return box_err (err, BOX_E_CONFLICT, "box %s is not running", id);
+
+  _cleanup_ (oci_config_freep) oci_config *config = NULL;
+  if (spec_load_bundle (state.bundle, &config, err) < 0)
+    return box_err_code (err);
+  _cleanup_json_ json_t *process_obj = NULL;
+  if (json_parse_object (process_json, "exec process", &process_obj, err) < 0)
+    return box_err_code (err);
+  _cleanup_ (oci_process_clearp) oci_process process = { 0 };
+  if (spec_parse_process (process_obj, &process, err) < 0)
+    return box_err_wrap (err, "exec in box %s", id);
+  if (process.terminal && !out_console_fd)
+    return box_err (err, BOX_E_INVALID, "the process asks for a terminal but the caller takes no console");
+  if (check_rlimits (&process, err) < 0)
+    return box_err_code (err);
+  _cleanup_ (seccomp_program_clearp) seccomp_program seccomp = { 0 };
+  if (config->seccomp && seccomp_program_compile (config->seccomp, &seccomp, err) < 0)
+    return box_err_code (err);
+
+  _cleanup_close_ int pidfd = (int) syscall (SYS_pidfd_open, state.pid, 0);
+  if (pidfd < 0 || !state_alive (&state))
+    return box_err (err, BOX_E_CONFLICT, "box %s is not running", id);
+  _cleanup_close_ int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull < 0)
+    return box_err_errno (err, errno, "open /dev/null");
+  int pair[2];
+  if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
+    return box_err_errno (err, errno, "socketpair");
+  _cleanup_close_ int sync_parent = pair[0];
+  _cleanup_close_ int sync_child = pair[1];
+
+  int ns_flags = 0;
+  for (size_t i = 0; i < config->n_namespaces; i++)
+    ns_flags |= config->namespaces[i].type;
+
+  native_init_args args = {
+    .config = config,
+    .process = &process,
+    .rootfs = "/",
+    .seccomp = config->seccomp ? &seccomp : NULL,
+    .sync_fd = sync_child,
+    .start_fd = -1,
+    .stdio = { stdio ? stdio->stdin_fd : -1, stdio ? stdio->stdout_fd : -1,
+               stdio ? stdio->stderr_fd : -1 },
+    .devnull_fd = devnull,
+    .userns = ns_flags & CLONE_NEWUSER,
+    .cgroup_mode = cgroup_host_mode (),
+  };
+
+  /* an intermediate process joins the box's cgroups and namespaces; setns into a pid
+     namespace only applies to children, so it forks the real process as a sibling
+     (CLONE_PARENT: the monitor's child) and exits */
+  pid_t helper = clone3_fork (0, -1);
+  if (helper < 0)
+    return box_err_errno (err, errno, "clone3 the exec helper");
+  if (helper == 0)
+    {
+      close (sync_parent);
+      box_error *local = NULL;
+      if (cgroup_attach (state.cgroup, 0, false, &local) < 0)
+        {
+          native_send_error (sync_child, box_err_code (&local), 0, "%s",
+                             box_error_message (local));
+          _exit (1);
+        }
+      if (setns (pidfd, ns_flags) < 0)
+        {
+          native_send_error (sync_child, 0, errno, "join the namespaces of box %s", id);
+          _exit (1);
+        }
+      clone3_args cargs = { .flags = CLONE_PARENT };
+      pid_t child = (pid_t) syscall (SYS_clone3, &cargs, sizeof cargs);
+      if (child < 0)
+        {
+          native_send_error (sync_child, 0, errno, "fork into box %s", id);
+          _exit (1);
+        }
+      if (child == 0)
+        native_init_exec (&args);
+      native_message msg = { .kind = NATIVE_MSG_PID, .pid = child };
+      send (sync_child, &msg, sizeof msg, MSG_NOSIGNAL);
+      _exit (0);
+    }
+  close (TAKE_FD (sync_child));
+
+  pid_t pid = 0;
+  _cleanup_close_ int console = -1;
+  int rc = 0;
+  /* messages until EOF: the helper exits, the process's copy closes on execve */
+  for (;;)
+    {
+      native_message msg;
+      int fd = -1;
+      int kind = receive_message (sync_parent, &msg, &fd);
+      if (kind == NATIVE_MSG_CONSOLE && fd >= 0)
+        {
+          closep (&console);
+          console = fd;
+          continue;
+        }
+      if (fd >= 0)
+        close (fd);
+      if (kind == NATIVE_MSG_PID)
+        pid = msg.pid;
+      else if (kind == NATIVE_MSG_ERROR && rc == 0)
+        rc = child_error (&msg, err);
+      else if (kind <= 0)
+        break;
+    }
+  while (waitpid (helper, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (rc < 0)
+    {
+      if (pid > 0)
+        while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
+          ;
+      return box_err_wrap (err, "exec in box %s", id);
+    }
+  if (pid <= 0)
+    return box_err (err, BOX_E_IO, "exec in box %s: the helper died before forking", id);
+  *out_pid = pid;
+  if (out_console_fd)
+    *out_console_fd = TAKE_FD (console);
+  return 0;
+}
+
+const runtime_backend native_backend = {
+  .name = "native",
+  .create = native_create,
+  .start = native_start,
+  .kill = native_kill,
+  .delete = native_delete,
+  .state = native_state_op,
+  .exec = native_exec,
+  .stats = native_stats,
+};

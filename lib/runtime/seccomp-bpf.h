@@ -1,0 +1,28 @@
+/* Compiles a parsed linux.seccomp (runtime/spec.h) into a classic BPF program with libseccomp,
+ * in the runtime's own process, so that the box's init only has to hand the ready program to
+ * the kernel (one prctl between clone and execve). */
+#ifndef BOX_RUNTIME_SECCOMP_BPF_H
+#define BOX_RUNTIME_SECCOMP_BPF_H
+
+#include <linux/filter.h>
+#include <stddef.h>
+
+#include "runtime/spec.h"
+#include "util/error.h"
+
+typedef struct seccomp_program {
+  struct sock_filter *filter;
+  unsigned short length;
+} seccomp_program;
+
+/* Syscall names this libseccomp does not know are skipped, as runc does (profiles list
+ * syscalls of newer kernels and other architectures). */
+int seccomp_program_compile (const oci_seccomp *seccomp, seccomp_program *out, box_error **err);
+
+/* Installs the program in the calling thread (needs no_new_privs or CAP_SYS_ADMIN).
+ * Returns 0 or -errno; async-signal-safe. */
+int seccomp_program_load (const seccomp_program *program);
+
+void seccomp_program_clear (seccomp_program *program);
+
+#endif
