@@ -794,6 +794,10 @@ native_init_run (const native_init_args *a)
     _exit (1);
 
   join_namespaces (a);
+  /* in a new user namespace the maps are written now: become its root, so that files this
+     process creates belong to a uid the namespace knows */
+  if (a->userns && (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0))
+    FAIL_ERRNO (a, "become root of the user namespace");
   if (a->unshare_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
     FAIL_ERRNO (a, "unshare the cgroup namespace");
   if (a->config->hostname && oci_config_namespace (a->config, CLONE_NEWUTS)

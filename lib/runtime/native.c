@@ -35,6 +35,7 @@
 
 #define STATE_FILE "state.json"
 #define START_FIFO "start"
+#define SECCOMP_CACHE_DIR ".seccomp-cache"
 #define DEFAULT_CGROUP_PARENT "/box"
 #define ID_MAX 128
 #define CGROUP_EMPTY_TIMEOUT_MS 2000
@@ -462,7 +463,9 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
     return box_err (err, BOX_E_NOT_FOUND, "root filesystem %s is not a directory", rootfs);
 
   _cleanup_ (seccomp_program_clearp) seccomp_program seccomp = { 0 };
-  if (config->seccomp && seccomp_program_compile (config->seccomp, &seccomp, err) < 0)
+  char seccomp_cache[PATH_MAX + 16];
+  snprintf (seccomp_cache, sizeof seccomp_cache, "%s/" SECCOMP_CACHE_DIR, ctx->state_dir);
+  if (config->seccomp && seccomp_program_get (config->seccomp, seccomp_cache, &seccomp, err) < 0)
     return box_err_code (err);
 
   _cleanup_ (create_cleanup_run) create_cleanup cleanup = { .armed = true };
@@ -797,7 +800,9 @@ native_exec (const runtime_backend *rt, const runtime_context *ctx, const char *
   if (check_rlimits (&process, err) < 0)
     return box_err_code (err);
   _cleanup_ (seccomp_program_clearp) seccomp_program seccomp = { 0 };
-  if (config->seccomp && seccomp_program_compile (config->seccomp, &seccomp, err) < 0)
+  char seccomp_cache[PATH_MAX + 16];
+  snprintf (seccomp_cache, sizeof seccomp_cache, "%s/" SECCOMP_CACHE_DIR, ctx->state_dir);
+  if (config->seccomp && seccomp_program_get (config->seccomp, seccomp_cache, &seccomp, err) < 0)
     return box_err_code (err);
 
   _cleanup_close_ int pidfd = (int) syscall (SYS_pidfd_open, state.pid, 0);

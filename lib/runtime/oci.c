@@ -19,6 +19,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "linux/cgroup.h"
 #include "runtime/spec.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
@@ -484,10 +485,57 @@ json_u64_path (const json_t *j, const char *a, const char *b, const char *c)
   return json_is_integer (v) ? (uint64_t) json_integer_value (v) : 0;
 }
 
+/* The bundle runc recorded for the box ("runc state" answers for stopped boxes too). */
+static int
+runtime_bundle (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+                char **out, box_error **err)
+{
+  const char *args[] = { "state", id, NULL };
+  run_result r;
+  if (simple_verb (rt, ctx, "state", id, args, &r, err) < 0)
+    return box_err_code (err);
+  _cleanup_json_ json_t *j = NULL;
+  int rc = json_parse_object (r.out, "runtime state", &j, err);
+  run_result_clear (&r);
+  if (rc < 0)
+    return rc;
+  const char *bundle = json_string_value (json_object_get (j, "bundle"));
+  if (!bundle)
+    return box_err (err, BOX_E_IO, "%s state %s: no bundle", as_oci (rt)->binary, id);
+  *out = strdup (bundle);
+  return *out ? 0 : box_err (err, BOX_E_INTERNAL, "out of memory");
+}
+
 static int
 oci_stats (const runtime_backend *rt, const runtime_context *ctx, const char *id,
            runtime_stats *out, box_error **err)
 {
+  memset (out, 0, sizeof *out);
+  /* with an absolute linux.cgroupsPath (the engine always sets one), the cgroup is known and
+     readable whether the box runs or has exited: the same reader as the native backend, so
+     OOM kills are reported the same way */
+  _cleanup_free_ char *bundle = NULL;
+  if (runtime_bundle (rt, ctx, id, &bundle, err) < 0)
+    return box_err_code (err);
+  _cleanup_ (oci_config_freep) oci_config *config = NULL;
+  if (spec_load_bundle (bundle, &config, err) < 0)
+    return box_err_code (err);
+  if (config->cgroups_path && config->cgroups_path[0] == '/')
+    {
+      cgroup_stats stats;
+      if (cgroup_read_stats (config->cgroups_path, &stats, err) < 0)
+        return box_err_code (err);
+      *out = (runtime_stats){
+        .memory_usage_bytes = stats.memory_usage_bytes,
+        .memory_limit_bytes = stats.memory_limit_bytes,
+        .cpu_usage_ns = stats.cpu_usage_ns,
+        .pids_current = stats.pids_current,
+        .oom_killed = stats.oom_kills > 0,
+      };
+      return 0;
+    }
+  /* a cgroup placed relative to the runtime's own: only the runtime knows it, and answers
+     only while the box runs */
   const char *args[] = { "events", "--stats", id, NULL };
   run_result r;
   if (simple_verb (rt, ctx, "events", id, args, &r, err) < 0)
@@ -498,17 +546,14 @@ oci_stats (const runtime_backend *rt, const runtime_context *ctx, const char *id
   if (rc < 0)
     return rc;
   const json_t *data = json_object_get (j, "data");
-  memset (out, 0, sizeof *out);
   out->memory_usage_bytes = json_u64_path (data, "memory", "usage", "usage");
   uint64_t limit = json_u64_path (data, "memory", "usage", "limit");
   out->memory_limit_bytes = limit >= (UINT64_C (1) << 62) ? 0 : limit;
   out->cpu_usage_ns = json_u64_path (data, "cpu", "usage", "total");
   out->pids_current = json_u64_path (data, "pids", "current", NULL);
-  /* runc reports the kernel's oom_kill counter in memory.raw on v1 hosts' events, and
-     failcnt always: a limit hit that killed a process shows as oom_kill > 0 */
-  const json_t *raw = json_object_get (json_object_get (data, "memory"), "raw");
-  uint64_t oom_kill = json_u64_path (raw, "oom_kill", NULL, NULL);
-  out->oom_killed = oom_kill > 0;
+  out->oom_killed = json_u64_path (json_object_get (json_object_get (data, "memory"), "raw"),
+                                   "oom_kill", NULL, NULL)
+                    > 0;
   return 0;
 }
 

@@ -61,7 +61,11 @@ struct runtime_backend {
   const char *name;
 
   /* Creates the box from bundle_dir/config.json; on return its init process exists (pid in
-   * *out_pid) and waits for start(). */
+   * *out_pid, a child of the caller or, for runtimes that fork twice, reparented to the
+   * caller as subreaper) and waits for start(). The command is resolved at create: a missing
+   * executable fails with BOX_E_NOT_FOUND (docker's exit 127), one that cannot be executed
+   * with BOX_E_PERMISSION (126). Give the bundle an absolute linux.cgroupsPath ("/box/<id>",
+   * the native default) so that every backend puts the box in the same place. */
   int (*create) (const runtime_backend *rt, const runtime_context *ctx, const char *id,
                  const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid,
                  int *out_console_fd, box_error **err);
@@ -85,7 +89,9 @@ struct runtime_backend {
                 runtime_stats *out, box_error **err);
 };
 
-/* The backend with that name ("native", "runc", "oci:<path-to-binary>"), or NULL. */
+/* The backend with that name ("native", "runc", "crun", "runsc", "oci:<path-to-binary>"),
+ * or NULL when unknown (or the binary is not installed). NULL or "" name the default,
+ * native. */
 const runtime_backend *runtime_backend_lookup (const char *name);
 
 #endif

@@ -2,7 +2,10 @@
 #include "runtime/seccomp-bpf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <linux/seccomp.h>
+#include <openssl/evp.h>
+#include <stdio.h>
 #include <seccomp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +16,8 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fs.h"
+#include "util/strutil.h"
 
 static uint32_t
 action_to_scmp (oci_seccomp_action action, bool has_errno, uint32_t errno_ret)
@@ -188,4 +193,147 @@ seccomp_program_clear (seccomp_program *program)
   free (program->filter);
   program->filter = NULL;
   program->length = 0;
+}
+
+/* ---- the cache -------------------------------------------------------------------------- */
+
+#define CACHE_MAGIC "BOXBPF1"
+
+static void
+hash_add (EVP_MD_CTX *h, const void *data, size_t len)
+{
+  EVP_DigestUpdate (h, data, len);
+}
+
+static void
+hash_str (EVP_MD_CTX *h, const char *s)
+{
+  /* with the NUL: "ab","c" and "a","bc" hash differently */
+  hash_add (h, s, strlen (s) + 1);
+}
+
+static void
+hash_u64 (EVP_MD_CTX *h, uint64_t v)
+{
+  hash_add (h, &v, sizeof v);
+}
+
+static int
+rules_digest (const oci_seccomp *s, char hex[65], box_error **err)
+{
+  EVP_MD_CTX *h = EVP_MD_CTX_new ();
+  if (!h || EVP_DigestInit_ex (h, EVP_sha256 (), NULL) != 1)
+    {
+      EVP_MD_CTX_free (h);
+      return box_err (err, BOX_E_INTERNAL, "seccomp: cannot initialise SHA-256");
+    }
+  const struct scmp_version *v = seccomp_version ();
+  char version[96];
+  snprintf (version, sizeof version, "box-seccomp-cache-1 libseccomp %u.%u.%u native %u",
+            v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native ());
+  hash_str (h, version);
+  hash_u64 (h, s->default_action);
+  hash_u64 (h, s->has_default_errno_ret);
+  hash_u64 (h, s->default_errno_ret);
+  for (char **a = s->architectures; a && *a; a++)
+    hash_str (h, *a);
+  hash_str (h, "");
+  hash_u64 (h, s->n_rules);
+  for (size_t i = 0; i < s->n_rules; i++)
+    {
+      const oci_seccomp_rule *r = &s->rules[i];
+      for (char **n = r->names; n && *n; n++)
+        hash_str (h, *n);
+      hash_str (h, "");
+      hash_u64 (h, r->action);
+      hash_u64 (h, r->has_errno_ret);
+      hash_u64 (h, r->errno_ret);
+      hash_u64 (h, r->n_args);
+      for (size_t k = 0; k < r->n_args; k++)
+        {
+          hash_u64 (h, r->args[k].index);
+          hash_u64 (h, r->args[k].value);
+          hash_u64 (h, r->args[k].value_two);
+          hash_u64 (h, r->args[k].op);
+        }
+    }
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int md_len = 0;
+  int ok = EVP_DigestFinal_ex (h, md, &md_len);
+  EVP_MD_CTX_free (h);
+  if (ok != 1 || md_len != 32)
+    return box_err (err, BOX_E_INTERNAL, "seccomp: SHA-256 failed");
+  hex_encode (md, 32, hex);
+  return 0;
+}
+
+static bool
+cache_read (const char *path, seccomp_program *out)
+{
+  _cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  struct stat st;
+  char header[12];
+  if (fstat (fd, &st) < 0 || st.st_size < (off_t) sizeof header
+      || read (fd, header, sizeof header) != (ssize_t) sizeof header
+      || memcmp (header, CACHE_MAGIC, 8) != 0)
+    return false;
+  uint32_t length;
+  memcpy (&length, header + 8, sizeof length);
+  size_t bytes = (size_t) length * sizeof (struct sock_filter);
+  if (length == 0 || length > BPF_MAXINSNS || (size_t) st.st_size != sizeof header + bytes)
+    return false;
+  struct sock_filter *filter = malloc (bytes);
+  if (!filter)
+    return false;
+  if (read (fd, filter, bytes) != (ssize_t) bytes)
+    {
+      free (filter);
+      return false;
+    }
+  out->filter = filter;
+  out->length = (unsigned short) length;
+  return true;
+}
+
+/* A failed write only costs the next box a compile: errors are not reported. */
+static void
+cache_write (const char *cache_dir, const char *name, const seccomp_program *p)
+{
+  if (fs_mkdir_p (cache_dir, 0700, NULL) < 0)
+    return;
+  _cleanup_close_ int dirfd = open (cache_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0)
+    return;
+  size_t bytes = (size_t) p->length * sizeof (struct sock_filter);
+  _cleanup_free_ char *buf = malloc (12 + bytes);
+  if (!buf)
+    return;
+  memcpy (buf, CACHE_MAGIC, 8);
+  uint32_t length = p->length;
+  memcpy (buf + 8, &length, sizeof length);
+  memcpy (buf + 12, p->filter, bytes);
+  fs_write_file_atomic (dirfd, name, buf, 12 + bytes, 0600, NULL);
+}
+
+int
+seccomp_program_get (const oci_seccomp *s, const char *cache_dir, seccomp_program *out,
+                     box_error **err)
+{
+  memset (out, 0, sizeof *out);
+  if (!cache_dir)
+    return seccomp_program_compile (s, out, err);
+  char hex[65];
+  if (rules_digest (s, hex, err) < 0)
+    return box_err_code (err);
+  char name[80], path[4200];
+  snprintf (name, sizeof name, "%s.bpf", hex);
+  snprintf (path, sizeof path, "%s/%s", cache_dir, name);
+  if (cache_read (path, out))
+    return 0;
+  if (seccomp_program_compile (s, out, err) < 0)
+    return box_err_code (err);
+  cache_write (cache_dir, name, out);
+  return 0;
 }

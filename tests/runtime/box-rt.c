@@ -64,6 +64,8 @@ spec_command (int argc, char **argv)
         o.cwd = v, i++;
       else if (!strcmp (a, "--user"))
         sscanf (v, "%u:%u", &o.uid, &o.gid), i++;
+      else if (!strcmp (a, "--cgroup"))
+        o.cgroups_path = v, i++;
       else if (!strcmp (a, "--hostname"))
         o.hostname = v, i++;
       else if (!strcmp (a, "--read-only"))
