@@ -173,6 +173,116 @@ BOX_API int box_registry_login (box_engine *eng, const char *host, const char *u
 /* Removes stored credentials for host; BOX_E_NOT_FOUND when there were none. */
 BOX_API int box_registry_logout (box_engine *eng, const char *host, box_error **err);
 
+/* ---------------------------------------------------------------------------------------- */
+/* Images                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+/* An image as the store holds it. References are in docker's familiar form
+ * ("busybox:latest", "localhost:5000/app@sha256:…"). Release with box_image_free(). */
+typedef struct box_image {
+  char *id;              /* "sha256:<hex>" of the image config */
+  char **repo_tags;      /* sorted; none for a dangling image */
+  size_t n_repo_tags;
+  char **repo_digests;
+  size_t n_repo_digests;
+  int64_t created_ns;    /* the config's creation time */
+  int64_t size;          /* uncompressed bytes of its layers */
+  box_label *labels;
+  size_t n_labels;
+  size_t n_layers;
+} box_image;
+
+BOX_API void box_image_free (box_image *image);
+BOX_API void box_image_list_free (box_image **images, size_t n);
+
+/* Resolves a reference (name[:tag], name@digest, full id, "sha256:" id, unique id prefix;
+ * an ambiguous prefix is BOX_E_AMBIGUOUS) to an image. */
+BOX_API int box_image_get (box_engine *eng, const char *ref, box_image **out, box_error **err);
+
+#define BOX_IMAGE_LIST_OPTIONS_VERSION 1
+typedef struct box_image_list_options {
+  unsigned version;
+  /* docker's filters, each "key=value": reference=PATTERN (a glob over name and name:tag),
+   * label=KEY or label=KEY=VALUE, dangling=true|false; several of one key match any, keys
+   * must all match */
+  const char *const *filters;
+  size_t n_filters;
+} box_image_list_options;
+#define BOX_IMAGE_LIST_OPTIONS_INIT { BOX_IMAGE_LIST_OPTIONS_VERSION, NULL, 0 }
+
+/* Images, newest first. opts may be NULL. */
+BOX_API int box_image_list (box_engine *eng, const box_image_list_options *opts,
+                            box_image ***out, size_t *out_n, box_error **err);
+
+/* Docker-like image inspect JSON (Id, RepoTags, RepoDigests, Created, Size, Config,
+ * RootFS{Type,Layers}, Architecture, Os, ...) as a string the caller free()s. */
+BOX_API int box_image_inspect_json (box_engine *eng, const char *ref, char **out_json,
+                                    box_error **err);
+
+/* Progress of a long operation: `done` of `total` bytes (total 0 when unknown). */
+typedef void (*box_progress_fn) (void *user_data, const char *what, uint64_t done,
+                                 uint64_t total);
+
+#define BOX_IMAGE_IMPORT_OPTIONS_VERSION 1
+typedef struct box_image_import_options {
+  unsigned version;
+  const char *source_path; /* a tarball (plain, gzip or zstd); NULL: read source_fd */
+  int source_fd;
+  const char *reference;   /* tag for the new image; NULL: untagged */
+  const char *const *changes; /* Dockerfile-style: "ENV A=b", "CMD [\"sh\"]", "WORKDIR /x", ... */
+  size_t n_changes;
+  const char *message;     /* history comment; NULL: "Imported from <source>" */
+  box_progress_fn progress;
+  void *progress_data;
+} box_image_import_options;
+#define BOX_IMAGE_IMPORT_OPTIONS_INIT                                                             \
+  { BOX_IMAGE_IMPORT_OPTIONS_VERSION, NULL, -1, NULL, NULL, 0, NULL, NULL, NULL }
+
+/* Creates a one-layer image from a filesystem tarball, like `docker import`. *out_id (may be
+ * NULL) receives the new image id; free() it. */
+BOX_API int box_image_import (box_engine *eng, const box_image_import_options *opts,
+                              char **out_id, box_error **err);
+
+/* Points target (a name[:tag]; default tag latest) at the image source resolves to. */
+BOX_API int box_image_tag (box_engine *eng, const char *source, const char *target,
+                           box_error **err);
+
+/* What a removal did, one entry per step, like docker's ImageDeleteResponseItem. */
+typedef struct box_image_delete_item {
+  char *untagged; /* a familiar reference that was removed, or NULL */
+  char *deleted;  /* an image id that was deleted, or NULL */
+} box_image_delete_item;
+BOX_API void box_image_delete_items_free (box_image_delete_item *items, size_t n);
+
+#define BOX_IMAGE_REMOVE_OPTIONS_VERSION 1
+typedef struct box_image_remove_options {
+  unsigned version;
+  int force; /* remove an image referenced by several repositories; untag one a box uses */
+} box_image_remove_options;
+#define BOX_IMAGE_REMOVE_OPTIONS_INIT { BOX_IMAGE_REMOVE_OPTIONS_VERSION, 0 }
+
+/* Removes a reference, or by id the image with all its references, then the image itself
+ * when nothing names it any more, then blobs and layers no other image uses. An image a box
+ * references is refused with BOX_E_CONFLICT; with force its references go and the image
+ * stays (dangling) until the box is gone. opts may be NULL. */
+BOX_API int box_image_remove (box_engine *eng, const char *ref,
+                              const box_image_remove_options *opts,
+                              box_image_delete_item **out_items, size_t *out_n, box_error **err);
+
+#define BOX_IMAGE_PRUNE_OPTIONS_VERSION 1
+typedef struct box_image_prune_options {
+  unsigned version;
+  int all; /* every image no box references, not only dangling ones */
+  const char *const *filters; /* label=..., label!=... */
+  size_t n_filters;
+} box_image_prune_options;
+#define BOX_IMAGE_PRUNE_OPTIONS_INIT { BOX_IMAGE_PRUNE_OPTIONS_VERSION, 0, NULL, 0 }
+
+/* Removes dangling (or, with all, unused) images; *out_reclaimed gets the bytes freed. */
+BOX_API int box_image_prune (box_engine *eng, const box_image_prune_options *opts,
+                             box_image_delete_item **out_items, size_t *out_n,
+                             uint64_t *out_reclaimed, box_error **err);
+
 #ifdef __cplusplus
 }
 #endif

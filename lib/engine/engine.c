@@ -8,6 +8,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "image/content-store.h"
+#include "image/layer-store.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 #include "util/fs.h"
@@ -53,6 +55,10 @@ box_engine_open (const box_engine_options *opts, box_engine **out, box_error **e
     return box_err (err, BOX_E_INTERNAL, "out of memory");
   if (store_open (db_path, &eng->store, err) < 0)
     return box_err_code (err);
+
+  /* what an interrupted writer left: half-written blobs, half-unpacked layers */
+  if (content_store_repair (eng, err) < 0 || layer_store_repair (eng, err) < 0)
+    return box_err_wrap (err, "open state directory %s", eng->root);
 
   *out = TAKE_PTR (eng);
   return 0;

@@ -21,6 +21,7 @@ typedef struct cli_verb {
   const char *summary;
   const char *usage; /* full help text printed by `box VERB --help` */
   int (*run) (cli_context *ctx, int argc, char **argv);
+  bool dispatches; /* a verb group: its subverbs handle --help themselves */
 } cli_verb;
 
 /* Opens the engine on first use. On failure prints the error and returns NULL. */
@@ -41,8 +42,13 @@ const char *cli_short_id (const char *id, char buf[13]);
 /* "3 seconds ago", "2 hours ago": docker's relative times for ps. */
 void cli_format_ago (int64_t ns, char *buf, size_t size);
 
+/* Docker's sizes: decimal units, three significant digits ("4.26MB", "512B"). */
+void cli_format_size (int64_t bytes, char *buf, size_t size);
+
 /* Every verb, defined in its own file. */
 extern const cli_verb cli_verb_version, cli_verb_info, cli_verb_create, cli_verb_ps,
     cli_verb_inspect, cli_verb_rename, cli_verb_rm, cli_verb_login, cli_verb_logout;
+extern const cli_verb cli_verb_image, cli_verb_images,
+    cli_verb_image_inspect, cli_verb_image_prune, cli_verb_rmi, cli_verb_tag;
 
 #endif

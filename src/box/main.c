@@ -11,6 +11,7 @@
 static const cli_verb *const verbs[] = {
   &cli_verb_create, &cli_verb_inspect, &cli_verb_ps,      &cli_verb_rename,
   &cli_verb_rm,     &cli_verb_info,    &cli_verb_version, &cli_verb_login, &cli_verb_logout,
+  &cli_verb_image, &cli_verb_images, &cli_verb_rmi, &cli_verb_tag,
 };
 
 box_engine *
@@ -91,6 +92,20 @@ cli_format_ago (int64_t ns, char *buf, size_t size)
               seconds < 2 * 86400 ? "" : "s");
 }
 
+void
+cli_format_size (int64_t bytes, char *buf, size_t size)
+{
+  static const char *const units[] = { "B", "kB", "MB", "GB", "TB", "PB" };
+  double value = (double) bytes;
+  size_t unit = 0;
+  while (value >= 1000.0 && unit + 1 < sizeof units / sizeof units[0])
+    {
+      value /= 1000.0;
+      unit++;
+    }
+  snprintf (buf, size, "%.3g%s", value, units[unit]);
+}
+
 static void
 print_main_usage (FILE *out)
 {
@@ -160,7 +175,7 @@ main (int argc, char **argv)
   int verb_argc = argc - optind;
   char **verb_argv = argv + optind;
   int status;
-  if (cli_wants_help (verb_argc, verb_argv))
+  if (!verb->dispatches && cli_wants_help (verb_argc, verb_argv))
     {
       fputs (verb->usage, stdout);
       status = 0;

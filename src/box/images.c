@@ -1,0 +1,173 @@
+/* box images / box image ls: lists images with docker's columns. */
+#include <getopt.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+
+/* "docker.io/x" style names never reach here: the library returns familiar forms. Splits
+ * "name:tag" at the last ':' after the last '/'. */
+static void
+split_repo_tag (const char *ref, char *repo, size_t repo_size, const char **tag)
+{
+  const char *colon = strrchr (ref, ':');
+  const char *slash = strrchr (ref, '/');
+  if (colon && (!slash || colon > slash))
+    {
+      snprintf (repo, repo_size, "%.*s", (int) (colon - ref), ref);
+      *tag = colon + 1;
+    }
+  else
+    {
+      snprintf (repo, repo_size, "%s", ref);
+      *tag = "<none>";
+    }
+}
+
+static int
+run_images (cli_context *ctx, int argc, char **argv)
+{
+  static const struct option options[] = {
+    { "all", no_argument, NULL, 'a' },
+    { "quiet", no_argument, NULL, 'q' },
+    { "no-trunc", no_argument, NULL, 't' },
+    { "filter", required_argument, NULL, 'f' },
+    { "digests", no_argument, NULL, 'd' },
+    { 0 },
+  };
+  bool quiet = false, no_trunc = false, digests = false;
+  const char **filters = calloc ((size_t) argc + 2, sizeof *filters);
+  if (!filters)
+    return cli_usage_error ("images", "out of memory");
+  size_t n_filters = 0;
+  char *reference_filter = NULL;
+  int c, status = CLI_EXIT_ENGINE_ERROR;
+  while ((c = getopt_long (argc, argv, "aqf:", options, NULL)) != -1)
+    {
+      switch (c)
+        {
+        case 'a':
+          break; /* every image is top-level: there are no intermediate images to show */
+        case 'q':
+          quiet = true;
+          break;
+        case 't':
+          no_trunc = true;
+          break;
+        case 'd':
+          digests = true;
+          break;
+        case 'f':
+          filters[n_filters++] = optarg;
+          break;
+        default:
+          free (filters);
+          return cli_usage_error ("images", "unknown option");
+        }
+    }
+  if (argc - optind > 1)
+    {
+      free (filters);
+      return cli_usage_error ("images", "accepts at most 1 argument: [REPOSITORY[:TAG]]");
+    }
+  /* like docker: a positional argument is a reference filter */
+  if (optind < argc)
+    {
+      if (asprintf (&reference_filter, "reference=%s", argv[optind]) < 0)
+        {
+          free (filters);
+          return cli_usage_error ("images", "out of memory");
+        }
+      filters[n_filters++] = reference_filter;
+    }
+
+  box_engine *eng = cli_engine (ctx);
+  if (!eng)
+    goto out;
+  box_image_list_options opts = BOX_IMAGE_LIST_OPTIONS_INIT;
+  opts.filters = filters;
+  opts.n_filters = n_filters;
+  box_image **images = NULL;
+  size_t n = 0;
+  box_error *err = NULL;
+  if (box_image_list (eng, &opts, &images, &n, &err) < 0)
+    {
+      status = cli_report (err);
+      goto out;
+    }
+
+  int id_width = no_trunc ? 71 : 12;
+  if (quiet)
+    {
+      for (size_t i = 0; i < n; i++)
+        {
+          const char *hex = strchr (images[i]->id, ':') + 1;
+          printf ("%.*s\n", id_width, no_trunc ? images[i]->id : hex);
+        }
+    }
+  else
+    {
+      if (digests)
+        printf ("%-40s %-20s %-72s %-*s   %-20s %s\n", "REPOSITORY", "TAG", "DIGEST", id_width,
+                "IMAGE ID", "CREATED", "SIZE");
+      else
+        printf ("%-40s %-20s %-*s   %-20s %s\n", "REPOSITORY", "TAG", id_width, "IMAGE ID",
+                "CREATED", "SIZE");
+      for (size_t i = 0; i < n; i++)
+        {
+          const box_image *image = images[i];
+          char id[80], created[64], size[32];
+          snprintf (id, sizeof id, "%.*s", id_width,
+                    no_trunc ? image->id : strchr (image->id, ':') + 1);
+          cli_format_ago (image->created_ns, created, sizeof created);
+          cli_format_size (image->size, size, sizeof size);
+          size_t rows = image->n_repo_tags ? image->n_repo_tags : 1;
+          for (size_t r = 0; r < rows; r++)
+            {
+              char repo[512];
+              const char *tag = "<none>";
+              if (image->n_repo_tags)
+                split_repo_tag (image->repo_tags[r], repo, sizeof repo, &tag);
+              else
+                snprintf (repo, sizeof repo, "<none>");
+              const char *digest = "<none>";
+              for (size_t d = 0; d < image->n_repo_digests; d++)
+                {
+                  const char *at = strchr (image->repo_digests[d], '@');
+                  if (at && strncmp (image->repo_digests[d], repo, strlen (repo)) == 0
+                      && image->repo_digests[d][strlen (repo)] == '@')
+                    digest = at + 1;
+                }
+              if (digests)
+                printf ("%-40s %-20s %-72s %-*s   %-20s %s\n", repo, tag, digest, id_width, id,
+                        created, size);
+              else
+                printf ("%-40s %-20s %-*s   %-20s %s\n", repo, tag, id_width, id, created,
+                        size);
+            }
+        }
+    }
+  box_image_list_free (images, n);
+  status = 0;
+out:
+  free (reference_filter);
+  free (filters);
+  return status;
+}
+
+const cli_verb cli_verb_images = {
+  .name = "images",
+  .summary = "List images",
+  .usage = "Usage: box images [OPTIONS] [REPOSITORY[:TAG]]\n"
+           "       box image ls [OPTIONS] [REPOSITORY[:TAG]]\n"
+           "\n"
+           "List images.\n"
+           "\n"
+           "Options:\n"
+           "  -a, --all             show all images (accepted; box keeps no intermediates)\n"
+           "      --digests         show digests\n"
+           "  -f, --filter FILTER   reference=PATTERN, label=KEY[=VALUE], dangling=true|false\n"
+           "      --no-trunc        show full image ids\n"
+           "  -q, --quiet           only image ids\n",
+  .run = run_images,
+};
