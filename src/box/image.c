@@ -8,7 +8,7 @@ static const struct
   const char *name;
   const cli_verb *verb;
 } subverbs[] = {
-  { "inspect", &cli_verb_image_inspect },
+  { "import", &cli_verb_image_import }, { "inspect", &cli_verb_image_inspect },
   { "ls", &cli_verb_images },           { "list", &cli_verb_images },
   { "prune", &cli_verb_image_prune },   { "rm", &cli_verb_rmi },
   { "remove", &cli_verb_rmi },          { "tag", &cli_verb_tag },

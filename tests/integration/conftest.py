@@ -20,13 +20,21 @@ class Box:
     def __init__(self, root: Path):
         self.root = root
 
-    def run(self, *args, check=True, input=None, timeout=120, env=None):
+    def run(self, *args, check=True, input=None, timeout=120, env=None, input_bytes=None):
+        """input: text for stdin; input_bytes: binary stdin (output is still decoded)."""
         full_env = dict(os.environ)
         if env:
             full_env.update(env)
-        proc = subprocess.run(
-            [BOX_BIN, "--root", str(self.root), *args],
-            input=input, capture_output=True, text=True, timeout=timeout, env=full_env)
+        if input_bytes is not None:
+            proc = subprocess.run(
+                [BOX_BIN, "--root", str(self.root), *args],
+                input=input_bytes, capture_output=True, timeout=timeout, env=full_env)
+            proc.stdout = proc.stdout.decode(errors="replace")
+            proc.stderr = proc.stderr.decode(errors="replace")
+        else:
+            proc = subprocess.run(
+                [BOX_BIN, "--root", str(self.root), *args],
+                input=input, capture_output=True, text=True, timeout=timeout, env=full_env)
         if check and proc.returncode != 0:
             raise AssertionError(
                 f"box {' '.join(args)} exited {proc.returncode}\n"
@@ -50,6 +58,27 @@ def box(tmp_path):
 @pytest.fixture
 def box_bin():
     return BOX_BIN
+
+
+@pytest.fixture(scope="session")
+def busybox_tarball(tmp_path_factory):
+    """A gzip-compressed busybox root filesystem tarball (bin/busybox, a symlink per applet,
+    etc/passwd, etc/group), built once per session from Debian's busybox-static."""
+    import gzip
+    from rootfs import busybox_rootfs_tar
+    path = tmp_path_factory.mktemp("busybox") / "busybox-rootfs.tar.gz"
+    path.write_bytes(gzip.compress(busybox_rootfs_tar(), compresslevel=1, mtime=0))
+    return path
+
+
+@pytest.fixture
+def busybox_image(box, busybox_tarball):
+    """Imports busybox_tarball into the test's state directory as busybox:latest (with
+    CMD ["sh"] and PATH set, like the real image); returns the image id."""
+    out = box.run("image", "import", "-q", "--change", 'CMD ["sh"]',
+                  "--change", "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                  str(busybox_tarball), "busybox:latest")
+    return out.stdout.strip()
 
 
 # Real registries (docker-registry: open, htpasswd, token), test images and DOCKER_CONFIG
