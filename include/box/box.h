@@ -164,6 +164,63 @@ BOX_API int box_external_ref_validate (const char *ref, box_error **err);
 /* Registries: pull, push, login                                                            */
 /* ---------------------------------------------------------------------------------------- */
 
+/* What a progress event reports. Layer events carry the layer's blob digest in `id`. */
+typedef enum box_transfer_status {
+  BOX_TRANSFER_RESOLVED = 0,    /* id: the manifest digest the reference resolved to */
+  BOX_TRANSFER_WAITING,         /* a layer is queued ("Pulling fs layer" / "Preparing") */
+  BOX_TRANSFER_ALREADY_EXISTS,  /* a layer is present locally (pull) or remotely (push) */
+  BOX_TRANSFER_DOWNLOADING,     /* current/total bytes of a layer blob */
+  BOX_TRANSFER_EXTRACTING,      /* unpacking a layer whose blob was already stored */
+  BOX_TRANSFER_LAYER_COMPLETE,  /* downloaded, verified and unpacked ("Pull complete") */
+  BOX_TRANSFER_UPLOADING,       /* current/total bytes of a layer blob being pushed */
+  BOX_TRANSFER_MOUNTED,         /* a blob mounted from another repository (push) */
+  BOX_TRANSFER_PUSHED,          /* a blob uploaded (push) */
+} box_transfer_status;
+
+typedef struct box_transfer_progress {
+  box_transfer_status status;
+  const char *id; /* "sha256:<hex>" */
+  int64_t current;
+  int64_t total; /* -1 when unknown */
+} box_transfer_progress;
+
+/* Called from the library's worker threads, one call at a time (the library serializes them);
+ * must not call back into the engine. */
+typedef void (*box_transfer_progress_fn) (const box_transfer_progress *event, void *userdata);
+
+#define BOX_PULL_OPTIONS_VERSION 1
+typedef struct box_pull_options {
+  unsigned version;
+  const char *platform;      /* "os/arch[/variant]" from an index; NULL: linux/<host arch> */
+  box_transfer_progress_fn progress;  /* NULL: no progress */
+  void *progress_userdata;
+  unsigned max_parallel;     /* layers transferred at once; 0: 3 */
+} box_pull_options;
+#define BOX_PULL_OPTIONS_INIT { BOX_PULL_OPTIONS_VERSION, NULL, NULL, NULL, 0 }
+
+/* Pulls ref (docker's reference syntax: `busybox`, `host:5000/a/b:tag`, `name@sha256:...`)
+ * into the image store: layers download in parallel and are verified, decompressed and
+ * unpacked while they stream in; layers already present are skipped. *out_image_id (may be
+ * NULL) receives the image id ("sha256:<config digest>"; free()). Credentials come from
+ * docker's config.json, credential helpers, or BOX_REGISTRY_AUTH_HOST + BOX_REGISTRY_AUTH. */
+BOX_API int box_image_pull (box_engine *eng, const char *ref, const box_pull_options *opts,
+                            char **out_image_id, box_error **err);
+
+#define BOX_PUSH_OPTIONS_VERSION 1
+typedef struct box_push_options {
+  unsigned version;
+  box_transfer_progress_fn progress;
+  void *progress_userdata;
+  int64_t chunk_size; /* blobs larger than this are uploaded in chunks of it; 0: 64 MiB */
+} box_push_options;
+#define BOX_PUSH_OPTIONS_INIT { BOX_PUSH_OPTIONS_VERSION, NULL, NULL, 0 }
+
+/* Pushes the local image tagged ref to its registry: blobs the registry has are skipped,
+ * blobs it has in another repository are mounted, the rest uploaded, then the manifest.
+ * *out_digest (may be NULL) receives the manifest digest (free()). */
+BOX_API int box_image_push (box_engine *eng, const char *ref, const box_push_options *opts,
+                            char **out_digest, box_error **err);
+
 /* Verifies username/password against registry host ("host[:port]"; NULL or "docker.io" for
  * docker's default registry) and stores them in docker's config.json (or the credential
  * helper it names). */

@@ -261,6 +261,27 @@ host_of_url (const char *url)
   return result;
 }
 
+/* Failures a later attempt may not see: the network or the server hiccuped. A refused TLS
+ * handshake, a bad URL or a refused protocol will fail the same way again. */
+static bool
+transport_error_is_transient (CURLcode rc)
+{
+  switch (rc)
+    {
+    case CURLE_COULDNT_CONNECT:
+    case CURLE_OPERATION_TIMEDOUT:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+    case CURLE_GOT_NOTHING:
+    case CURLE_HTTP2:
+    case CURLE_HTTP2_STREAM:
+      return true;
+    default:
+      return false;
+    }
+}
+
 static void
 curl_easy_cleanupp (CURL **c)
 {
@@ -364,7 +385,7 @@ http_perform (const http_request *req, http_response *resp, box_error **err)
     {
       free (ex.buffer);
       http_response_clear (resp);
-      resp->transport_failed = true;
+      resp->transport_failed = transport_error_is_transient (rc);
       return box_err (err, BOX_E_IO, "%s %s: %s", req->method, req->url,
                       curl_message[0] ? curl_message : curl_easy_strerror (rc));
     }

@@ -51,11 +51,13 @@ typedef struct http_response {
   char *retry_after;             /* Retry-After, or NULL */
   int64_t content_length;        /* -1 when unknown */
   char *effective_host;          /* host of the final URL after redirects */
-  bool transport_failed;         /* no complete HTTP answer: connection reset, timeout, ... */
+  bool transport_failed;         /* no complete HTTP answer for a reason that may pass:
+                                    connection refused or reset, timeout, short body */
 } http_response;
 
-/* Performs req. A transport failure (no complete response) returns BOX_E_IO with the reason,
- * and sets resp->transport_failed so callers can tell it apart from a sink's own error; an
+/* Performs req. A transport failure (no complete response) returns BOX_E_IO with the reason;
+ * resp->transport_failed tells a transient one (worth retrying) from a permanent one and
+ * from a sink's own error; an
  * HTTP error status is NOT a failure here: the caller reads resp->status. */
 int http_perform (const http_request *req, http_response *resp, box_error **err);
 

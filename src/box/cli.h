@@ -47,7 +47,7 @@ void cli_format_size (int64_t bytes, char *buf, size_t size);
 
 /* Every verb, defined in its own file. */
 extern const cli_verb cli_verb_version, cli_verb_info, cli_verb_create, cli_verb_ps,
-    cli_verb_inspect, cli_verb_rename, cli_verb_rm, cli_verb_login, cli_verb_logout;
+    cli_verb_inspect, cli_verb_rename, cli_verb_rm, cli_verb_login, cli_verb_logout, cli_verb_pull, cli_verb_push;
 extern const cli_verb cli_verb_image, cli_verb_images, cli_verb_image_import,
     cli_verb_image_inspect, cli_verb_image_prune, cli_verb_rmi, cli_verb_tag;
 

@@ -154,13 +154,14 @@ class TokenServer:
 class Registry:
     """One docker-registry process. `host` is "127.0.0.1:<port>"."""
 
-    def __init__(self, workdir: Path, auth=None):
+    def __init__(self, workdir: Path, auth=None, bind="127.0.0.1"):
         self.workdir = workdir
         workdir.mkdir(parents=True, exist_ok=True)
         self.storage = workdir / "storage"
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.auth = auth
+        self.bind = bind
         self.token_server = None
         auth_config = ""
         if auth == "basic":
@@ -200,7 +201,7 @@ storage:
     uploadpurging:
       enabled: false
 http:
-  addr: 127.0.0.1:{self.port}
+  addr: {bind}:{self.port}
 {auth_config}""")
         self.log = open(workdir / "registry.log", "w")
         self.proc = subprocess.Popen([REGISTRY_BIN, "serve", str(config)], stdout=self.log,
@@ -398,6 +399,17 @@ def docker_config(tmp_path, monkeypatch):
     return directory / "config.json"
 
 
+def non_loopback_address():
+    """An address of this machine that is not loopback, or None."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        try:
+            s.connect(("192.0.2.1", 9))  # no packet is sent for a UDP connect
+            address = s.getsockname()[0]
+        except OSError:
+            return None
+    return None if address.startswith("127.") else address
+
+
 def _registry_fixture(tmp_path, auth):
     reg = Registry(tmp_path / f"registry-{auth or 'open'}", auth=auth)
     try:
@@ -423,12 +435,17 @@ def registry_token(tmp_path, docker_config):
 
 class CuttingProxy:
     """A TCP proxy to the registry that, once, cuts the connection of the first response
-    larger than `cut_after` bytes after forwarding that many bytes: a dropped download."""
+    larger than `cut_after` bytes after forwarding that many bytes: a dropped download.
+    With `unavailable_first` > 0, the first that many connections are answered
+    `503 Service Unavailable` (with Retry-After: 0) instead: a registry that hiccups."""
 
-    def __init__(self, target_port: int, cut_after: int):
+    def __init__(self, target_port: int, cut_after: int = 1 << 62, unavailable_first: int = 0):
         self.target_port = target_port
         self.cut_after = cut_after
+        self.unavailable_left = unavailable_first
+        self.unavailable_sent = 0
         self.cuts = 0
+        self.forwarded_total = 0  # bytes sent to clients, over all connections
         self.port = free_port()
         self.host = f"127.0.0.1:{self.port}"
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -448,6 +465,25 @@ class CuttingProxy:
             threading.Thread(target=self._serve, args=(client,), daemon=True).start()
 
     def _serve(self, client):
+        with self.lock:
+            unavailable = self.unavailable_left > 0
+            if unavailable:
+                self.unavailable_left -= 1
+                self.unavailable_sent += 1
+        if unavailable:
+            try:
+                request = b""
+                while b"\r\n\r\n" not in request:
+                    data = client.recv(65536)
+                    if not data:
+                        break
+                    request += data
+                client.sendall(b"HTTP/1.1 503 Service Unavailable\r\nRetry-After: 0\r\n"
+                               b"Content-Length: 0\r\nConnection: close\r\n\r\n")
+            except OSError:
+                pass
+            client.close()
+            return
         upstream = socket.create_connection(("127.0.0.1", self.target_port))
 
         def pump_up():
@@ -478,12 +514,13 @@ class CuttingProxy:
                         self.cuts += 1
                 if cut:
                     client.sendall(data[: max(0, self.cut_after - forwarded)])
-                    # an abrupt close (RST), as a dropped connection looks
-                    client.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
-                                      b"\x01\x00\x00\x00\x00\x00\x00\x00")
+                    # shutdown, not just close: the other thread's recv holds the socket open
+                    client.shutdown(socket.SHUT_RDWR)
                     break
                 client.sendall(data)
                 forwarded += len(data)
+                with self.lock:
+                    self.forwarded_total += len(data)
         except OSError:
             pass
         finally:

@@ -1,0 +1,260 @@
+"""box pull against real registries (Debian's docker-registry): open, htpasswd, token auth;
+parallel layers, platform selection, resume of a dropped download, digest verification."""
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+
+from registry import USERS, CuttingProxy, Registry, non_loopback_address
+
+
+def layer_dirs(box):
+    layers = box.root / "layers"
+    return [p for p in layers.iterdir() if not p.name.startswith(".")] if layers.exists() else []
+
+
+def blob_exists(box, digest):
+    return (box.root / "blobs/sha256" / digest.split(":", 1)[1]).is_file()
+
+
+def manifest_of(layout, tag):
+    index = json.loads((layout.path / "index.json").read_text())
+    for m in index["manifests"]:
+        if m.get("annotations", {}).get("org.opencontainers.image.ref.name") == tag:
+            return m
+    raise KeyError(tag)
+
+
+def image_layers(layout, manifest_digest):
+    data = json.loads((layout.path / "blobs/sha256" / manifest_digest[7:]).read_text())
+    return [layer["digest"] for layer in data["layers"]], data["config"]["digest"]
+
+
+def test_pull_unpacks_verified_layers(box, registry, busybox_layout):
+    registry.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    _, registry_digest = registry.manifest("busybox", "1")
+    proc = box.run("pull", f"{registry.host}/busybox:1")
+    assert "Pull complete" in proc.stdout
+    assert f"Digest: {registry_digest}" in proc.stdout
+    assert proc.stdout.strip().endswith(f"{registry.host}/busybox:1")
+
+    layers, config = image_layers(busybox_layout, manifest_of(busybox_layout, "1")["digest"])
+    for digest in layers + [config, registry_digest]:
+        assert blob_exists(box, digest), digest
+    dirs = layer_dirs(box)
+    assert len(dirs) == 1
+    root = dirs[0]
+    busybox = root / "bin/busybox"
+    assert busybox.read_bytes() == Path("/bin/busybox").read_bytes()
+    assert stat.S_IMODE(busybox.stat().st_mode) == 0o755
+    assert os.readlink(root / "bin/sh") == "busybox"
+    assert (root / "bin/ls").stat().st_ino == busybox.stat().st_ino
+    assert stat.S_IMODE((root / "tmp").stat().st_mode) == 0o1777
+
+    (info,) = box.json("image", "inspect", f"{registry.host}/busybox:1")
+    assert info["Id"] == config
+    assert info["RepoTags"] == [f"{registry.host}/busybox:1"]
+    assert info["RepoDigests"] == [f"{registry.host}/busybox@{registry_digest}"]
+
+
+def test_pull_again_skips_present_layers(box, registry, busybox_layout):
+    registry.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    box.run("pull", f"{registry.host}/busybox:1")
+    again = box.run("pull", f"{registry.host}/busybox:1")
+    assert "Already exists" in again.stdout
+    assert "Downloading" not in again.stdout
+    assert "Image is up to date" in again.stdout
+    # the second image shares the first layer and fetches only its own
+    registry.skopeo_copy(busybox_layout.path, "busybox:2", tag="2")
+    second = box.run("pull", f"{registry.host}/busybox:2")
+    assert second.stdout.count("Already exists") == 1
+    assert second.stdout.count("Pull complete") == 1
+    assert len(layer_dirs(box)) == 2
+
+
+def test_pull_by_digest(box, registry, busybox_layout):
+    registry.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    _, digest = registry.manifest("busybox", "1")
+    proc = box.run("pull", f"{registry.host}/busybox@{digest}")
+    assert f"Digest: {digest}" in proc.stdout
+
+
+def test_pull_missing_tag_names_it(box, registry, busybox_layout):
+    registry.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    proc = box.run("pull", f"{registry.host}/busybox:nope", check=False)
+    assert proc.returncode == 125
+    assert "busybox:nope" in proc.stderr
+    assert "MANIFEST_UNKNOWN" in proc.stderr or "not found" in proc.stderr
+
+
+def test_pull_index_picks_host_platform_or_the_asked_one(box, registry, busybox_layout,
+                                                         tmp_path):
+    registry.skopeo_copy(busybox_layout.path, "multi:1", tag="multi", all_platforms=True)
+    box.run("pull", f"{registry.host}/multi:1")
+    (host_layer,) = layer_dirs(box)
+    assert (host_layer / "bin/busybox").is_file()
+
+    from conftest import Box
+    other = Box(tmp_path / "other-state")
+    other.run("pull", "--platform", f"linux/{busybox_layout.foreign_arch}",
+              f"{registry.host}/multi:1")
+    (foreign_layer,) = layer_dirs(other)
+    assert (foreign_layer / "etc/motd").read_text() == "hello from layer two\n"
+    assert not (foreign_layer / "bin").exists()
+
+    missing = other.run("pull", "--platform", "linux/s390x", f"{registry.host}/multi:1",
+                        check=False)
+    assert missing.returncode == 125
+    assert "linux/s390x" in missing.stderr
+
+
+def test_pull_basic_auth_from_login(box, registry_basic, busybox_layout):
+    registry_basic.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    anonymous = box.run("pull", f"{registry_basic.host}/busybox:1", check=False)
+    assert anonymous.returncode == 125
+    assert registry_basic.host in anonymous.stderr
+    assert "authentication required" in anonymous.stderr
+
+    box.run("login", registry_basic.host, "-u", "alice", "--password-stdin",
+            input=USERS["alice"])
+    assert "Pull complete" in box.run("pull", f"{registry_basic.host}/busybox:1").stdout
+
+
+def test_pull_basic_auth_from_environment(box, registry_basic, busybox_layout):
+    registry_basic.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    env = {"BOX_REGISTRY_AUTH_HOST": registry_basic.host,
+           "BOX_REGISTRY_AUTH": f"bob:{USERS['bob']}"}
+    assert "Pull complete" in box.run("pull", f"{registry_basic.host}/busybox:1",
+                                      env=env).stdout
+
+    wrong = dict(env, BOX_REGISTRY_AUTH="bob:not-his-password")
+    proc = box.run("pull", f"{registry_basic.host}/busybox:1", env=wrong, check=False)
+    assert proc.returncode == 125
+    assert registry_basic.host in proc.stderr
+    assert "wrong username or password" in proc.stderr
+    assert "not-his-password" not in proc.stderr + proc.stdout
+
+    # scoped to one host: another host's variables change nothing
+    other = dict(env, BOX_REGISTRY_AUTH_HOST="127.0.0.1:1")
+    proc = box.run("pull", f"{registry_basic.host}/busybox:1", env=other, check=False)
+    assert "authentication required" in proc.stderr
+
+
+def test_pull_token_auth(box, registry_token, busybox_layout):
+    registry_token.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    registry_token.skopeo_copy(busybox_layout.path, "private/app:1", tag="2")
+    server = registry_token.token_server
+
+    anonymous = box.run("pull", f"{registry_token.host}/busybox:1", check=False)
+    assert anonymous.returncode == 125
+    assert registry_token.host in anonymous.stderr
+    assert "denied" in anonymous.stderr
+
+    env = {"BOX_REGISTRY_AUTH_HOST": registry_token.host,
+           "BOX_REGISTRY_AUTH": f"bob:{USERS['bob']}"}
+    before = len(server.requests)
+    assert "Pull complete" in box.run("pull", f"{registry_token.host}/busybox:1",
+                                      env=env).stdout
+    # one token for the whole pull (manifest, config, layers): cached per scope
+    issued = server.requests[before:]
+    assert len(issued) == 1
+    assert issued[0]["user"] == "bob"
+    assert issued[0]["scopes"] == ["repository:busybox:pull"]
+
+    # bob has no pull permission on private/: a clear error naming registry and repository
+    denied = box.run("pull", f"{registry_token.host}/private/app:1", env=env, check=False)
+    assert denied.returncode == 125
+    assert registry_token.host in denied.stderr
+    assert "private/app" in denied.stderr
+    assert "denied" in denied.stderr
+    assert USERS["bob"] not in denied.stderr
+
+    wrong = dict(env, BOX_REGISTRY_AUTH="bob:bad")
+    proc = box.run("pull", f"{registry_token.host}/busybox:1", env=wrong, check=False)
+    assert "wrong username or password" in proc.stderr
+    assert registry_token.host in proc.stderr
+
+    alice = dict(env, BOX_REGISTRY_AUTH=f"alice:{USERS['alice']}")
+    assert "Pull complete" in box.run("pull", f"{registry_token.host}/private/app:1",
+                                      env=alice).stdout
+
+
+def test_dropped_download_resumes(box, registry, busybox_layout):
+    registry.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    proxy = CuttingProxy(registry.port, cut_after=200_000)
+    try:
+        proc = box.run("pull", f"{proxy.host}/busybox:1")
+    finally:
+        proxy.stop()
+    assert proxy.cuts == 1
+    assert "Pull complete" in proc.stdout
+    # resumed with a Range request, not downloaded again from the start
+    layers, _ = image_layers(busybox_layout, manifest_of(busybox_layout, "1")["digest"])
+    blob_size = registry.blob_path(layers[0]).stat().st_size
+    assert proxy.forwarded_total < blob_size + 100_000
+    (root,) = layer_dirs(box)
+    assert (root / "bin/busybox").read_bytes() == Path("/bin/busybox").read_bytes()
+
+
+def test_unavailable_registry_is_retried(box, registry, busybox_layout):
+    registry.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    proxy = CuttingProxy(registry.port, unavailable_first=2)
+    try:
+        proc = box.run("pull", f"{proxy.host}/busybox:1")
+    finally:
+        proxy.stop()
+    assert proxy.unavailable_sent == 2
+    assert "Pull complete" in proc.stdout
+
+
+def test_digest_mismatch_is_rejected_and_leaves_nothing(box, registry, busybox_layout):
+    registry.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    layers, _ = image_layers(busybox_layout, manifest_of(busybox_layout, "1")["digest"])
+    blob = registry.blob_path(layers[0])
+    data = bytearray(blob.read_bytes())
+    # the gzip header's mtime: the content still decompresses to the same tar, only the
+    # digest of the compressed bytes differs
+    data[4] ^= 0xFF
+    blob.write_bytes(bytes(data))
+    proc = box.run("pull", f"{registry.host}/busybox:1", check=False)
+    assert proc.returncode == 125
+    assert layers[0] in proc.stderr
+    assert "digest" in proc.stderr
+    assert layer_dirs(box) == []
+    assert not blob_exists(box, layers[0])
+    leftovers = [p.name for p in (box.root / "blobs/sha256").iterdir()
+                 if p.name.startswith(".")]
+    assert leftovers == []
+
+
+def test_pull_plain_http_only_for_loopback_or_insecure(box, tmp_path, busybox_layout,
+                                                       docker_config):
+    """A registry that is not on loopback is spoken to over HTTPS unless registries.json
+    lists it as insecure."""
+    address = non_loopback_address()
+    if not address:
+        pytest.skip("this machine has no non-loopback IPv4 address")
+    reg = Registry(tmp_path / "registry-lan", bind="0.0.0.0")
+    try:
+        reg.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+        host = f"{address}:{reg.port}"
+        proc = box.run("pull", f"{host}/busybox:1", check=False)
+        assert proc.returncode == 125
+        assert f"https://{host}" in proc.stderr
+        box.root.mkdir(parents=True, exist_ok=True)
+        (box.root / "registries.json").write_text(json.dumps({"insecure-registries": [host]}))
+        assert "Pull complete" in box.run("pull", f"{host}/busybox:1").stdout
+    finally:
+        reg.stop()
+
+
+def test_docker_hub_mirror(box, registry, busybox_layout):
+    """registry-mirrors serve docker.io references (no other registry is reachable here)."""
+    registry.skopeo_copy(busybox_layout.path, "library/busybox:1", tag="1")
+    box.root.mkdir(parents=True, exist_ok=True)
+    (box.root / "registries.json").write_text(
+        json.dumps({"registry-mirrors": [f"http://{registry.host}"]}))
+    proc = box.run("pull", "busybox:1")
+    assert "Pull complete" in proc.stdout
