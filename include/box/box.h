@@ -300,6 +300,41 @@ typedef struct box_image_import_options {
 BOX_API int box_image_import (box_engine *eng, const box_image_import_options *opts,
                               char **out_id, box_error **err);
 
+/* The layouts of box_image_save (box_image_load reads both). */
+typedef enum box_image_archive_format {
+  BOX_IMAGE_ARCHIVE_DOCKER = 0, /* `docker save`'s: manifest.json, <id>.json, layer tars */
+  BOX_IMAGE_ARCHIVE_OCI = 1,    /* an OCI image layout: oci-layout, index.json, blobs/sha256 */
+} box_image_archive_format;
+
+#define BOX_IMAGE_SAVE_OPTIONS_VERSION 1
+typedef struct box_image_save_options {
+  unsigned version;
+  box_image_archive_format format;
+  const char *output_path; /* written under a temporary name, renamed when complete */
+  int output_fd;           /* used when output_path is NULL (a pipe is fine) */
+} box_image_save_options;
+#define BOX_IMAGE_SAVE_OPTIONS_INIT { BOX_IMAGE_SAVE_OPTIONS_VERSION, BOX_IMAGE_ARCHIVE_DOCKER, NULL, -1 }
+
+/* Writes the images refs name (tags add their tag to the archive, ids add none) as one
+ * archive, like `docker save`. */
+BOX_API int box_image_save (box_engine *eng, const char *const *refs, size_t n_refs,
+                            const box_image_save_options *opts, box_error **err);
+
+#define BOX_IMAGE_LOAD_OPTIONS_VERSION 1
+typedef struct box_image_load_options {
+  unsigned version;
+  const char *input_path; /* a docker-archive or oci-archive; NULL: read input_fd */
+  int input_fd;
+} box_image_load_options;
+#define BOX_IMAGE_LOAD_OPTIONS_INIT { BOX_IMAGE_LOAD_OPTIONS_VERSION, NULL, -1 }
+
+/* Loads every image of an archive, like `docker load`. *out_loaded (may be NULL) gets one
+ * string per loaded name ("busybox:latest") or, for an unnamed image, its id; free it with
+ * box_image_load_list_free. */
+BOX_API int box_image_load (box_engine *eng, const box_image_load_options *opts,
+                            char ***out_loaded, size_t *out_n, box_error **err);
+BOX_API void box_image_load_list_free (char **loaded, size_t n);
+
 /* Points target (a name[:tag]; default tag latest) at the image source resolves to. */
 BOX_API int box_image_tag (box_engine *eng, const char *source, const char *target,
                            box_error **err);

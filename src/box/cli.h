@@ -50,5 +50,6 @@ extern const cli_verb cli_verb_version, cli_verb_info, cli_verb_create, cli_verb
     cli_verb_inspect, cli_verb_rename, cli_verb_rm, cli_verb_login, cli_verb_logout, cli_verb_pull, cli_verb_push;
 extern const cli_verb cli_verb_image, cli_verb_images, cli_verb_image_import,
     cli_verb_image_inspect, cli_verb_image_prune, cli_verb_rmi, cli_verb_tag;
+extern const cli_verb cli_verb_load, cli_verb_save;
 
 #endif

@@ -12,6 +12,7 @@ static const struct
   { "ls", &cli_verb_images },           { "list", &cli_verb_images },
   { "prune", &cli_verb_image_prune },   { "rm", &cli_verb_rmi },
   { "remove", &cli_verb_rmi },          { "tag", &cli_verb_tag },
+  { "load", &cli_verb_load },           { "save", &cli_verb_save },
 };
 
 static void

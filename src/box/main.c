@@ -12,6 +12,7 @@ static const cli_verb *const verbs[] = {
   &cli_verb_create, &cli_verb_inspect, &cli_verb_ps,      &cli_verb_rename,
   &cli_verb_rm,     &cli_verb_info,    &cli_verb_version, &cli_verb_login, &cli_verb_logout, &cli_verb_pull, &cli_verb_push,
   &cli_verb_image, &cli_verb_images, &cli_verb_rmi, &cli_verb_tag,
+  &cli_verb_load,  &cli_verb_save,
 };
 
 box_engine *
