@@ -60,8 +60,8 @@ run_push (int fd, int dir_fd, box_error **err)
     return -1;
   printf ("%s %s compressed=%llu uncompressed=%llu files=%llu dirs=%llu\n", result.diff_id,
           decompress_gzip_backend (), (unsigned long long) result.compressed_size,
-          (unsigned long long) result.uncompressed_size,
-          (unsigned long long) stats.regular_files, (unsigned long long) stats.directories);
+          (unsigned long long) result.uncompressed_size, (unsigned long long) stats.regular_files,
+          (unsigned long long) stats.directories);
   return 0;
 }
 

@@ -3,9 +3,9 @@
  * unpacked from them, diff ids checked, images recorded). */
 #include "image/archive.h"
 
+#include "image/archive-dl.h"
 #include <archive.h>
 #include <archive_entry.h>
-#include "image/archive-dl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -189,8 +189,7 @@ copy_fd (tar_out *t, int in_fd, uint64_t len, const char *what, box_error **err)
 
 /* A stored blob as an archive member, byte for byte. */
 static int
-tar_add_blob (tar_out *t, box_engine *eng, const char *name, const char *digest,
-              box_error **err)
+tar_add_blob (tar_out *t, box_engine *eng, const char *name, const char *digest, box_error **err)
 {
   _cleanup_close_ int fd = -1;
   if (content_blob_open (eng, digest, &fd, err) < 0)
@@ -271,8 +270,7 @@ tar_add_uncompressed_layer (tar_out *t, box_engine *eng, const char *name,
       || decompress_fd (fd, tar_output, t, &second, layer->blob_digest, err) < 0)
     return box_err_code (err);
   if (second.uncompressed_size != first.uncompressed_size)
-    return box_err (err, BOX_E_IO, "layer blob %s changed while it was saved",
-                    layer->blob_digest);
+    return box_err (err, BOX_E_IO, "layer blob %s changed while it was saved", layer->blob_digest);
   return tar_pad (t, second.uncompressed_size, err);
 }
 
@@ -446,7 +444,8 @@ save_docker (tar_out *t, box_engine *eng, save_set *s, box_error **err)
     }
   if (tar_add_json (t, "manifest.json", manifest, err) < 0)
     return box_err_code (err);
-  if (json_object_size (repositories) > 0 && tar_add_json (t, "repositories", repositories, err) < 0)
+  if (json_object_size (repositories) > 0
+      && tar_add_json (t, "repositories", repositories, err) < 0)
     return box_err_code (err);
   return 0;
 }
@@ -493,8 +492,8 @@ save_oci (tar_out *t, box_engine *eng, save_set *s, box_error **err)
           || save_oci_blob (t, eng, s, r->manifest_digest, err) < 0
           || content_blob_size (eng, r->manifest_digest, &manifest_size, err) < 0)
         return box_err_wrap (err, "save image %s", r->id);
-      const char *media_type = r->manifest_media_type ? r->manifest_media_type
-                                                      : MEDIA_TYPE_OCI_MANIFEST;
+      const char *media_type
+          = r->manifest_media_type ? r->manifest_media_type : MEDIA_TYPE_OCI_MANIFEST;
       for (size_t j = 0; j < (image->n_tags ? image->n_tags : 1); j++)
         {
           json_t *desc = json_pack ("{s:s,s:s,s:I}", "mediaType", media_type, "digest",
@@ -723,8 +722,7 @@ archive_failure (load_state *ls, struct archive *a, const char *what, box_error 
 }
 
 static int
-read_member_to_memory (load_state *ls, struct archive *a, member *m, int64_t size,
-                       box_error **err)
+read_member_to_memory (load_state *ls, struct archive *a, member *m, int64_t size, box_error **err)
 {
   if (size < 0 || size > ARCHIVE_METADATA_MAX)
     return box_err (err, BOX_E_INVALID, "archive: %s is too large for a metadata file", m->name);
@@ -781,8 +779,7 @@ read_member_to_store (load_state *ls, struct archive *a, member *m, const char *
       if (rc < ARCHIVE_WARN)
         return archive_failure (ls, a, m->name, err);
       if (offset < 0 || (uint64_t) offset != expected_offset)
-        return box_err (err, BOX_E_INVALID, "archive: %s: sparse members are not blobs",
-                        m->name);
+        return box_err (err, BOX_E_INVALID, "archive: %s: sparse members are not blobs", m->name);
       expected_offset += len;
       if (content_writer_write (w, block, len, err) < 0
           || digest_hasher_update (h, block, len, err) < 0)
@@ -840,9 +837,9 @@ read_archive (load_state *ls, box_error **err)
               const char *link = archive_entry_symlink (entry);
               const char *slash = strrchr (name, '/');
               _cleanup_free_ char *joined = NULL;
-              if (link && asprintf (&joined, "%.*s/%s", slash ? (int) (slash - name) : 0, name,
-                                    link)
-                              >= 0)
+              if (link
+                  && asprintf (&joined, "%.*s/%s", slash ? (int) (slash - name) : 0, name, link)
+                         >= 0)
                 target = normalize_member_name (joined[0] == '/' ? joined + 1 : joined);
             }
           member *m = add_member (ls, name, err);
@@ -1065,7 +1062,9 @@ collect_docker_images (load_state *ls, member *manifest_member, load_image **out
 static bool
 media_type_is_index (const char *type)
 {
-  return type && (strcmp (type, MEDIA_TYPE_OCI_INDEX) == 0 || strcmp (type, MEDIA_TYPE_DOCKER_LIST) == 0);
+  return type
+         && (strcmp (type, MEDIA_TYPE_OCI_INDEX) == 0
+             || strcmp (type, MEDIA_TYPE_DOCKER_LIST) == 0);
 }
 
 /* Follows a descriptor (index → the linux/<host arch> manifest) to an image manifest. */
@@ -1130,8 +1129,7 @@ collect_oci_manifest (load_state *ls, load_image *li, json_t *desc, int depth, b
     if (!present)
       return box_err (err, BOX_E_INVALID, "archive: layer blob %s is not in the archive",
                       layer_digest);
-    if (add_layer (li, layer_digest, json_string_value (json_object_get (layer, "mediaType")),
-                   err)
+    if (add_layer (li, layer_digest, json_string_value (json_object_get (layer, "mediaType")), err)
         < 0)
       return box_err_code (err);
   }
@@ -1161,7 +1159,8 @@ collect_oci_images (load_state *ls, member *index_member, load_image **out, size
       if (collect_oci_manifest (ls, &images[i], desc, 0, err) < 0)
         return box_err_code (err);
       json_t *annotations = json_object_get (desc, "annotations");
-      const char *name = json_string_value (json_object_get (annotations, ANNOTATION_CONTAINERD_NAME));
+      const char *name
+          = json_string_value (json_object_get (annotations, ANNOTATION_CONTAINERD_NAME));
       const char *ref_name = json_string_value (json_object_get (annotations, ANNOTATION_REF_NAME));
       /* a ref name that is only a tag ("latest") names no repository */
       if (!name && ref_name && (strchr (ref_name, ':') || strchr (ref_name, '/')))
@@ -1237,14 +1236,12 @@ install_image_steps (load_state *ls, load_image *li, char ***committed, size_t *
               || layer_unpack (layer_writer_directory_fd (writer), decompress_reader_read, reader,
                                &uopts, &stats, err)
                      < 0)
-            return box_err_wrap (err, "image %s: layer %s", li->config_digest,
-                                 li->layer_blobs[i]);
+            return box_err_wrap (err, "image %s: layer %s", li->config_digest, li->layer_blobs[i]);
         }
       if (decompress_reader_finish (reader, &result, err) < 0)
         return box_err_wrap (err, "image %s: layer %s", li->config_digest, li->layer_blobs[i]);
       if (strcmp (result.diff_id, want) != 0)
-        return box_err (err, BOX_E_INVALID,
-                        "image %s: layer %s has diff id %s, the config says %s",
+        return box_err (err, BOX_E_INVALID, "image %s: layer %s has diff id %s, the config says %s",
                         li->config_digest, li->layer_blobs[i], result.diff_id, want);
       if (writer && layer_commit (writer, next_chain, err) < 0)
         return box_err_wrap (err, "image %s: layer %s", li->config_digest, want);
@@ -1274,15 +1271,15 @@ install_image_steps (load_state *ls, load_image *li, char ***committed, size_t *
         return box_err_code (err);
       _cleanup_json_ json_t *manifest_layers = json_array ();
       for (size_t i = 0; i < li->n_layers; i++)
-        json_array_append_new (manifest_layers,
-                               json_pack ("{s:s,s:s,s:I}", "mediaType", types[i], "digest",
-                                          li->layer_blobs[i], "size",
-                                          (json_int_t) layers[i].blob_size));
+        json_array_append_new (manifest_layers, json_pack ("{s:s,s:s,s:I}", "mediaType", types[i],
+                                                           "digest", li->layer_blobs[i], "size",
+                                                           (json_int_t) layers[i].blob_size));
       _cleanup_json_ json_t *manifest = json_pack (
-          "{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType",
-          MEDIA_TYPE_OCI_MANIFEST, "config", "mediaType", MEDIA_TYPE_OCI_CONFIG, "digest",
-          li->config_digest, "size", (json_int_t) config_size, "layers", manifest_layers);
-      _cleanup_free_ char *text = manifest ? json_dumps (manifest, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+          "{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType", MEDIA_TYPE_OCI_MANIFEST,
+          "config", "mediaType", MEDIA_TYPE_OCI_CONFIG, "digest", li->config_digest, "size",
+          (json_int_t) config_size, "layers", manifest_layers);
+      _cleanup_free_ char *text
+          = manifest ? json_dumps (manifest, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
       if (!text)
         return OUT_OF_MEMORY (err);
       int had = 0;
@@ -1379,8 +1376,7 @@ remove_unused_blobs (load_state *ls)
 }
 
 int
-image_archive_load (box_engine *eng, int in_fd, char ***out_loaded, size_t *out_n,
-                    box_error **err)
+image_archive_load (box_engine *eng, int in_fd, char ***out_loaded, size_t *out_n, box_error **err)
 {
   load_state ls = { .eng = eng, .fd = in_fd };
   load_image *images = NULL;

@@ -169,8 +169,7 @@ engine_account_output (engine *e, const void *data, size_t len, box_error **err)
 
 /* Copies up to n bytes of pending followed by input into buf; returns how many. */
 static size_t
-engine_peek (const engine *e, const unsigned char *in, size_t in_len, unsigned char *buf,
-             size_t n)
+engine_peek (const engine *e, const unsigned char *in, size_t in_len, unsigned char *buf, size_t n)
 {
   size_t got = 0;
   for (size_t i = 0; i < e->pending_len && got < n; i++)
@@ -347,8 +346,7 @@ engine_decode (engine *e, const unsigned char *src, size_t src_len, size_t *cons
       *produced = DECOMPRESS_OUTPUT_SIZE - z->avail_out;
       if (rc == Z_DATA_ERROR)
         return box_err (err, BOX_E_INVALID, "decompress: gzip member %llu: %s",
-                        (unsigned long long) e->members + 1,
-                        z->msg ? z->msg : "corrupt data");
+                        (unsigned long long) e->members + 1, z->msg ? z->msg : "corrupt data");
       if (rc == Z_NEED_DICT)
         return box_err (err, BOX_E_INVALID, "decompress: gzip member needs a preset dictionary");
       if (rc == Z_MEM_ERROR)
@@ -469,7 +467,8 @@ static int
 engine_check_end (engine *e, box_error **err)
 {
   if (e->state == STATE_IN_MEMBER)
-    return box_err (err, BOX_E_INVALID, "decompress: %s stream is truncated (member %llu unfinished)",
+    return box_err (err, BOX_E_INVALID,
+                    "decompress: %s stream is truncated (member %llu unfinished)",
                     decompress_format_name (e->format), (unsigned long long) e->members + 1);
   if ((e->format == DECOMPRESS_GZIP || e->format == DECOMPRESS_ZSTD) && e->members == 0)
     return box_err (err, BOX_E_INVALID, "decompress: empty %s stream",

@@ -43,13 +43,12 @@ const char *decompress_gzip_backend (void);
 typedef ssize_t (*image_stream_read_fn) (void *userdata, const void **data, box_error **err);
 
 /* Receives uncompressed bytes in the push shape; <0 (with *err set) aborts the stream. */
-typedef int (*decompress_output_fn) (void *userdata, const void *data, size_t len,
-                                     box_error **err);
+typedef int (*decompress_output_fn) (void *userdata, const void *data, size_t len, box_error **err);
 
 /* What a finished stream was. Digests are "sha256:<64 hex>" ("" when not computed). */
 typedef struct decompress_result {
   decompress_format format;
-  uint64_t compressed_size;   /* every byte fed, trailing bytes included */
+  uint64_t compressed_size; /* every byte fed, trailing bytes included */
   uint64_t uncompressed_size;
   uint64_t trailing_bytes;    /* ignored bytes after the last member/frame */
   char diff_id[72];           /* sha256 of the uncompressed stream */
@@ -57,10 +56,10 @@ typedef struct decompress_result {
 } decompress_result;
 
 typedef struct decompress_options {
-  decompress_format format;     /* DECOMPRESS_DETECT unless the caller knows */
-  bool digest_compressed;       /* also hash the compressed bytes */
-  bool digest_uncompressed;     /* hash the uncompressed bytes (the diff_id); default on */
-  uint64_t max_uncompressed;    /* 0: no limit; more output is an error (decompression bombs) */
+  decompress_format format;  /* DECOMPRESS_DETECT unless the caller knows */
+  bool digest_compressed;    /* also hash the compressed bytes */
+  bool digest_uncompressed;  /* hash the uncompressed bytes (the diff_id); default on */
+  uint64_t max_uncompressed; /* 0: no limit; more output is an error (decompression bombs) */
 } decompress_options;
 
 #define DECOMPRESS_OPTIONS_INIT                                                                    \

@@ -3,9 +3,9 @@
  * metadata, deferred directory times), and the threaded push adapter (layer_unpack_job). */
 #include "image/layer-unpack.h"
 
+#include "image/archive-dl.h"
 #include <archive.h>
 #include <archive_entry.h>
-#include "image/archive-dl.h"
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -405,8 +405,8 @@ check_entry_size (unpacker *u, struct archive_entry *entry, uint64_t *out, box_e
   if (!archive_entry_size_is_set (entry) || archive_entry_size (entry) < 0)
     return box_err (err, BOX_E_INVALID, "entry %s: invalid size", u->entry);
   uint64_t size = (uint64_t) archive_entry_size (entry);
-  uint64_t max = u->opts.max_entry_size ? u->opts.max_entry_size
-                                        : LAYER_UNPACK_DEFAULT_MAX_ENTRY_SIZE;
+  uint64_t max
+      = u->opts.max_entry_size ? u->opts.max_entry_size : LAYER_UNPACK_DEFAULT_MAX_ENTRY_SIZE;
   if (size > max)
     return box_err (err, BOX_E_INVALID, "entry %s: size %llu exceeds the limit of %llu bytes",
                     u->entry, (unsigned long long) size, (unsigned long long) max);
@@ -507,8 +507,7 @@ write_symlink (unpacker *u, struct archive_entry *entry, int parent_fd, const ch
     }
   if (rc < 0)
     return box_err_errno (err, errno, "entry %s: symlink", u->entry);
-  if (apply_metadata_at (u, entry, parent_fd, name, true, needs_chown (u, entry, parent_plain),
-                         err)
+  if (apply_metadata_at (u, entry, parent_fd, name, true, needs_chown (u, entry, parent_plain), err)
       < 0)
     return box_err_code (err);
   u->stats.symlinks++;
@@ -582,8 +581,7 @@ write_special (unpacker *u, struct archive_entry *entry, int parent_fd, const ch
     {
       if (u->opts.devices == LAYER_DEVICES_REJECT || !u->can_mknod)
         return box_err (err, BOX_E_PERMISSION, "entry %s: device nodes are not allowed here%s",
-                        u->entry,
-                        u->opts.devices == LAYER_DEVICES_REJECT ? "" : " (no CAP_MKNOD)");
+                        u->entry, u->opts.devices == LAYER_DEVICES_REJECT ? "" : " (no CAP_MKNOD)");
       dev = makedev (archive_entry_rdevmajor (entry), archive_entry_rdevminor (entry));
     }
   int rc = mknodat (parent_fd, name, type | 0600, dev);
@@ -699,9 +697,9 @@ apply_dir_times (unpacker *u, box_error **err)
         rc = futimens (u->root_fd, t->times);
       else
         {
-          _cleanup_close_ int fd = sys_openat2 (u->root_fd, t->path,
-                                                O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
-                                                0, LAYER_RESOLVE);
+          _cleanup_close_ int fd
+              = sys_openat2 (u->root_fd, t->path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                             0, LAYER_RESOLVE);
           if (fd < 0 && (errno == ENOENT || errno == ENOTDIR || errno == ELOOP))
             continue; /* replaced by a later entry */
           if (fd < 0)
@@ -856,10 +854,10 @@ struct layer_unpack_job {
   pthread_cond_t changed;
   unsigned char *chunks[JOB_CHUNKS];
   size_t chunk_len[JOB_CHUNKS];
-  size_t head;       /* the chunk the producer fills */
-  size_t head_fill;  /* bytes in it so far */
-  size_t tail;       /* the oldest chunk handed to (or waiting for) the consumer */
-  size_t used;       /* chunks committed and not yet released by the consumer */
+  size_t head;         /* the chunk the producer fills */
+  size_t head_fill;    /* bytes in it so far */
+  size_t tail;         /* the oldest chunk handed to (or waiting for) the consumer */
+  size_t used;         /* chunks committed and not yet released by the consumer */
   bool consumer_holds; /* the consumer uses chunks[tail] */
   bool eof;            /* no more input */
   bool aborted;
@@ -913,8 +911,8 @@ job_thread (void *arg)
 }
 
 int
-layer_unpack_job_start (int layer_dir_fd, const layer_unpack_options *opts,
-                        layer_unpack_job **out, box_error **err)
+layer_unpack_job_start (int layer_dir_fd, const layer_unpack_options *opts, layer_unpack_job **out,
+                        box_error **err)
 {
   layer_unpack_job *job = calloc (1, sizeof *job);
   if (!job)

@@ -53,8 +53,8 @@ typedef struct layer_unpack_options {
 
 #define LAYER_UNPACK_OPTIONS_INIT                                                                  \
   {                                                                                                \
-    .devices = LAYER_DEVICES_AUTO, .preserve_ownership = true, .sync = false,                      \
-    .max_entry_size = 0, .max_total_size = 0, .max_entries = 0                                     \
+    .devices = LAYER_DEVICES_AUTO, .preserve_ownership = true, .sync = false, .max_entry_size = 0, \
+    .max_total_size = 0, .max_entries = 0                                                          \
   }
 
 typedef struct layer_unpack_stats {

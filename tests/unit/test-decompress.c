@@ -40,7 +40,8 @@ make_input (size_t len, unsigned seed)
   for (size_t i = 0; i < len; i++)
     {
       x = x * 1103515245u + 12345u;
-      unsigned char c = (x >> 16) % 7 == 0 ? (unsigned char) (x >> 8) : (unsigned char) ('a' + i % 13);
+      unsigned char c
+          = (x >> 16) % 7 == 0 ? (unsigned char) (x >> 8) : (unsigned char) ('a' + i % 13);
       buffer_append (&b, &c, 1);
     }
   return b;
@@ -178,7 +179,7 @@ check_roundtrip (const buffer *in, const buffer *expected, decompress_format for
         box_error *err = NULL;
         decompress_options opts = DECOMPRESS_OPTIONS_INIT;
         opts.digest_compressed = true;
-        int rc = both_shapes[s] (in, steps[i], &opts, &out, &result, &err);
+        int rc = both_shapes[s](in, steps[i], &opts, &out, &result, &err);
         assert_ok (rc, err);
         assert_int_equal (out.len, expected->len);
         assert_true (out.len == 0 || memcmp (out.data, expected->data, out.len) == 0);
@@ -202,7 +203,7 @@ check_fails (const buffer *in, const char *needle)
         buffer out = { 0 };
         decompress_result result;
         box_error *err = NULL;
-        int rc = both_shapes[s] (in, steps[i], NULL, &out, &result, &err);
+        int rc = both_shapes[s](in, steps[i], NULL, &out, &result, &err);
         assert_true (rc < 0);
         if (!strstr (box_error_message (err), needle))
           fail_msg ("expected \"%s\" in \"%s\"", needle, box_error_message (err));
@@ -353,7 +354,10 @@ static void
 test_unsupported_formats_are_named (void **state)
 {
   buffer xz = { 0 };
-  buffer_append (&xz, "\xfd" "7zXZ\0rest", 10);
+  buffer_append (&xz,
+                 "\xfd"
+                 "7zXZ\0rest",
+                 10);
   check_fails (&xz, "xz");
   buffer bz = { 0 };
   buffer_append (&bz, "BZh91AY&SY", 10);
@@ -391,7 +395,7 @@ test_uncompressed_limit (void **state)
       buffer out = { 0 };
       box_error *err = NULL;
       decompress_result result;
-      assert_true (both_shapes[s] (&gz, 65536, &opts, &out, &result, &err) < 0);
+      assert_true (both_shapes[s](&gz, 65536, &opts, &out, &result, &err) < 0);
       assert_non_null (strstr (box_error_message (err), "exceeds the limit"));
       box_error_free (err);
       free (out.data);

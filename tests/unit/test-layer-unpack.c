@@ -135,8 +135,8 @@ memory_read (void *userdata, const void **data, box_error **err)
 }
 
 typedef struct fixture {
-  char *dir;    /* holds layer/ and outside/ */
-  char *layer;  /* the layer root */
+  char *dir;   /* holds layer/ and outside/ */
+  char *layer; /* the layer root */
   char *outside;
   int layer_fd;
 } fixture;
@@ -334,7 +334,10 @@ test_links_and_xattrs (void **state)
   archive_entry_xattr_add_entry (e, "trusted.box-test", "t", 1);
   /* overlayfs' own xattrs must not come from an image */
   archive_entry_xattr_add_entry (e, "trusted.overlay.redirect", "/etc", 4);
-  tar_write (&b, e, "\x7f" "ELF", 4);
+  tar_write (&b, e,
+             "\x7f"
+             "ELF",
+             4);
   tar_hardlink (&b, "bin/sh", "bin/busybox");
   tar_symlink (&b, "bin/ls", "busybox");
   tar_symlink (&b, "etc-link", "/etc/passwd"); /* kept as is, never followed */
@@ -461,7 +464,7 @@ test_whiteouts (void **state)
   tar_dir (&b, "var/cache", 0755);
   tar_file (&b, "var/cache/.wh..wh..opq", "");
   tar_file (&b, "var/cache/new", "fresh");
-  tar_file (&b, ".wh..wh.plnk", ""); /* aufs metadata: skipped */
+  tar_file (&b, ".wh..wh.plnk", "");     /* aufs metadata: skipped */
   tar_file (&b, "opt/.wh..wh..opq", ""); /* parent not listed: created */
   tar_end (&b);
   layer_unpack_stats stats;
@@ -547,8 +550,8 @@ static void
 test_dotdot_is_rejected (void **state)
 {
   fixture *f = *state;
-  const char *paths[] = { "../outside/evil", "a/../../outside/evil", "a/b/../../../outside/evil",
-                          "./..", "x/.." };
+  const char *paths[]
+      = { "../outside/evil", "a/../../outside/evil", "a/b/../../../outside/evil", "./..", "x/.." };
   for (size_t i = 0; i < ARRAY_SIZE (paths); i++)
     {
       tar_builder b;
@@ -649,8 +652,7 @@ test_hardlink_escapes_are_rejected (void **state)
   fputs ("secret", fp);
   fclose (fp);
 
-  struct
-  {
+  struct {
     const char *target;
     const char *needle;
   } cases[] = {
@@ -903,8 +905,8 @@ test_read_error_is_reported (void **state)
     rc = decompress_reader_finish (r, NULL, &err);
   assert_true (rc < 0);
   assert_non_null (strstr (box_error_message (err), "CRC or size mismatch")
-                   ? box_error_message (err)
-                   : strstr (box_error_message (err), "incorrect data check"));
+                       ? box_error_message (err)
+                       : strstr (box_error_message (err), "incorrect data check"));
   box_error_free (err);
   decompress_reader_free (r);
   free (gz);
