@@ -1220,25 +1220,22 @@ install_image_steps (load_state *ls, load_image *li, char ***committed, size_t *
       if (present < 0)
         return box_err_code (err);
 
+      /* decompression and hashing on this thread, writing on the unpack job's */
       _cleanup_close_ int fd = -1;
       if (content_blob_open (ls->eng, li->layer_blobs[i], &fd, err) < 0)
         return box_err_wrap (err, "image %s: layer %zu", li->config_digest, i);
-      _cleanup_ (decompress_reader_freep) decompress_reader *reader = NULL;
-      if (decompress_reader_new_fd (NULL, fd, &reader, err) < 0)
-        return box_err_code (err);
       _cleanup_ (layer_abortp) layer_writer *writer = NULL;
+      _cleanup_ (layer_unpack_job_freep) layer_unpack_job *job = NULL;
       layer_unpack_stats stats = { 0 };
       decompress_result result;
-      if (!present)
-        {
-          layer_unpack_options uopts = LAYER_UNPACK_OPTIONS_INIT;
-          if (layer_begin (ls->eng, &writer, err) < 0
-              || layer_unpack (layer_writer_directory_fd (writer), decompress_reader_read, reader,
-                               &uopts, &stats, err)
-                     < 0)
-            return box_err_wrap (err, "image %s: layer %s", li->config_digest, li->layer_blobs[i]);
-        }
-      if (decompress_reader_finish (reader, &result, err) < 0)
+      if (!present
+          && (layer_begin (ls->eng, &writer, err) < 0
+              || layer_unpack_job_start (layer_writer_directory_fd (writer), NULL, &job, err) < 0))
+        return box_err_wrap (err, "image %s: layer %s", li->config_digest, li->layer_blobs[i]);
+      if (decompress_fd (fd, job ? layer_unpack_job_write : count_output, job, &result,
+                         li->layer_blobs[i], err)
+              < 0
+          || (job && layer_unpack_job_finish (job, &stats, err) < 0))
         return box_err_wrap (err, "image %s: layer %s", li->config_digest, li->layer_blobs[i]);
       if (strcmp (result.diff_id, want) != 0)
         return box_err (err, BOX_E_INVALID, "image %s: layer %s has diff id %s, the config says %s",

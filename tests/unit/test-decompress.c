@@ -172,8 +172,8 @@ check_roundtrip (const buffer *in, const buffer *expected, decompress_format for
   for (size_t s = 0; s < ARRAY_SIZE (both_shapes); s++)
     for (size_t i = 0; i < ARRAY_SIZE (steps); i++)
       {
-        if (steps[i] == 1 && in->len > 300000)
-          continue; /* byte-at-a-time on big inputs only costs time */
+        if (steps[i] < 4096 && in->len > 300000)
+          continue; /* tiny feeds on big inputs only cost time */
         buffer out = { 0 };
         decompress_result result;
         box_error *err = NULL;
