@@ -530,3 +530,76 @@ class CuttingProxy:
     def stop(self):
         self.running = False
         self.sock.close()
+
+
+class RedirectingFrontend:
+    """An HTTP front for a registry that answers blob GETs with a 307 to a separate blob
+    server (as registries backed by object storage do) and forwards everything else. The
+    blob server serves the bytes from the registry's storage and records the request
+    headers it saw, so tests can check that credentials did not follow the redirect."""
+
+    def __init__(self, reg: "Registry"):
+        import http.client
+        self.reg = reg
+        self.redirects = 0
+        self.blob_requests = []
+        front = self
+
+        class BlobHandler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def do_GET(self):
+                front.blob_requests.append(dict(self.headers))
+                digest = self.path.rsplit("/", 1)[-1]
+                data = front.reg.blob_path(digest).read_bytes()
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        class FrontHandler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):
+                pass
+
+            def forward(self):
+                if self.command == "GET" and "/blobs/sha256:" in self.path:
+                    front.redirects += 1
+                    self.send_response(307)
+                    self.send_header("Location", f"http://127.0.0.1:{front.blob_port}"
+                                     f"/data/{self.path.rsplit('/', 1)[-1]}")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else None
+                conn = http.client.HTTPConnection("127.0.0.1", front.reg.port, timeout=30)
+                headers = {k: v for k, v in self.headers.items() if k.lower() != "host"}
+                conn.request(self.command, self.path, body=body, headers=headers)
+                resp = conn.getresponse()
+                data = resp.read()
+                self.send_response(resp.status)
+                for k, v in resp.getheaders():
+                    if k.lower() not in ("content-length", "transfer-encoding", "connection"):
+                        self.send_header(k, v)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(data)
+                conn.close()
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_PATCH = do_DELETE = forward
+
+        self.blob_httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BlobHandler)
+        self.blob_port = self.blob_httpd.server_address[1]
+        self.front_httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), FrontHandler)
+        self.host = f"127.0.0.1:{self.front_httpd.server_address[1]}"
+        for httpd in (self.blob_httpd, self.front_httpd):
+            threading.Thread(target=httpd.serve_forever, daemon=True).start()
+
+    def stop(self):
+        for httpd in (self.blob_httpd, self.front_httpd):
+            httpd.shutdown()
+            httpd.server_close()

@@ -67,9 +67,10 @@ def test_logout_removes_credentials(box, registry_basic, docker_config):
 
 
 def test_login_through_credential_helper(box, registry_basic, docker_config, tmp_path,
-                                         monkeypatch):
+                                         monkeypatch, busybox_layout):
     """credsStore names docker-credential-<name>: login stores through it (get/store/erase
-    protocol), the config file keeps no secret, logout erases it."""
+    protocol), the config file keeps no secret, a pull gets the credentials back from it,
+    logout erases them."""
     helper_dir = tmp_path / "helper-bin"
     helper_dir.mkdir()
     store = tmp_path / "helper-store.json"
@@ -104,6 +105,8 @@ json.dump(data, open(path, "w"))
     assert login(box, registry_basic.host, "alice", USERS["alice"]).returncode == 0
     assert json.loads(store.read_text())[registry_basic.host] == ["alice", USERS["alice"]]
     assert USERS["alice"] not in docker_config.read_text()
+    registry_basic.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    assert "Pull complete" in box.run("pull", f"{registry_basic.host}/busybox:1").stdout
     box.run("logout", registry_basic.host)
     assert registry_basic.host not in json.loads(store.read_text())
 

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from registry import USERS, CuttingProxy, Registry, non_loopback_address
+from registry import (USERS, CuttingProxy, RedirectingFrontend, Registry,
+                      non_loopback_address)
 
 
 def layer_dirs(box):
@@ -196,6 +197,22 @@ def test_dropped_download_resumes(box, registry, busybox_layout):
     assert proxy.forwarded_total < blob_size + 100_000
     (root,) = layer_dirs(box)
     assert (root / "bin/busybox").read_bytes() == Path("/bin/busybox").read_bytes()
+
+
+def test_blob_redirect_is_followed_without_credentials(box, registry_basic, busybox_layout):
+    registry_basic.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    front = RedirectingFrontend(registry_basic)
+    try:
+        env = {"BOX_REGISTRY_AUTH_HOST": front.host,
+               "BOX_REGISTRY_AUTH": f"alice:{USERS['alice']}"}
+        proc = box.run("pull", f"{front.host}/busybox:1", env=env)
+    finally:
+        front.stop()
+    assert "Pull complete" in proc.stdout
+    assert front.redirects == 2  # the config and the layer
+    assert len(front.blob_requests) == 2
+    for headers in front.blob_requests:
+        assert "Authorization" not in headers
 
 
 def test_unavailable_registry_is_retried(box, registry, busybox_layout):
