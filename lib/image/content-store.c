@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "engine/engine.h"
@@ -20,12 +23,17 @@
 struct content_writer {
   int dir_fd;
   int fd;
-  char temp_name[STAGING_NAME_MAX];
+  /* a staging name, or a partial's: ".partial-" + 64 hex */
+  char temp_name[STAGING_NAME_MAX + DIGEST_SHA256_HEX_LENGTH];
   char expected[DIGEST_STRING_MAX]; /* "" when not known */
   digest_hasher *hasher;
   uint64_t size;
   bool finished;
+  bool keep_partial; /* resumable: leave the temporary for the next writer */
 };
+
+#define PARTIAL_PREFIX ".partial-"
+#define REPLAY_CHUNK (1024 * 1024)
 
 static int
 open_blobs_directory (box_engine *eng, int *out_fd, box_error **err)
@@ -119,6 +127,81 @@ remove_temporary (content_writer *w)
 }
 
 int
+content_writer_open_resumable (box_engine *eng, const char *expected_digest,
+                               uint64_t expected_size, content_writer **out, box_error **err)
+{
+  if (check_digest (expected_digest, err) < 0)
+    return box_err_code (err);
+  _cleanup_ (content_writer_abortp) content_writer *w = calloc (1, sizeof *w);
+  if (!w)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  w->dir_fd = w->fd = -1;
+  w->finished = true;
+  snprintf (w->expected, sizeof w->expected, "%s", expected_digest);
+  if (digest_hasher_new (&w->hasher, err) < 0)
+    return box_err_code (err);
+  if (open_blobs_directory (eng, &w->dir_fd, err) < 0)
+    return box_err_code (err);
+  snprintf (w->temp_name, sizeof w->temp_name, PARTIAL_PREFIX "%s", digest_hex (expected_digest));
+  w->fd = openat (w->dir_fd, w->temp_name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, BLOB_MODE);
+  if (w->fd < 0)
+    return box_err_errno (err, errno, "content store: open %s", w->temp_name);
+  if (flock (w->fd, LOCK_EX | LOCK_NB) < 0)
+    {
+      if (errno != EWOULDBLOCK)
+        return box_err_errno (err, errno, "content store: lock %s", w->temp_name);
+      /* another live writer continues this partial: write our own copy */
+      content_writer_abort (TAKE_PTR (w));
+      return content_writer_open (eng, expected_digest, out, err);
+    }
+  struct stat st;
+  if (fstat (w->fd, &st) < 0)
+    return box_err_errno (err, errno, "content store: stat %s", w->temp_name);
+  if ((uint64_t) st.st_size > expected_size && ftruncate (w->fd, 0) < 0)
+    return box_err_errno (err, errno, "content store: truncate %s", w->temp_name);
+  w->finished = false;
+  w->keep_partial = true;
+  *out = TAKE_PTR (w);
+  return 0;
+}
+
+int
+content_writer_replay (content_writer *w,
+                       int (*fn) (void *userdata, const void *data, size_t len, box_error **err),
+                       void *userdata, box_error **err)
+{
+  if (w->finished)
+    return box_err (err, BOX_E_INTERNAL, "content store: replay of a finished blob writer");
+  if (lseek (w->fd, 0, SEEK_SET) < 0)
+    return box_err_errno (err, errno, "content store: rewind %s", w->temp_name);
+  _cleanup_free_ char *buffer = malloc (REPLAY_CHUNK);
+  if (!buffer)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  w->size = 0;
+  for (;;)
+    {
+      ssize_t n = read (w->fd, buffer, REPLAY_CHUNK);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n < 0)
+        return box_err_errno (err, errno, "content store: read %s", w->temp_name);
+      if (n == 0)
+        return 0; /* positioned at the end: writes append */
+      if (digest_hasher_update (w->hasher, buffer, (size_t) n, err) < 0)
+        return box_err_code (err);
+      w->size += (uint64_t) n;
+      if (fn (userdata, buffer, (size_t) n, err) < 0)
+        return box_err_code (err);
+    }
+}
+
+void
+content_writer_discard_partial (content_writer *w)
+{
+  w->keep_partial = false;
+}
+
+int
 content_writer_commit (content_writer *w, char out_digest[DIGEST_STRING_MAX], box_error **err)
 {
   if (w->finished)
@@ -160,7 +243,8 @@ content_writer_abort (content_writer *w)
 {
   if (!w)
     return;
-  remove_temporary (w);
+  if (!w->keep_partial)
+    remove_temporary (w);
   if (w->fd >= 0)
     close (w->fd);
   if (w->dir_fd >= 0)
@@ -263,6 +347,37 @@ content_blob_remove (box_engine *eng, const char *digest, box_error **err)
   return 0;
 }
 
+/* Removes partial downloads nobody resumed for CONTENT_PARTIAL_MAX_AGE_DAYS (and that no
+ * live writer holds). */
+static int
+sweep_old_partials (int dir_fd, box_error **err)
+{
+  int dup_fd = openat (dir_fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup_fd < 0)
+    return box_err_errno (err, errno, "content store: open blobs directory");
+  _cleanup_closedir_ DIR *dir = fdopendir (dup_fd);
+  if (!dir)
+    {
+      close (dup_fd);
+      return box_err_errno (err, errno, "content store: read blobs directory");
+    }
+  time_t oldest = time (NULL) - (time_t) CONTENT_PARTIAL_MAX_AGE_DAYS * 24 * 3600;
+  struct dirent *entry;
+  while ((entry = readdir (dir)))
+    {
+      if (strncmp (entry->d_name, PARTIAL_PREFIX, strlen (PARTIAL_PREFIX)) != 0)
+        continue;
+      _cleanup_close_ int fd
+          = openat (dir_fd, entry->d_name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+      struct stat st;
+      if (fd < 0 || fstat (fd, &st) < 0 || st.st_mtime >= oldest)
+        continue;
+      if (flock (fd, LOCK_EX | LOCK_NB) == 0)
+        unlinkat (dir_fd, entry->d_name, 0);
+    }
+  return 0;
+}
+
 int
 content_store_repair (box_engine *eng, box_error **err)
 {
@@ -271,5 +386,5 @@ content_store_repair (box_engine *eng, box_error **err)
     return box_err_code (err);
   if (staging_sweep (dir_fd, err) < 0)
     return box_err_wrap (err, "content store: remove abandoned blob writes");
-  return 0;
+  return sweep_old_partials (dir_fd, err);
 }

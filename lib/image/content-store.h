@@ -41,6 +41,27 @@ int content_writer_commit (content_writer *w, char out_digest[DIGEST_STRING_MAX]
 void content_writer_abort (content_writer *w);
 DEFINE_POINTER_CLEANUP (content_writer, content_writer_abort)
 
+/* A writer for a download that may be interrupted: its temporary is
+ * blobs/sha256/.partial-<hex of expected_digest> and outlives the writer when it is freed
+ * without a commit (a failed or killed pull), so the next writer for the same digest
+ * continues it instead of starting over. A partial larger than expected_size is discarded.
+ * When another live writer holds the partial, this is an ordinary writer. A partial whose
+ * content turns out wrong (digest mismatch at commit, or content_writer_discard_partial) is
+ * removed; partials nobody resumed for PARTIAL_MAX_AGE_DAYS are removed on engine open. */
+#define CONTENT_PARTIAL_MAX_AGE_DAYS 7
+int content_writer_open_resumable (box_engine *eng, const char *expected_digest,
+                                   uint64_t expected_size, content_writer **out, box_error **err);
+
+/* Hands the bytes an earlier writer left (0 for a fresh writer) to fn in order, hashing
+ * them; later writes append. */
+int content_writer_replay (content_writer *w,
+                           int (*fn) (void *userdata, const void *data, size_t len,
+                                      box_error **err),
+                           void *userdata, box_error **err);
+
+/* Makes a resumable writer remove its partial when freed (its content proved unusable). */
+void content_writer_discard_partial (content_writer *w);
+
 /* 1 when the blob is present, 0 when not. */
 int content_blob_exists (box_engine *eng, const char *digest, box_error **err);
 

@@ -64,6 +64,7 @@ typedef struct layer_stream {
   stage *blob_stage;          /* else the blob is written on this stage's thread */
   decompressor *decompressor; /* NULL when only the blob is fetched */
   int64_t received;
+  bool consumer_failed; /* the bytes were refused downstream (not a transfer failure) */
 } layer_stream;
 
 static int
@@ -112,12 +113,30 @@ layer_stream_write (const void *data, size_t len, void *userdata, box_error **er
   int rc = ls->blob_stage ? stage_write (ls->blob_stage, data, len, err)
                           : content_writer_write (ls->blob, data, len, err);
   if (rc < 0)
-    return rc;
+    {
+      ls->consumer_failed = true;
+      return rc;
+    }
   if (ls->decompressor && decompressor_feed (ls->decompressor, data, len, err) < 0)
-    return box_err_code (err);
+    {
+      ls->consumer_failed = true;
+      return box_err_code (err);
+    }
   ls->received += (int64_t) len;
   progress_report (ls->job->progress, BOX_TRANSFER_DOWNLOADING, ls->layer->desc->digest,
                    ls->received, ls->layer->desc->size);
+  return 0;
+}
+
+/* Bytes a killed or failed earlier pull left in the partial blob: they are already stored, so
+ * they only go through the decompression (and count as received). */
+static int
+replay_partial (void *userdata, const void *data, size_t len, box_error **err)
+{
+  layer_stream *ls = userdata;
+  if (decompressor_feed (ls->decompressor, data, len, err) < 0)
+    return box_err_code (err);
+  ls->received += (int64_t) len;
   return 0;
 }
 
@@ -164,17 +183,32 @@ fetch_and_unpack (pull_job *job, pull_layer *layer, box_error **err)
   if (decompressor_new (&dopts, to_diff_stage, diff_stage, &dec, err) < 0)
     return box_err_code (err);
   _cleanup_ (content_writer_abortp) content_writer *blob = NULL;
-  if (content_writer_open (job->eng, layer->desc->digest, &blob, err) < 0)
+  if (content_writer_open_resumable (job->eng, layer->desc->digest, (uint64_t) layer->desc->size,
+                                     &blob, err)
+      < 0)
     return box_err_code (err);
+  layer_stream ls = { job, layer, NULL, NULL, dec, 0, false };
+  /* continue an interrupted download: what is stored already only needs decompressing */
+  if (content_writer_replay (blob, replay_partial, &ls, err) < 0)
+    {
+      content_writer_discard_partial (blob);
+      return box_err_wrap (err, "stored part of the blob");
+    }
   _cleanup_ (stage_freep) stage *blob_stage = NULL;
   if (stage_start (blob_stage_consume, blob, &blob_stage, err) < 0)
     return box_err_code (err);
-
-  layer_stream ls = { job, layer, NULL, blob_stage, dec, 0 };
-  if (registry_fetch_blob (job->client, layer->desc->digest, layer->desc->size, 0,
+  ls.blob_stage = blob_stage;
+  if (registry_fetch_blob (job->client, layer->desc->digest, layer->desc->size, ls.received,
                            layer_stream_write, &ls, err)
       < 0)
-    return box_err_code (err);
+    {
+      /* keep what arrived for the next pull, unless the bytes themselves were refused */
+      if (ls.consumer_failed)
+        content_writer_discard_partial (blob);
+      return box_err_code (err);
+    }
+  /* from here on a failure means the content is wrong: start over next time */
+  content_writer_discard_partial (blob);
   if (stage_finish (blob_stage, err) < 0)
     return box_err_code (err);
   if (decompressor_finish (dec, NULL, err) < 0 || stage_finish (diff_stage, err) < 0)
@@ -233,7 +267,7 @@ fetch_blob_only (pull_job *job, pull_layer *layer, box_error **err)
   _cleanup_ (content_writer_abortp) content_writer *blob = NULL;
   if (content_writer_open (job->eng, layer->desc->digest, &blob, err) < 0)
     return box_err_code (err);
-  layer_stream ls = { job, layer, blob, NULL, NULL, 0 };
+  layer_stream ls = { job, layer, blob, NULL, NULL, 0, false };
   if (registry_fetch_blob (job->client, layer->desc->digest, layer->desc->size, 0,
                            layer_stream_write, &ls, err)
           < 0

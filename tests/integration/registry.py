@@ -373,7 +373,8 @@ class OciLayout:
 @pytest.fixture(scope="session")
 def busybox_layout(tmp_path_factory):
     """An OCI layout with tags: "1" (busybox, one layer), "2" (busybox + a second layer),
-    "multi" (an index: this host's architecture and one other)."""
+    "multi" (an index: this host's architecture and one other), "big" (one 4 MiB layer of
+    random bytes)."""
     layout = OciLayout(tmp_path_factory.mktemp("busybox-layout"))
     base = busybox_layer_tar()
     one = layout.image([base])
@@ -384,6 +385,9 @@ def busybox_layout(tmp_path_factory):
     other_arch = "arm64" if host_architecture() != "arm64" else "amd64"
     foreign = layout.image([extra], arch=other_arch, labels={"arch": other_arch})
     layout.tag(layout.platform_index([one, foreign]), "multi")
+    # 4 MiB that gzip cannot shrink: a layer big enough to be interrupted halfway
+    noise = tar_layer([("noise", "file", os.urandom(4 << 20), 0o644)])
+    layout.tag(layout.image([noise]), "big")
     layout.foreign_arch = other_arch
     return layout
 
@@ -439,9 +443,11 @@ class CuttingProxy:
     With `unavailable_first` > 0, the first that many connections are answered
     `503 Service Unavailable` (with Retry-After: 0) instead: a registry that hiccups."""
 
-    def __init__(self, target_port: int, cut_after: int = 1 << 62, unavailable_first: int = 0):
+    def __init__(self, target_port: int, cut_after: int = 1 << 62, unavailable_first: int = 0,
+                 stall_after: int = 1 << 62):
         self.target_port = target_port
         self.cut_after = cut_after
+        self.stall_after = stall_after  # stop forwarding (but keep the connection) after this
         self.unavailable_left = unavailable_first
         self.unavailable_sent = 0
         self.cuts = 0
@@ -516,6 +522,11 @@ class CuttingProxy:
                     client.sendall(data[: max(0, self.cut_after - forwarded)])
                     # shutdown, not just close: the other thread's recv holds the socket open
                     client.shutdown(socket.SHUT_RDWR)
+                    break
+                if forwarded + len(data) > self.stall_after:
+                    client.sendall(data[: max(0, self.stall_after - forwarded)])
+                    while self.running:
+                        time.sleep(0.05)
                     break
                 client.sendall(data)
                 forwarded += len(data)

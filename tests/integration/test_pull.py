@@ -3,6 +3,7 @@ parallel layers, platform selection, resume of a dropped download, digest verifi
 import json
 import os
 import stat
+import time
 from pathlib import Path
 
 import pytest
@@ -213,6 +214,39 @@ def test_blob_redirect_is_followed_without_credentials(box, registry_basic, busy
     assert len(front.blob_requests) == 2
     for headers in front.blob_requests:
         assert "Authorization" not in headers
+
+
+def test_killed_pull_resumes_from_partial_blob(box, registry, busybox_layout):
+    registry.skopeo_copy(busybox_layout.path, "big:1", tag="big")
+    (layer,), _ = image_layers(busybox_layout, manifest_of(busybox_layout, "big")["digest"])
+    blob_size = registry.blob_path(layer).stat().st_size
+    partial = box.root / "blobs/sha256" / (".partial-" + layer.split(":", 1)[1])
+
+    stalling = CuttingProxy(registry.port, stall_after=3 << 20)
+    proc = box.popen("pull", f"{stalling.host}/big:1")
+    try:
+        deadline = time.time() + 30
+        while time.time() < deadline:
+            if partial.exists() and partial.stat().st_size >= 1 << 20:
+                break
+            time.sleep(0.05)
+        proc.kill()
+        proc.wait()
+    finally:
+        stalling.stop()
+    kept = partial.stat().st_size
+    assert kept >= 1 << 20
+
+    counting = CuttingProxy(registry.port)
+    try:
+        out = box.run("pull", f"{counting.host}/big:1")
+    finally:
+        counting.stop()
+    assert "Pull complete" in out.stdout
+    # only the missing part crossed the wire again
+    assert counting.forwarded_total < blob_size - kept + 100_000
+    assert not partial.exists()
+    assert blob_exists(box, layer)
 
 
 def test_unavailable_registry_is_retried(box, registry, busybox_layout):

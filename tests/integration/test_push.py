@@ -110,3 +110,36 @@ def test_push_unknown_image(box, registry):
     assert proc.returncode == 125
     assert "nothing" in proc.stderr
 
+
+
+def test_round_trip_push_rmi_pull_save_load(box, registry, busybox_layout, tmp_path):
+    """push → rmi → pull → save → load: the image id, layers and manifest digest survive."""
+    registry.skopeo_copy(busybox_layout.path, "busybox:2", tag="2")
+    _, original = registry.manifest("busybox", "2")
+    source = f"{registry.host}/busybox:2"
+    box.run("pull", source)
+    (before,) = box.json("image", "inspect", source)
+
+    target = f"{registry.host}/trip/busybox:2"
+    box.run("tag", source, target)
+    box.run("push", target)
+    box.run("rmi", "-f", source, target)
+    assert pull_digest(box.run("pull", target).stdout) == original
+
+    for fmt in ("oci-archive", "docker-archive"):
+        archive = tmp_path / f"busybox-{fmt}.tar"
+        box.run("save", "--format", fmt, "-o", str(archive), target)
+        box.run("rmi", "-f", target)
+        box.run("load", "-i", str(archive))
+        (after,) = box.json("image", "inspect", target)
+        assert after["Id"] == before["Id"]
+        assert after["RootFS"]["Layers"] == before["RootFS"]["Layers"]
+
+    # what an oci-archive round trip kept is pushed byte for byte again
+    archive = tmp_path / "again.tar"
+    box.run("save", "--format", "oci-archive", "-o", str(archive), target)
+    box.run("rmi", "-f", target)
+    box.run("load", "-i", str(archive))
+    again = f"{registry.host}/trip/again:2"
+    box.run("tag", target, again)
+    assert f"digest: {original}" in box.run("push", again).stdout

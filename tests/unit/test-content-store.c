@@ -125,6 +125,87 @@ test_blob_digest_mismatch_leaves_nothing (void **state)
   unit_close_engine (eng, root);
 }
 
+#define HELLO_HEX "e997afd18e5f6be004fc193aed2c90291e68ab2c7599a62538c935b7fca6ab0f"
+
+typedef struct collected {
+  char data[64];
+  size_t len;
+} collected;
+
+static int
+collect (void *userdata, const void *data, size_t len, box_error **err)
+{
+  collected *c = userdata;
+  if (c->len + len > sizeof c->data)
+    return box_err (err, BOX_E_INVALID, "too much replayed");
+  memcpy (c->data + c->len, data, len);
+  c->len += len;
+  return 0;
+}
+
+/* A resumable writer leaves its partial when freed uncommitted; the next one replays it and
+ * continues; a second live writer for the same digest does not touch it; a wrong partial is
+ * removed at commit. */
+static void
+test_resumable_writer (void **state)
+{
+  char *root;
+  box_engine *eng = unit_open_engine (&root);
+  box_error *err = NULL;
+  content_writer *w = NULL;
+  assert_ok (content_writer_open_resumable (eng, HELLO_DIGEST, 10, &w, &err), err);
+  collected c = { .len = 0 };
+  assert_ok (content_writer_replay (w, collect, &c, &err), err);
+  assert_int_equal (c.len, 0);
+  assert_ok (content_writer_write (w, "hello ", 6, &err), err);
+
+  /* meanwhile another writer of the same blob gets an ordinary temporary */
+  content_writer *other = NULL;
+  assert_ok (content_writer_open_resumable (eng, HELLO_DIGEST, 10, &other, &err), err);
+  assert_int_equal (count_staging (root, "blobs/sha256"), 1);
+  content_writer_abort (other);
+  content_writer_abort (w); /* interrupted */
+  assert_true (path_exists (root, "blobs/sha256/.partial-" HELLO_HEX));
+
+  assert_ok (content_writer_open_resumable (eng, HELLO_DIGEST, 10, &w, &err), err);
+  assert_ok (content_writer_replay (w, collect, &c, &err), err);
+  assert_int_equal (c.len, 6);
+  assert_memory_equal (c.data, "hello ", 6);
+  assert_int_equal (content_writer_size (w), 6);
+  assert_ok (content_writer_write (w, "blob", 4, &err), err);
+  assert_ok (content_writer_commit (w, NULL, &err), err);
+  content_writer_abort (w);
+  assert_false (path_exists (root, "blobs/sha256/.partial-" HELLO_HEX));
+  assert_int_equal (content_blob_exists (eng, HELLO_DIGEST, &err), 1);
+
+  /* a partial whose bytes are wrong is removed at commit */
+  assert_ok (content_writer_open_resumable (eng, "sha256:" A64, 10, &w, &err), err);
+  assert_ok (content_writer_write (w, "junk", 4, &err), err);
+  content_writer_abort (w);
+  assert_true (path_exists (root, "blobs/sha256/.partial-" A64));
+  assert_ok (content_writer_open_resumable (eng, "sha256:" A64, 10, &w, &err), err);
+  c.len = 0;
+  assert_ok (content_writer_replay (w, collect, &c, &err), err);
+  assert_int_equal (content_writer_commit (w, NULL, &err), BOX_E_INVALID);
+  box_error_free (err);
+  err = NULL;
+  content_writer_abort (w);
+  assert_false (path_exists (root, "blobs/sha256/.partial-" A64));
+
+  /* a partial longer than the blob can be is dropped; discard_partial removes on free */
+  assert_ok (content_writer_open_resumable (eng, "sha256:" B64, 100, &w, &err), err);
+  assert_ok (content_writer_write (w, "0123456789", 10, &err), err);
+  content_writer_abort (w);
+  assert_ok (content_writer_open_resumable (eng, "sha256:" B64, 4, &w, &err), err);
+  c.len = 0;
+  assert_ok (content_writer_replay (w, collect, &c, &err), err);
+  assert_int_equal (c.len, 0);
+  content_writer_discard_partial (w);
+  content_writer_abort (w);
+  assert_false (path_exists (root, "blobs/sha256/.partial-" B64));
+  unit_close_engine (eng, root);
+}
+
 /* A temporary blob whose writer died is removed on the next open; one whose writer is alive
  * (holding its lock) is left alone. */
 static void
@@ -243,6 +324,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_blob_write_commit_read),
     cmocka_unit_test (test_blob_digest_mismatch_leaves_nothing),
+    cmocka_unit_test (test_resumable_writer),
     cmocka_unit_test (test_open_sweeps_dead_writers_only),
     cmocka_unit_test (test_layer_commit_abort_remove),
     cmocka_unit_test (test_chain_id),
