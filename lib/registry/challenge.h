@@ -6,7 +6,7 @@
 #include "util/error.h"
 
 typedef struct auth_challenge {
-  char scheme[16]; /* "basic" or "bearer", lowercased */
+  char scheme[16];                       /* "basic" or "bearer", lowercased */
   char *realm, *service, *scope, *error; /* NULL when absent */
 } auth_challenge;
 

@@ -193,7 +193,7 @@ struct registry_client {
   size_t current; /* the endpoint in use; pulls move on to the next on failure */
   /* protects authorization and the credentials lookup (parallel layer downloads) */
   pthread_mutex_t lock;
-  char *authorization;  /* "Authorization: ..." header line, or NULL */
+  char *authorization; /* "Authorization: ..." header line, or NULL */
   registry_credentials *credentials;
   bool credentials_loaded;
   /* used by registry_check_credentials: these instead of any lookup */
@@ -231,14 +231,14 @@ endpoint_from_url (const char *url, const registry_settings *settings, endpoint 
       https = false;
     }
   else
-    return box_err (err, BOX_E_INVALID, "registry mirror \"%s\" must start with http:// or https://",
-                    url);
+    return box_err (err, BOX_E_INVALID,
+                    "registry mirror \"%s\" must start with http:// or https://", url);
   size_t host_len = strcspn (rest, "/");
   out->host = strndup (rest, host_len);
   if (!out->host)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  out->insecure = !https || http_host_is_loopback (out->host)
-                  || host_listed_insecure (out->host, settings);
+  out->insecure
+      = !https || http_host_is_loopback (out->host) || host_listed_insecure (out->host, settings);
   if (asprintf (&out->base_url, "%s://%s", https ? "https" : "http", out->host) < 0)
     {
       out->base_url = NULL;
@@ -548,8 +548,7 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
     return box_err_code (err);
   _cleanup_free_ char *key = NULL;
   if (asprintf (&key, "%s\n%s\n%s\n%s", challenge->realm,
-                challenge->service ? challenge->service : "", scopes,
-                creds ? creds->username : "")
+                challenge->service ? challenge->service : "", scopes, creds ? creds->username : "")
       < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
   char *cached = token_cache_get (key);
@@ -614,9 +613,10 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
       return box_err (err, BOX_E_INTERNAL, "out of memory");
   }
   _cleanup_free_ char *authorization = NULL;
-  if (creds && basic_header (creds->username, creds->password, "Authorization: Basic ",
-                             &authorization, err)
-                   < 0)
+  if (creds
+      && basic_header (creds->username, creds->password, "Authorization: Basic ", &authorization,
+                       err)
+             < 0)
     return box_err_code (err);
   const char *headers[] = { authorization, NULL };
   http_request req = HTTP_REQUEST_INIT;
@@ -624,7 +624,8 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
   req.headers = authorization ? headers : NULL;
   req.follow_redirects = true;
   /* a token server on this machine, or one beside an insecure registry, may be plain HTTP */
-  req.allow_insecure_http = client_endpoint (client)->insecure || http_host_is_loopback (realm_host);
+  req.allow_insecure_http
+      = client_endpoint (client)->insecure || http_host_is_loopback (realm_host);
 
   http_response resp;
   for (int attempt = 1;; attempt++)
@@ -676,8 +677,7 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
   if (!token || !*token)
     token = json_string_value (json_object_get (doc, "access_token"));
   if (!token || !*token)
-    return box_err (err, BOX_E_IO, "registry %s: the token server's answer has no token",
-                    registry);
+    return box_err (err, BOX_E_IO, "registry %s: the token server's answer has no token", registry);
   json_int_t lifetime = json_integer_value (json_object_get (doc, "expires_in"));
   if (lifetime <= 0)
     lifetime = TOKEN_DEFAULT_LIFETIME_SECONDS;
@@ -707,8 +707,9 @@ client_authenticate (registry_client *client, const http_response *resp, const c
   int rc = 0;
   if (!resp->www_authenticate)
     {
-      rc = box_err (err, BOX_E_PERMISSION, "registry %s: access denied (HTTP 401 without a "
-                                           "challenge)",
+      rc = box_err (err, BOX_E_PERMISSION,
+                    "registry %s: access denied (HTTP 401 without a "
+                    "challenge)",
                     registry);
       goto out;
     }
@@ -729,8 +730,8 @@ client_authenticate (registry_client *client, const http_response *resp, const c
     {
       if (!creds)
         rc = box_err (err, BOX_E_PERMISSION,
-                      "registry %s: authentication required; log in with 'box login %s'",
-                      registry, registry);
+                      "registry %s: authentication required; log in with 'box login %s'", registry,
+                      registry);
       else if (previous && str_has_prefix (previous, "Authorization: Basic "))
         rc = box_err (err, BOX_E_PERMISSION,
                       "registry %s: authentication failed for user \"%s\" (from %s): wrong "
@@ -902,8 +903,7 @@ status_error (registry_client *client, http_response *resp, const char *what, bo
   return rc;
 }
 
-static int
-client_url (registry_client *client, char **out, const char *fmt, ...)
+static int client_url (registry_client *client, char **out, const char *fmt, ...)
     __attribute__ ((format (printf, 3, 4)));
 
 static int
@@ -957,8 +957,9 @@ registry_get_manifest (registry_client *client, const char *reference,
       _cleanup_free_ char *url = NULL;
       if (client_url (client, &url, "/v2/%s/manifests/%s", client->repository, reference) < 0)
         return box_err (err, BOX_E_INTERNAL, "out of memory");
-      client_request creq = { .method = "GET", .url = url, .headers = headers, .body_fd = -1,
-                              .follow_redirects = true };
+      client_request creq = {
+        .method = "GET", .url = url, .headers = headers, .body_fd = -1, .follow_redirects = true
+      };
       http_response resp;
       box_error *local = NULL;
       if (client_perform (client, &creq, &resp, &local) < 0)
@@ -976,8 +977,8 @@ registry_get_manifest (registry_client *client, const char *reference,
           if (last)
             {
               _cleanup_free_ char *what = NULL;
-              if (asprintf (&what, "manifest for %s%s%s", client->repository,
-                            by_digest ? "@" : ":", reference)
+              if (asprintf (&what, "manifest for %s%s%s", client->repository, by_digest ? "@" : ":",
+                            reference)
                   < 0)
                 what = NULL;
               return status_error (client, &resp, what ? what : "manifest", err);
@@ -1058,9 +1059,15 @@ registry_fetch_blob (registry_client *client, const char *digest, int64_t expect
           snprintf (range, sizeof range, "Range: bytes=%lld-", (long long) bs.received);
           headers[0] = range;
         }
-      client_request creq = { .method = "GET", .url = url, .headers = headers, .body_fd = -1,
-                              .follow_redirects = true, .sink = blob_stream_write,
-                              .sink_data = &bs, .range_start = bs.received, .no_retry = true };
+      client_request creq = { .method = "GET",
+                              .url = url,
+                              .headers = headers,
+                              .body_fd = -1,
+                              .follow_redirects = true,
+                              .sink = blob_stream_write,
+                              .sink_data = &bs,
+                              .range_start = bs.received,
+                              .no_retry = true };
       int64_t before = bs.received;
       http_response resp;
       box_error *local = NULL;
@@ -1077,10 +1084,9 @@ registry_fetch_blob (registry_client *client, const char *digest, int64_t expect
             {
               /* the server closed a "complete" response early: resume like a reset */
               if (bs.received == before && ++failures_without_progress >= REGISTRY_MAX_ATTEMPTS)
-                return box_err (err, BOX_E_IO,
-                                "registry %s: blob %s: got %lld of %lld bytes",
-                                client_endpoint (client)->host, digest,
-                                (long long) bs.received, (long long) expected_size);
+                return box_err (err, BOX_E_IO, "registry %s: blob %s: got %lld of %lld bytes",
+                                client_endpoint (client)->host, digest, (long long) bs.received,
+                                (long long) expected_size);
               continue;
             }
           return 0;
@@ -1224,7 +1230,8 @@ upload_url (registry_client *client, const char *location, const char *digest, c
       return 0;
     }
   _cleanup_free_ char *escaped = http_query_escape (digest);
-  if (!escaped || asprintf (out, "%s%cdigest=%s", base, strchr (base, '?') ? '&' : '?', escaped) < 0)
+  if (!escaped
+      || asprintf (out, "%s%cdigest=%s", base, strchr (base, '?') ? '&' : '?', escaped) < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
   return 0;
 }
@@ -1309,10 +1316,12 @@ registry_upload_blob (registry_client *client, const char *digest, int fd, int64
           char content_range[64];
           snprintf (content_range, sizeof content_range, "Content-Range: %lld-%lld",
                     (long long) sent, (long long) (sent + chunk - 1));
-          const char *headers[] = { content_range, "Content-Type: application/octet-stream",
-                                    NULL };
-          client_request creq = { .method = "PATCH", .url = url, .headers = headers,
-                                  .body_fd = fd, .body_offset = start + sent,
+          const char *headers[] = { content_range, "Content-Type: application/octet-stream", NULL };
+          client_request creq = { .method = "PATCH",
+                                  .url = url,
+                                  .headers = headers,
+                                  .body_fd = fd,
+                                  .body_offset = start + sent,
                                   .body_len = (size_t) chunk };
           if (client_perform (client, &creq, &resp, err) < 0)
             return box_err_wrap (err, "upload blob %s", digest);
@@ -1359,8 +1368,9 @@ registry_put_manifest (registry_client *client, const char *reference, const cha
       || asprintf (&content_type, "Content-Type: %s", media_type) < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
   const char *headers[] = { content_type, NULL };
-  client_request creq = { .method = "PUT", .url = url, .headers = headers, .body = body,
-                          .body_len = len, .body_fd = -1 };
+  client_request creq = {
+    .method = "PUT", .url = url, .headers = headers, .body = body, .body_len = len, .body_fd = -1
+  };
   http_response resp;
   if (client_perform (client, &creq, &resp, err) < 0)
     return box_err_wrap (err, "push manifest %s:%s", client->repository, reference);

@@ -50,8 +50,7 @@ typedef struct registry_client registry_client;
 /* host: "host[:port]" as in a normalized reference ("docker.io" for the default registry);
  * repository: the path ("library/busybox"). settings may be NULL. */
 int registry_client_new (const char *host, const char *repository, registry_access access,
-                         const registry_settings *settings, registry_client **out,
-                         box_error **err);
+                         const registry_settings *settings, registry_client **out, box_error **err);
 void registry_client_free (registry_client *client);
 DEFINE_POINTER_CLEANUP (registry_client, registry_client_free)
 

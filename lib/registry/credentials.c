@@ -55,8 +55,9 @@ registry_docker_config_path (char **out, box_error **err)
     {
       const char *home = getenv ("HOME");
       if (!home || !*home)
-        return box_err (err, BOX_E_NOT_FOUND,
-                        "cannot locate the docker config file: neither DOCKER_CONFIG nor HOME is set");
+        return box_err (
+            err, BOX_E_NOT_FOUND,
+            "cannot locate the docker config file: neither DOCKER_CONFIG nor HOME is set");
       rc = asprintf (out, "%s/.docker/config.json", home);
     }
   if (rc < 0)
@@ -126,7 +127,8 @@ save_config (const char *path, json_t *config, box_error **err)
   _cleanup_free_ char *text = json_dumps (config, JSON_INDENT (1));
   if (!text)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  _cleanup_close_ int dirfd = open (slash ? (*dir ? dir : "/") : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+  _cleanup_close_ int dirfd
+      = open (slash ? (*dir ? dir : "/") : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return box_err_errno (err, errno, "open %s", dir);
   size_t len = strlen (text);
@@ -251,8 +253,7 @@ credentials_new (const char *user, const char *password, const char *source,
 }
 
 static int
-lookup_in_helper (const char *helper, const char *host, registry_credentials **out,
-                  box_error **err)
+lookup_in_helper (const char *helper, const char *host, registry_credentials **out, box_error **err)
 {
   _cleanup_free_ char *output = NULL;
   int status = 0;
@@ -265,8 +266,9 @@ lookup_in_helper (const char *helper, const char *host, registry_credentials **o
       if (strstr (output, "credentials not found"))
         return 0;
       explicit_bzero (output, len);
-      return box_err (err, BOX_E_IO, "credential helper docker-credential-%s failed for %s (exit %d)",
-                      helper, host, status);
+      return box_err (err, BOX_E_IO,
+                      "credential helper docker-credential-%s failed for %s (exit %d)", helper,
+                      host, status);
     }
   json_error_t jerr;
   _cleanup_json_ json_t *answer = json_loads (output, 0, &jerr);
@@ -282,8 +284,7 @@ lookup_in_helper (const char *helper, const char *host, registry_credentials **o
 
 /* Decodes base64("user:password") from an `auths` entry. */
 static int
-decode_auth_field (const char *field, const char *host, registry_credentials **out,
-                   box_error **err)
+decode_auth_field (const char *field, const char *host, registry_credentials **out, box_error **err)
 {
   size_t len = strlen (field);
   _cleanup_free_ unsigned char *decoded = malloc (len + 1);
@@ -353,19 +354,19 @@ registry_credentials_lookup (const char *host, registry_credentials **out, box_e
   const char *key;
   json_t *entry;
   json_object_foreach (auths, key, entry)
-    {
-      char entry_host[256];
-      key_to_host (key, entry_host, sizeof entry_host);
-      if (strcmp (entry_host, host) != 0)
-        continue;
-      const char *field = json_string_value (json_object_get (entry, "auth"));
-      if (field && *field)
-        return decode_auth_field (field, host, out, err);
-      const char *user = json_string_value (json_object_get (entry, "username"));
-      const char *password = json_string_value (json_object_get (entry, "password"));
-      if (user && password)
-        return credentials_new (user, password, "config file", out, err);
-    }
+  {
+    char entry_host[256];
+    key_to_host (key, entry_host, sizeof entry_host);
+    if (strcmp (entry_host, host) != 0)
+      continue;
+    const char *field = json_string_value (json_object_get (entry, "auth"));
+    if (field && *field)
+      return decode_auth_field (field, host, out, err);
+    const char *user = json_string_value (json_object_get (entry, "username"));
+    const char *password = json_string_value (json_object_get (entry, "password"));
+    if (user && password)
+      return credentials_new (user, password, "config file", out, err);
+  }
   return 0;
 }
 
@@ -384,8 +385,8 @@ registry_credentials_store (const char *host, const char *username, const char *
   const char *helper = helper_for_key (config, host);
   if (helper)
     {
-      _cleanup_json_ json_t *request
-          = json_pack ("{s:s, s:s, s:s}", "ServerURL", key, "Username", username, "Secret", password);
+      _cleanup_json_ json_t *request = json_pack ("{s:s, s:s, s:s}", "ServerURL", key, "Username",
+                                                  username, "Secret", password);
       if (!request)
         return box_err (err, BOX_E_INTERNAL, "out of memory");
       _cleanup_free_ char *text = json_dumps (request, JSON_COMPACT);
@@ -471,15 +472,15 @@ registry_credentials_erase (const char *host, bool *out_found, box_error **err)
   void *tmp;
   bool changed = false;
   json_object_foreach_safe (auths, tmp, entry_key, entry)
-    {
-      char entry_host[256];
-      key_to_host (entry_key, entry_host, sizeof entry_host);
-      if (strcmp (entry_host, host) == 0)
-        {
-          json_object_del (auths, entry_key);
-          changed = true;
-        }
-    }
+  {
+    char entry_host[256];
+    key_to_host (entry_key, entry_host, sizeof entry_host);
+    if (strcmp (entry_host, host) == 0)
+      {
+        json_object_del (auths, entry_key);
+        changed = true;
+      }
+  }
   if (!changed)
     return 0;
   *out_found = true;

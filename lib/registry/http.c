@@ -3,10 +3,10 @@
  * request/response exchange with bounded buffering or streaming, and header parsing. */
 #include "registry/http.h"
 
+#include "registry/curl-dl.h"
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
-#include "registry/curl-dl.h"
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -83,8 +83,8 @@ set_header_value (char **slot, const char *value, size_t len)
 static void
 clear_headers (http_response *resp)
 {
-  char **slots[] = { &resp->www_authenticate, &resp->location, &resp->docker_content_digest,
-                     &resp->content_type, &resp->content_range, &resp->retry_after };
+  char **slots[] = { &resp->www_authenticate, &resp->location,      &resp->docker_content_digest,
+                     &resp->content_type,     &resp->content_range, &resp->retry_after };
   for (size_t i = 0; i < ARRAY_SIZE (slots); i++)
     {
       free (*slots[i]);
@@ -360,7 +360,8 @@ http_perform (const http_request *req, http_response *resp, box_error **err)
   else if (strcmp (req->method, "GET") != 0)
     {
       curl_easy_setopt (curl, CURLOPT_UPLOAD, 1L);
-      curl_easy_setopt (curl, CURLOPT_INFILESIZE_LARGE, (curl_off_t) (has_body ? req->body_len : 0));
+      curl_easy_setopt (curl, CURLOPT_INFILESIZE_LARGE,
+                        (curl_off_t) (has_body ? req->body_len : 0));
       curl_easy_setopt (curl, CURLOPT_READFUNCTION, on_read_body);
       curl_easy_setopt (curl, CURLOPT_READDATA, &src);
       curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, req->method);
@@ -393,8 +394,7 @@ http_perform (const http_request *req, http_response *resp, box_error **err)
   resp->body = ex.buffer;
   resp->body_len = ex.buffer_len;
   char *effective_url = NULL;
-  if (curl_easy_getinfo (curl, CURLINFO_EFFECTIVE_URL, &effective_url) == CURLE_OK
-      && effective_url)
+  if (curl_easy_getinfo (curl, CURLINFO_EFFECTIVE_URL, &effective_url) == CURLE_OK && effective_url)
     resp->effective_host = host_of_url (effective_url);
   return 0;
 }

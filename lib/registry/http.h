@@ -26,10 +26,10 @@ typedef struct http_request {
   const char *const *headers; /* "Name: value" lines, NULL-terminated, or NULL */
   const void *body;           /* request body from memory ... */
   size_t body_len;
-  int body_fd;                /* ... or from a file descriptor (-1: none), body_len bytes */
+  int body_fd; /* ... or from a file descriptor (-1: none), body_len bytes */
   bool follow_redirects;
-  bool allow_insecure_http;   /* http:// (and redirects to it) permitted */
-  http_sink_fn sink;          /* NULL: buffer the body (2xx/3xx/4xx/5xx alike) */
+  bool allow_insecure_http; /* http:// (and redirects to it) permitted */
+  http_sink_fn sink;        /* NULL: buffer the body (2xx/3xx/4xx/5xx alike) */
   void *sink_data;
   /* When a "Range: bytes=<range_start>-" was asked for and the server answers 200 with the
      whole body anyway, the first range_start bytes are dropped before the sink sees any. */
@@ -37,21 +37,24 @@ typedef struct http_request {
   /* A sink only sees 2xx bodies; error bodies are always buffered for their message. */
 } http_request;
 
-#define HTTP_REQUEST_INIT { .method = "GET", .body_fd = -1 }
+#define HTTP_REQUEST_INIT                                                                          \
+  {                                                                                                \
+    .method = "GET", .body_fd = -1                                                                 \
+  }
 
 typedef struct http_response {
   long status;
   char *body; /* NUL-terminated; NULL when streamed to a sink */
   size_t body_len;
-  char *www_authenticate;        /* the first challenge header, or NULL */
-  char *location;                /* Location (uploads), or NULL */
-  char *docker_content_digest;   /* Docker-Content-Digest, or NULL */
-  char *content_type;            /* Content-Type without parameters, or NULL */
-  char *content_range;           /* Content-Range, or NULL */
-  char *retry_after;             /* Retry-After, or NULL */
-  int64_t content_length;        /* -1 when unknown */
-  char *effective_host;          /* host of the final URL after redirects */
-  bool transport_failed;         /* no complete HTTP answer for a reason that may pass:
+  char *www_authenticate;      /* the first challenge header, or NULL */
+  char *location;              /* Location (uploads), or NULL */
+  char *docker_content_digest; /* Docker-Content-Digest, or NULL */
+  char *content_type;          /* Content-Type without parameters, or NULL */
+  char *content_range;         /* Content-Range, or NULL */
+  char *retry_after;           /* Retry-After, or NULL */
+  int64_t content_length;      /* -1 when unknown */
+  char *effective_host;        /* host of the final URL after redirects */
+  bool transport_failed;       /* no complete HTTP answer for a reason that may pass:
                                     connection refused or reset, timeout, short body */
 } http_response;
 

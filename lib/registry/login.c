@@ -44,8 +44,8 @@ registry_normalize_host (const char *input, char out[REGISTRY_HOST_MAX], box_err
 }
 
 int
-box_registry_login (box_engine *eng, const char *host, const char *username,
-                    const char *password, box_error **err)
+box_registry_login (box_engine *eng, const char *host, const char *username, const char *password,
+                    box_error **err)
 {
   char normalized[REGISTRY_HOST_MAX];
   if (registry_normalize_host (host, normalized, err) < 0)

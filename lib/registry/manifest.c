@@ -98,8 +98,7 @@ parse_descriptor (json_t *obj, const char *what, bool with_platform, registry_de
             return box_err (err, BOX_E_INVALID, "%s %s: platform is not an object", what,
                             d->digest);
           if (dup_string_field (platform, "os", false, &d->os, what, err) < 0
-              || dup_string_field (platform, "architecture", false, &d->architecture, what, err)
-                     < 0
+              || dup_string_field (platform, "architecture", false, &d->architecture, what, err) < 0
               || dup_string_field (platform, "variant", false, &d->variant, what, err) < 0)
             return box_err_code (err);
         }
@@ -170,8 +169,9 @@ registry_manifest_parse (const char *body, size_t len, const char *content_type,
     {
       /* OCI allows leaving mediaType out: the Content-Type, else the shape, decides */
       const char *type = content_type;
-      if (!type || (strcmp (type, MEDIA_TYPE_OCI_MANIFEST) != 0
-                    && strcmp (type, MEDIA_TYPE_OCI_INDEX) != 0))
+      if (!type
+          || (strcmp (type, MEDIA_TYPE_OCI_MANIFEST) != 0
+              && strcmp (type, MEDIA_TYPE_OCI_INDEX) != 0))
         type = json_object_get (doc, "manifests") ? MEDIA_TYPE_OCI_INDEX : MEDIA_TYPE_OCI_MANIFEST;
       m->media_type = strdup (type);
       if (!m->media_type)
@@ -225,8 +225,8 @@ registry_layer_compression (const char *media_type, layer_compression *out, box_
   else if (strcmp (media_type, MEDIA_TYPE_OCI_LAYER) == 0)
     *out = LAYER_COMPRESSION_NONE;
   else if (strstr (media_type, "nondistributable") || strstr (media_type, "foreign"))
-    return box_err (err, BOX_E_UNSUPPORTED,
-                    "non-distributable layer (%s) is not supported", media_type);
+    return box_err (err, BOX_E_UNSUPPORTED, "non-distributable layer (%s) is not supported",
+                    media_type);
   else
     return box_err (err, BOX_E_UNSUPPORTED, "unsupported layer media type \"%s\"", media_type);
   return 0;

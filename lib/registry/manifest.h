@@ -25,7 +25,7 @@
 
 /* The Accept header value for manifest requests: every type we can parse. */
 #define MANIFEST_ACCEPT_HEADER                                                                     \
-  "Accept: " MEDIA_TYPE_OCI_INDEX ", " MEDIA_TYPE_OCI_MANIFEST ", " MEDIA_TYPE_DOCKER_LIST        \
+  "Accept: " MEDIA_TYPE_OCI_INDEX ", " MEDIA_TYPE_OCI_MANIFEST ", " MEDIA_TYPE_DOCKER_LIST         \
   ", " MEDIA_TYPE_DOCKER_MANIFEST
 
 /* Manifests are small; a larger document is refused before parsing (distribution's own
@@ -54,10 +54,10 @@ typedef enum manifest_kind {
 typedef struct registry_manifest {
   manifest_kind kind;
   char *media_type;
-  registry_descriptor config;       /* image only */
-  registry_descriptor *layers;      /* image only, lowest first */
+  registry_descriptor config;  /* image only */
+  registry_descriptor *layers; /* image only, lowest first */
   size_t n_layers;
-  registry_descriptor *manifests;   /* index only */
+  registry_descriptor *manifests; /* index only */
   size_t n_manifests;
 } registry_manifest;
 

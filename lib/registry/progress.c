@@ -69,8 +69,8 @@ worth_reporting (progress_reporter *p, const char *id, int64_t current, int64_t 
 }
 
 void
-progress_report (progress_reporter *p, box_transfer_status status, const char *id,
-                 int64_t current, int64_t total)
+progress_report (progress_reporter *p, box_transfer_status status, const char *id, int64_t current,
+                 int64_t total)
 {
   if (!p || !p->fn)
     return;

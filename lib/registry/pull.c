@@ -31,10 +31,10 @@
 #define PULL_MAX_PARALLEL 16
 
 typedef enum layer_plan {
-  LAYER_PLAN_SKIP,          /* blob and unpacked layer both present */
-  LAYER_PLAN_FETCH_UNPACK,  /* neither: the streaming pipeline */
-  LAYER_PLAN_UNPACK_LOCAL,  /* the blob is stored, the layer is not unpacked */
-  LAYER_PLAN_FETCH_BLOB,    /* the layer is unpacked, the blob is missing (save/push need it) */
+  LAYER_PLAN_SKIP,         /* blob and unpacked layer both present */
+  LAYER_PLAN_FETCH_UNPACK, /* neither: the streaming pipeline */
+  LAYER_PLAN_UNPACK_LOCAL, /* the blob is stored, the layer is not unpacked */
+  LAYER_PLAN_FETCH_BLOB,   /* the layer is unpacked, the blob is missing (save/push need it) */
 } layer_plan;
 
 typedef struct pull_layer {
@@ -390,8 +390,9 @@ pull_layers (box_engine *eng, registry_client *client, pull_layer *layers, size_
     }
   if (pending == 0)
     return 0;
-  pull_job job = { .eng = eng, .client = client, .layers = layers, .n_layers = n_layers,
-                   .progress = progress };
+  pull_job job = {
+    .eng = eng, .client = client, .layers = layers, .n_layers = n_layers, .progress = progress
+  };
   pthread_mutex_init (&job.lock, NULL);
   size_t n_workers = max_parallel < pending ? max_parallel : pending;
   pthread_t workers[PULL_MAX_PARALLEL];
@@ -440,8 +441,7 @@ box_image_pull (box_engine *eng, const char *ref_text, const box_pull_options *o
   char name[IMAGE_REFERENCE_STRING_MAX];
   image_reference_name (&ref, name);
   if (ref.digest[0] && !registry_digest_is_valid (ref.digest))
-    return box_err (err, BOX_E_UNSUPPORTED, "pull %s: only sha256 digests are supported",
-                    ref_text);
+    return box_err (err, BOX_E_UNSUPPORTED, "pull %s: only sha256 digests are supported", ref_text);
   const char *wanted = ref.digest[0] ? ref.digest : ref.tag;
 
   _cleanup_ (registry_settings_freep) registry_settings *settings = NULL;
@@ -478,9 +478,8 @@ box_image_pull (box_engine *eng, const char *ref_text, const box_pull_options *o
   json_t *diff_ids = json_object_get (json_object_get (config, "rootfs"), "diff_ids");
   if (json_array_size (diff_ids) != manifest->n_layers)
     {
-      rc = box_err (err, BOX_E_INVALID,
-                    "image config %s lists %zu layers, the manifest %zu", manifest->config.digest,
-                    json_array_size (diff_ids), manifest->n_layers);
+      rc = box_err (err, BOX_E_INVALID, "image config %s lists %zu layers, the manifest %zu",
+                    manifest->config.digest, json_array_size (diff_ids), manifest->n_layers);
       goto fail;
     }
 
@@ -497,8 +496,9 @@ box_image_pull (box_engine *eng, const char *ref_text, const box_pull_options *o
       l->diff_id = json_string_value (json_array_get (diff_ids, i));
       if (!l->diff_id || !registry_digest_is_valid (l->diff_id))
         {
-          rc = box_err (err, BOX_E_INVALID, "image config %s: diff_ids[%zu] is not a sha256 "
-                                            "digest",
+          rc = box_err (err, BOX_E_INVALID,
+                        "image config %s: diff_ids[%zu] is not a sha256 "
+                        "digest",
                         manifest->config.digest, i);
           goto fail;
         }
@@ -524,8 +524,7 @@ box_image_pull (box_engine *eng, const char *ref_text, const box_pull_options *o
         }
     }
 
-  if ((rc = pull_layers (eng, client, layers, manifest->n_layers, max_parallel, progress, err))
-      < 0)
+  if ((rc = pull_layers (eng, client, layers, manifest->n_layers, max_parallel, progress, err)) < 0)
     goto fail;
 
   /* config, manifest (and index) into the content store, then the record */

@@ -22,8 +22,7 @@
 /* Repositories of the target registry the image is known to come from (its tags and repo
  * digests there), as mount sources; NULL-terminated. */
 static int
-mount_sources (const store_image *img, const image_reference *target, char ***out,
-               box_error **err)
+mount_sources (const store_image *img, const image_reference *target, char ***out, box_error **err)
 {
   size_t cap = img->n_tags + img->n_digests + 1, n = 0;
   char **sources = calloc (cap, sizeof *sources);
@@ -78,8 +77,8 @@ build_manifest (box_engine *eng, const store_image *img, char **out, size_t *out
     }
   _cleanup_json_ json_t *manifest
       = json_pack ("{s:i,s:s,s:{s:s,s:s,s:I},s:O}", "schemaVersion", 2, "mediaType",
-                   MEDIA_TYPE_OCI_MANIFEST, "config", "mediaType", MEDIA_TYPE_OCI_CONFIG,
-                   "digest", img->id, "size", (json_int_t) config_size, "layers", layers);
+                   MEDIA_TYPE_OCI_MANIFEST, "config", "mediaType", MEDIA_TYPE_OCI_CONFIG, "digest",
+                   img->id, "size", (json_int_t) config_size, "layers", layers);
   if (!manifest)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
   *out = json_dumps (manifest, JSON_COMPACT);
@@ -98,8 +97,7 @@ push_blob (box_engine *eng, registry_client *client, const registry_descriptor *
     return box_err_code (err);
   if (exists)
     {
-      progress_report (progress, BOX_TRANSFER_ALREADY_EXISTS, desc->digest, desc->size,
-                       desc->size);
+      progress_report (progress, BOX_TRANSFER_ALREADY_EXISTS, desc->digest, desc->size, desc->size);
       return 0;
     }
   for (char **source = sources; source && *source; source++)
@@ -163,8 +161,8 @@ box_image_push (box_engine *eng, const char *ref_text, const box_push_options *o
   _cleanup_free_ char *manifest_text = NULL;
   size_t manifest_len = 0;
   const char *media_type = MEDIA_TYPE_OCI_MANIFEST;
-  int have_manifest = img->manifest_digest ? content_blob_exists (eng, img->manifest_digest, err)
-                                           : 0;
+  int have_manifest
+      = img->manifest_digest ? content_blob_exists (eng, img->manifest_digest, err) : 0;
   if (have_manifest < 0)
     return box_err_wrap (err, "push %s", ref_text);
   if (have_manifest)
@@ -187,8 +185,7 @@ box_image_push (box_engine *eng, const char *ref_text, const box_push_options *o
   if (registry_settings_load (eng->root_fd, &settings, err) < 0)
     return box_err_wrap (err, "push %s", ref_text);
   _cleanup_ (registry_client_freep) registry_client *client = NULL;
-  if (registry_client_new (target.domain, target.path, REGISTRY_ACCESS_PUSH, settings, &client,
-                           err)
+  if (registry_client_new (target.domain, target.path, REGISTRY_ACCESS_PUSH, settings, &client, err)
       < 0)
     return box_err_wrap (err, "push %s", ref_text);
   _cleanup_strv_ char **sources = NULL;
@@ -205,8 +202,7 @@ box_image_push (box_engine *eng, const char *ref_text, const box_push_options *o
     progress_report (progress, BOX_TRANSFER_WAITING, manifest->layers[i].digest, 0,
                      manifest->layers[i].size);
   for (size_t i = 0; i < manifest->n_layers; i++)
-    if (push_blob (eng, client, &manifest->layers[i], sources, opts->chunk_size, progress, err)
-        < 0)
+    if (push_blob (eng, client, &manifest->layers[i], sources, opts->chunk_size, progress, err) < 0)
       return box_err_wrap (err, "push %s: layer %s", ref_text, manifest->layers[i].digest);
   if (push_blob (eng, client, &manifest->config, sources, opts->chunk_size, NULL, err) < 0)
     return box_err_wrap (err, "push %s: config %s", ref_text, manifest->config.digest);

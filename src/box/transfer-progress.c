@@ -118,8 +118,8 @@ transfer_display_event (const box_transfer_progress *event, void *userdata)
     d->n_existing++;
   if (!d->tty)
     {
-      bool bytes_only = event->status == BOX_TRANSFER_DOWNLOADING
-                        || event->status == BOX_TRANSFER_UPLOADING;
+      bool bytes_only
+          = event->status == BOX_TRANSFER_DOWNLOADING || event->status == BOX_TRANSFER_UPLOADING;
       if (!bytes_only || was_new || previous != event->status)
         {
           const char *hex = strchr (row->id, ':');

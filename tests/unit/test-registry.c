@@ -69,12 +69,12 @@ test_oci_manifest (void **state)
 static void
 test_docker_manifest_and_media_type_from_header (void **state)
 {
-  registry_manifest *m = parse_ok (
-      "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_DOCKER_MANIFEST "\","
-      "\"config\":{\"mediaType\":\"" MEDIA_TYPE_DOCKER_CONFIG "\",\"digest\":\"" D1
-      "\",\"size\":7},\"layers\":[{\"mediaType\":\"" MEDIA_TYPE_DOCKER_LAYER_GZIP
-      "\",\"digest\":\"" D2 "\",\"size\":1}]}",
-      NULL);
+  registry_manifest *m
+      = parse_ok ("{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_DOCKER_MANIFEST "\","
+                  "\"config\":{\"mediaType\":\"" MEDIA_TYPE_DOCKER_CONFIG "\",\"digest\":\"" D1
+                  "\",\"size\":7},\"layers\":[{\"mediaType\":\"" MEDIA_TYPE_DOCKER_LAYER_GZIP
+                  "\",\"digest\":\"" D2 "\",\"size\":1}]}",
+                  NULL);
   assert_string_equal (m->media_type, MEDIA_TYPE_DOCKER_MANIFEST);
   registry_manifest_free (m);
 
@@ -92,7 +92,8 @@ test_docker_manifest_and_media_type_from_header (void **state)
 static void
 test_manifest_rejections (void **state)
 {
-  expect_parse_error ("{\"schemaVersion\":1,\"fsLayers\":[]}", BOX_E_UNSUPPORTED, "schema version 1");
+  expect_parse_error ("{\"schemaVersion\":1,\"fsLayers\":[]}", BOX_E_UNSUPPORTED,
+                      "schema version 1");
   expect_parse_error ("[1,2]", BOX_E_INVALID, "not a JSON object");
   expect_parse_error ("{\"schemaVersion\":2", BOX_E_INVALID, "invalid JSON");
   expect_parse_error ("{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST
@@ -121,15 +122,15 @@ test_manifest_rejections (void **state)
 static void
 test_index_platform_selection (void **state)
 {
-  registry_manifest *m = parse_ok (
-      "{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_OCI_INDEX "\",\"manifests\":["
-      "{\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\",\"digest\":\"" D1 "\",\"size\":1,"
-      "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
-      "{\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\",\"digest\":\"" D2 "\",\"size\":1,"
-      "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
-      "{\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\",\"digest\":\"" D3 "\",\"size\":1,"
-      "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}]}",
-      NULL);
+  registry_manifest *m
+      = parse_ok ("{\"schemaVersion\":2,\"mediaType\":\"" MEDIA_TYPE_OCI_INDEX "\",\"manifests\":["
+                  "{\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\",\"digest\":\"" D1 "\",\"size\":1,"
+                  "\"platform\":{\"os\":\"linux\",\"architecture\":\"arm64\",\"variant\":\"v8\"}},"
+                  "{\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\",\"digest\":\"" D2 "\",\"size\":1,"
+                  "\"platform\":{\"os\":\"linux\",\"architecture\":\"amd64\"}},"
+                  "{\"mediaType\":\"" MEDIA_TYPE_OCI_MANIFEST "\",\"digest\":\"" D3 "\",\"size\":1,"
+                  "\"platform\":{\"os\":\"unknown\",\"architecture\":\"unknown\"}}]}",
+                  NULL);
   const registry_descriptor *d = NULL;
   box_error *err = NULL;
   assert_ok (registry_index_select (m, "linux/amd64", &d, &err), err);
@@ -159,10 +160,11 @@ test_challenge_parse (void **state)
 {
   auth_challenge c;
   box_error *err = NULL;
-  assert_ok (auth_challenge_parse ("Bearer realm=\"http://127.0.0.1:1/token\",service=\"reg\","
-                                   "scope=\"repository:a/b:pull,push\",error=\"insufficient_scope\"",
-                                   &c, &err),
-             err);
+  assert_ok (
+      auth_challenge_parse ("Bearer realm=\"http://127.0.0.1:1/token\",service=\"reg\","
+                            "scope=\"repository:a/b:pull,push\",error=\"insufficient_scope\"",
+                            &c, &err),
+      err);
   assert_string_equal (c.scheme, "bearer");
   assert_string_equal (c.realm, "http://127.0.0.1:1/token");
   assert_string_equal (c.service, "reg");
