@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -309,6 +310,62 @@ enable_v2_controllers (const char *path, box_error **err)
     }
 }
 
+/* Moving a process between cgroups takes the kernel's global cgroup_threadgroup_rwsem for
+ * writing, which by default waits for an RCU grace period: 5-10 ms per box on a v1 hierarchy,
+ * where the init cannot be born in its cgroup (CLONE_INTO_CGROUP is for the unified tree
+ * only). The cgroup2 mount option "favordynmods" (Linux 6.0) keeps that lock in the mode
+ * where writers do not wait, at a small cost to fork and exit: the trade systemd offers and
+ * that hosts running many short-lived boxes want. It is global, so one remount of the
+ * unified hierarchy serves every v1 hierarchy too. Best effort: a kernel without the option
+ * refuses the remount and boxes start as before. */
+static void
+favor_dynamic_modifications (void)
+{
+  static bool done;
+  if (done)
+    return;
+  done = true;
+  const char *unified = unified_root ();
+  if (!unified)
+    return;
+  _cleanup_fclose_ FILE *f = fopen ("/proc/self/mountinfo", "re");
+  if (!f)
+    return;
+  _cleanup_free_ char *line = NULL;
+  size_t cap = 0;
+  char needle[96];
+  snprintf (needle, sizeof needle, " %s ", unified);
+  while (getline (&line, &cap, f) > 0)
+    {
+      char *at = strstr (line, needle);
+      if (!at || !strstr (line, " - cgroup2 "))
+        continue;
+      if (strstr (line, "favordynmods"))
+        return;
+      unsigned long flags = MS_REMOUNT;
+      /* keep the per-mount flags: a remount resets what it does not repeat */
+      const char *opts = at + strlen (needle);
+      size_t len = strcspn (opts, " ");
+      char mount_opts[256];
+      snprintf (mount_opts, sizeof mount_opts, ",%.*s,", (int) len, opts);
+      if (strstr (mount_opts, ",nosuid,"))
+        flags |= MS_NOSUID;
+      if (strstr (mount_opts, ",nodev,"))
+        flags |= MS_NODEV;
+      if (strstr (mount_opts, ",noexec,"))
+        flags |= MS_NOEXEC;
+      if (strstr (mount_opts, ",relatime,"))
+        flags |= MS_RELATIME;
+      bool delegate = strstr (line, "nsdelegate") != NULL;
+      bool memory_recursiveprot = strstr (line, "memory_recursiveprot") != NULL;
+      char data[128];
+      snprintf (data, sizeof data, "favordynmods%s%s", delegate ? ",nsdelegate" : "",
+                memory_recursiveprot ? ",memory_recursiveprot" : "");
+      mount (NULL, unified, NULL, flags, data);
+      return;
+    }
+}
+
 int
 cgroup_create (const char *path, const cgroup_limits *limits, int *out_unified_fd,
                box_error **err)
@@ -320,8 +377,19 @@ cgroup_create (const char *path, const cgroup_limits *limits, int *out_unified_f
   if (mode == CGROUP_MODE_UNKNOWN)
     return box_err (err, BOX_E_UNSUPPORTED, "no cgroup filesystem at " CGROUP_ROOT);
   if (has_v1 ())
+    favor_dynamic_modifications ();
+  if (has_v1 ())
     for (size_t i = 0; i < ARRAY_SIZE (v1_controllers); i++)
       {
+        /* every cgroup costs a mkdir and an rmdir per box: cpu only with cpu limits, cpuacct
+           only where no unified tree counts cpu time (its cpu.stat works without
+           controllers) */
+        const char *c = v1_controllers[i];
+        if (strcmp (c, "cpu") == 0 && !limits->cpu_shares && limits->cpu_quota <= 0
+            && !limits->cpu_period)
+          continue;
+        if (strcmp (c, "cpuacct") == 0 && unified_root ())
+          continue;
         char root[64];
         snprintf (root, sizeof root, CGROUP_ROOT "/%s", v1_controllers[i]);
         if (access (root, F_OK) < 0)
@@ -362,7 +430,8 @@ cgroup_attach (const char *path, pid_t pid, bool skip_unified, box_error **err)
         _cleanup_close_ int fd = open (file, O_DIRECTORY | O_CLOEXEC);
         if (fd < 0)
           {
-            if (errno == ENOENT && i > 0)
+            /* controllers the box was not given a cgroup in (see cgroup_create) */
+            if (errno == ENOENT && strcmp (v1_controllers[i], "memory") != 0)
               continue;
             return box_err_errno (err, errno, "open %s", file);
           }
@@ -565,10 +634,20 @@ cgroup_read_stats (const char *path, cgroup_stats *out, box_error **err)
   out->oom_kills = read_keyed (memory, "memory.oom_control", "oom_kill");
   out->oom_limit_hit = read_u64 (memory, "memory.failcnt") > 0
                        || read_keyed (memory, "memory.oom_control", "under_oom") > 0;
-  snprintf (dir, sizeof dir, CGROUP_ROOT "/cpuacct%s", path);
-  _cleanup_close_ int cpuacct = open (dir, O_DIRECTORY | O_CLOEXEC);
-  if (cpuacct >= 0)
-    out->cpu_usage_ns = read_u64 (cpuacct, "cpuacct.usage");
+  if (unified_root ())
+    {
+      snprintf (dir, sizeof dir, "%s%s", unified_root (), path);
+      _cleanup_close_ int unified = open (dir, O_DIRECTORY | O_CLOEXEC);
+      if (unified >= 0)
+        out->cpu_usage_ns = read_keyed (unified, "cpu.stat", "usage_usec") * 1000;
+    }
+  else
+    {
+      snprintf (dir, sizeof dir, CGROUP_ROOT "/cpuacct%s", path);
+      _cleanup_close_ int cpuacct = open (dir, O_DIRECTORY | O_CLOEXEC);
+      if (cpuacct >= 0)
+        out->cpu_usage_ns = read_u64 (cpuacct, "cpuacct.usage");
+    }
   snprintf (dir, sizeof dir, CGROUP_ROOT "/pids%s", path);
   _cleanup_close_ int pids = open (dir, O_DIRECTORY | O_CLOEXEC);
   if (pids >= 0)

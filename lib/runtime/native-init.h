@@ -35,7 +35,8 @@ typedef struct native_init_args {
   const char *rootfs;         /* absolute host path of the root filesystem */
   const seccomp_program *seccomp; /* NULL: no filter */
   int sync_fd;
-  int start_fd; /* create: block on it until start; -1: run at once (exec) */
+  int start_fd; /* create: the start pipe's read end, to block on until start (the init
+                   also holds the write end); -1: run at once (exec) */
   int stdio[3]; /* -1: /dev/null */
   int devnull_fd; /* an open /dev/null of the host, for the -1 stdio slots */
   bool unshare_cgroupns; /* cgroup namespace after the parent attached us (v1, hybrid) */

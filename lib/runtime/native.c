@@ -1,8 +1,10 @@
 /* Owns the native backend: box's own Linux runtime. create() clones the box's init into new
  * namespaces (clone3, straight into its cgroup where the host has a unified hierarchy), which
- * sets the box up and blocks on a FIFO in the backend's state directory; start() writes one
- * byte into that FIFO, so start works from any process. State per box lives in
- * <state_dir>/<id>/state.json (pid, its start time, bundle, cgroup).
+ * sets the box up and blocks reading a pipe it holds both ends of; start() opens the write end
+ * through /proc/<pid>/fd and writes one byte, so start works from any process and costs no
+ * file in the state directory. The state of a box is one file, <state_dir>/<id>.json (pid,
+ * its start time, the start pipe's fd number, bundle, cgroup), written once at create: file
+ * creation on the state directory's filesystem is a measurable part of a box's start.
  *
  * The caller (the box's monitor) is single-threaded: the clone3 child is a plain copy of it. */
 #include "runtime/native.h"
@@ -33,8 +35,6 @@
 #include "util/json.h"
 #include "util/strutil.h"
 
-#define STATE_FILE "state.json"
-#define START_FIFO "start"
 #define SECCOMP_CACHE_DIR ".seccomp-cache"
 #define DEFAULT_CGROUP_PARENT "/box"
 #define ID_MAX 128
@@ -76,9 +76,10 @@ clone3_fork (uint64_t flags, int cgroup_fd)
 typedef struct native_state {
   pid_t pid;
   unsigned long long start_time; /* /proc/<pid>/stat field 22: tells a reused pid apart */
+  int start_fd; /* the write end of the start pipe, as numbered in the init */
+  int exec_fd;  /* the read end of the exec pipe, as numbered in the init */
   char *bundle;
   char *cgroup;
-  bool started;
 } native_state;
 
 static void
@@ -109,13 +110,13 @@ check_id (const char *id, box_error **err)
 }
 
 static int
-box_dir (const runtime_context *ctx, const char *id, char *out, size_t size, box_error **err)
+state_path (const runtime_context *ctx, const char *id, char *out, size_t size, box_error **err)
 {
   if (check_id (id, err) < 0)
     return box_err_code (err);
   if (!ctx || !ctx->state_dir)
     return box_err (err, BOX_E_INVALID, "the native runtime needs a state directory");
-  int len = snprintf (out, size, "%s/%s", ctx->state_dir, id);
+  int len = snprintf (out, size, "%s/%s.json", ctx->state_dir, id);
   if (len < 0 || (size_t) len >= size)
     return box_err (err, BOX_E_INVALID, "state path too long");
   return 0;
@@ -156,55 +157,63 @@ state_alive (const native_state *s)
   return start == s->start_time && letter != 'Z' && letter != 'X';
 }
 
-static int
-write_state (const char *dir, const native_state *s, box_error **err)
+/* True while the init still waits for start: it holds the start pipe until it execs. */
+static bool
+state_waiting (const native_state *s)
 {
-  _cleanup_json_ json_t *j = json_pack ("{s:i, s:I, s:s, s:s, s:b}", "pid", (int) s->pid,
-                                        "start_time", (json_int_t) s->start_time, "bundle",
-                                        s->bundle, "cgroup", s->cgroup, "started", s->started);
+  char path[64], target[64];
+  snprintf (path, sizeof path, "/proc/%d/fd/%d", (int) s->pid, s->start_fd);
+  ssize_t n = readlink (path, target, sizeof target - 1);
+  return n > 5 && strncmp (target, "pipe:", 5) == 0;
+}
+
+/* Fills the state file created (empty, O_EXCL) at the start of create. */
+static int
+write_state (int fd, const char *path, const native_state *s, box_error **err)
+{
+  _cleanup_json_ json_t *j = json_pack ("{s:i, s:I, s:i, s:i, s:s, s:s}", "pid", (int) s->pid,
+                                        "start_time", (json_int_t) s->start_time, "start_fd",
+                                        s->start_fd, "exec_fd", s->exec_fd, "bundle", s->bundle,
+                                        "cgroup", s->cgroup);
   _cleanup_free_ char *text = j ? json_dumps (j, JSON_COMPACT) : NULL;
   if (!text)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  /* runtime state is as ephemeral as the processes it describes (runc keeps it on a tmpfs):
-     written atomically, never fsync'ed */
-  char tmp[PATH_MAX + 32], final[PATH_MAX + 32];
-  snprintf (tmp, sizeof tmp, "%s/." STATE_FILE ".tmp", dir);
-  snprintf (final, sizeof final, "%s/" STATE_FILE, dir);
-  _cleanup_close_ int fd = open (tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0)
-    return box_err_errno (err, errno, "create %s", tmp);
+  /* one write of a small buffer: readers see nothing or everything. Runtime state is as
+     ephemeral as the processes it describes (runc keeps it on a tmpfs): never fsync'ed */
   size_t len = strlen (text);
-  if (write (fd, text, len) != (ssize_t) len)
-    return box_err_errno (err, errno, "write %s", tmp);
-  if (rename (tmp, final) < 0)
-    return box_err_errno (err, errno, "rename %s", tmp);
+  if (pwrite (fd, text, len, 0) != (ssize_t) len)
+    return box_err_errno (err, errno, "write %s", path);
   return 0;
 }
 
+/* BOX_E_NOT_FOUND without a state file; an empty one (create in progress) reads as pid 0. */
 static int
-read_state (const char *dir, native_state *s, box_error **err)
+read_state (const char *path, native_state *s, box_error **err)
 {
   memset (s, 0, sizeof *s);
-  char path[PATH_MAX + 16];
-  snprintf (path, sizeof path, "%s/" STATE_FILE, dir);
+  s->start_fd = s->exec_fd = -1;
   _cleanup_free_ char *text = NULL;
   size_t len;
   if (fs_read_file (AT_FDCWD, path, &text, &len, err) < 0)
     return box_err_code (err);
+  if (len == 0)
+    return 0;
   _cleanup_json_ json_t *j = NULL;
   if (json_parse_object (text, path, &j, err) < 0)
     return box_err_code (err);
-  int pid = 0, started = 0;
+  int pid = 0, start_fd = -1, exec_fd = -1;
   json_int_t start = 0;
   const char *bundle = NULL, *cgroup = NULL;
   json_error_t jerr;
-  if (json_unpack_ex (j, &jerr, 0, "{s:i, s:I, s:s, s:s, s:b}", "pid", &pid, "start_time", &start,
-                      "bundle", &bundle, "cgroup", &cgroup, "started", &started)
+  if (json_unpack_ex (j, &jerr, 0, "{s:i, s:I, s:i, s:i, s:s, s:s}", "pid", &pid,
+                      "start_time", &start, "start_fd", &start_fd, "exec_fd", &exec_fd, "bundle",
+                      &bundle, "cgroup", &cgroup)
       < 0)
     return box_err (err, BOX_E_INTERNAL, "%s: %s", path, jerr.text);
   s->pid = pid;
   s->start_time = (unsigned long long) start;
-  s->started = started;
+  s->start_fd = start_fd;
+  s->exec_fd = exec_fd;
   s->bundle = strdup (bundle);
   s->cgroup = strdup (cgroup);
   if (!s->bundle || !s->cgroup)
@@ -216,12 +225,12 @@ read_state (const char *dir, native_state *s, box_error **err)
 }
 
 static int
-load_box (const runtime_context *ctx, const char *id, char *dir, size_t size, native_state *s,
+load_box (const runtime_context *ctx, const char *id, char *path, size_t size, native_state *s,
           box_error **err)
 {
-  if (box_dir (ctx, id, dir, size, err) < 0)
+  if (state_path (ctx, id, path, size, err) < 0)
     return box_err_code (err);
-  if (read_state (dir, s, err) < 0)
+  if (read_state (path, s, err) < 0)
     {
       if (box_err_code (err) == BOX_E_NOT_FOUND)
         {
@@ -230,20 +239,12 @@ load_box (const runtime_context *ctx, const char *id, char *dir, size_t size, na
         }
       return box_err_code (err);
     }
+  if (s->pid == 0)
+    {
+      native_state_clear (s);
+      return box_err (err, BOX_E_CONFLICT, "box %s is still being created", id);
+    }
   return 0;
-}
-
-static void
-remove_box_dir (const char *dir)
-{
-  char path[PATH_MAX + 32];
-  snprintf (path, sizeof path, "%s/" START_FIFO, dir);
-  unlink (path);
-  snprintf (path, sizeof path, "%s/" STATE_FILE, dir);
-  unlink (path);
-  snprintf (path, sizeof path, "%s/." STATE_FILE ".tmp", dir);
-  unlink (path);
-  rmdir (dir);
 }
 
 /* ---- talking to the child --------------------------------------------------------------- */
@@ -402,7 +403,7 @@ seccomp_program_clearp (seccomp_program *p)
 }
 
 typedef struct create_cleanup {
-  char dir[PATH_MAX];
+  char state_file[PATH_MAX];
   char *cgroup;
   pid_t pid;
   bool armed;
@@ -421,8 +422,8 @@ create_cleanup_run (create_cleanup *c)
     }
   if (c->cgroup)
     cgroup_destroy (c->cgroup, CGROUP_EMPTY_TIMEOUT_MS, NULL);
-  if (c->dir[0])
-    remove_box_dir (c->dir);
+  if (c->state_file[0])
+    unlink (c->state_file);
   free (c->cgroup);
 }
 
@@ -434,8 +435,8 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
   *out_pid = 0;
   if (out_console_fd)
     *out_console_fd = -1;
-  char dir[PATH_MAX];
-  if (box_dir (ctx, id, dir, sizeof dir, err) < 0)
+  char path[PATH_MAX];
+  if (state_path (ctx, id, path, sizeof path, err) < 0)
     return box_err_code (err);
   char bundle[PATH_MAX];
   if (!realpath (bundle_dir, bundle))
@@ -473,22 +474,45 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
     return box_err_code (err);
   if (fs_mkdir_p (ctx->state_dir, 0700, err) < 0)
     return box_err_code (err);
-  if (mkdir (dir, 0700) < 0)
+  _cleanup_close_ int state_fd = open (path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (state_fd < 0)
     {
       if (errno == EEXIST)
         return box_err (err, BOX_E_CONFLICT, "box %s already exists in the native runtime", id);
-      return box_err_errno (err, errno, "mkdir %s", dir);
+      return box_err_errno (err, errno, "create %s", path);
     }
-  snprintf (cleanup.dir, sizeof cleanup.dir, "%s", dir);
+  snprintf (cleanup.state_file, sizeof cleanup.state_file, "%s", path);
+  /* pid 0 until the init is ready: what delete needs to clean up after a crash */
+  native_state state = { .start_fd = -1, .exec_fd = -1, .bundle = bundle,
+                         .cgroup = cleanup.cgroup };
+  if (write_state (state_fd, path, &state, err) < 0)
+    return box_err_code (err);
 
-  char fifo[PATH_MAX + 16];
-  snprintf (fifo, sizeof fifo, "%s/" START_FIFO, dir);
-  if (mkfifo (fifo, 0600) < 0)
-    return box_err_errno (err, errno, "mkfifo %s", fifo);
-  /* read-write: never blocks here, and counts as the reader start() needs */
-  _cleanup_close_ int start_fd = open (fifo, O_RDWR | O_CLOEXEC);
-  if (start_fd < 0)
-    return box_err_errno (err, errno, "open %s", fifo);
+  /* the init holds both ends of two pipes, all closed when it execs. The start pipe: its
+     read blocks until start() writes through /proc/<init>/fd/<write end>. The exec pipe:
+     start() opens its read end the same way and reads until EOF, which comes when the
+     init's copy of the write end closes, at execve: so start returns once the box runs */
+  int start_pipe[2], exec_pipe[2];
+  if (pipe2 (start_pipe, O_CLOEXEC) < 0)
+    return box_err_errno (err, errno, "pipe");
+  _cleanup_close_ int start_fd = start_pipe[0];
+  _cleanup_close_ int start_write_fd = start_pipe[1];
+  if (pipe2 (exec_pipe, O_CLOEXEC) < 0)
+    return box_err_errno (err, errno, "pipe");
+  _cleanup_close_ int exec_read_fd = exec_pipe[0];
+  _cleanup_close_ int exec_write_fd = exec_pipe[1];
+  /* the init moves its stdio onto 0-2: keep the pipes above them */
+  int *pipe_fds[] = { &start_fd, &start_write_fd, &exec_read_fd, &exec_write_fd };
+  for (size_t i = 0; i < ARRAY_SIZE (pipe_fds); i++)
+    for (int *fd = pipe_fds[i]; fd; fd = NULL)
+      if (*fd < 3)
+      {
+        int moved = fcntl (*fd, F_DUPFD_CLOEXEC, 3);
+        if (moved < 0)
+          return box_err_errno (err, errno, "dup the start pipe");
+        close (*fd);
+        *fd = moved;
+      }
   _cleanup_close_ int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0)
     return box_err_errno (err, errno, "open /dev/null");
@@ -598,11 +622,13 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
       return child_vanished (pid, "create", err);
     }
 
-  native_state state = { .pid = pid, .bundle = bundle, .cgroup = cleanup.cgroup };
+  state.pid = pid;
+  state.start_fd = start_write_fd;
+  state.exec_fd = exec_read_fd;
   char letter;
   if (proc_stat (pid, &state.start_time, &letter) < 0)
     return box_err (err, BOX_E_IO, "create box %s: its init %d vanished", id, (int) pid);
-  if (write_state (dir, &state, err) < 0)
+  if (write_state (state_fd, path, &state, err) < 0)
     return box_err_code (err);
 
   cleanup.armed = false;
@@ -619,51 +645,64 @@ static int
 native_start (const runtime_backend *rt, const runtime_context *ctx, const char *id,
               box_error **err)
 {
-  char dir[PATH_MAX];
+  char path[PATH_MAX];
   native_state state;
-  if (load_box (ctx, id, dir, sizeof dir, &state, err) < 0)
+  if (load_box (ctx, id, path, sizeof path, &state, err) < 0)
     return box_err_code (err);
-  int rc = 0;
-  _cleanup_close_ int fd = -1;
-  char fifo[PATH_MAX + 16];
-  if (state.started)
+  _cleanup_ (native_state_clearp) native_state *state_owner = &state;
+  char start_path[64], exec_path[64];
+  snprintf (start_path, sizeof start_path, "/proc/%d/fd/%d", (int) state.pid, state.start_fd);
+  snprintf (exec_path, sizeof exec_path, "/proc/%d/fd/%d", (int) state.pid, state.exec_fd);
+  _cleanup_close_ int start_fd = -1, exec_fd = -1;
+  if (state_alive (&state))
     {
-      rc = box_err (err, BOX_E_CONFLICT, "box %s was already started", id);
-      goto out;
+      exec_fd = open (exec_path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+      start_fd = open (start_path, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
     }
-  snprintf (fifo, sizeof fifo, "%s/" START_FIFO, dir);
-  fd = open (fifo, O_WRONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0)
+  struct stat st1, st2;
+  /* the start time is checked again once the pipes are open: the pid was not reused */
+  if (start_fd < 0 || exec_fd < 0 || fstat (start_fd, &st1) < 0 || !S_ISFIFO (st1.st_mode)
+      || fstat (exec_fd, &st2) < 0 || !S_ISFIFO (st2.st_mode) || !state_alive (&state))
     {
-      rc = errno == ENXIO ? box_err (err, BOX_E_CONFLICT,
-                                     "start box %s: its init is no longer waiting (it exited)", id)
-                          : box_err_errno (err, errno, "start box %s: open %s", id, fifo);
-      goto out;
+      if (!state_alive (&state))
+        return box_err (err, BOX_E_CONFLICT, "start box %s: its init has exited", id);
+      return box_err (err, BOX_E_CONFLICT, "box %s was already started", id);
     }
-  if (write (fd, "1", 1) != 1)
-    {
-      rc = box_err_errno (err, errno, "start box %s: write %s", id, fifo);
-      goto out;
-    }
-  unlink (fifo);
-  state.started = true;
-  rc = write_state (dir, &state, err);
-out:
-  native_state_clear (&state);
-  return rc;
+  if (write (start_fd, "1", 1) != 1)
+    return box_err_errno (err, errno, "start box %s: write to its start pipe", id);
+  /* wait for the execve (or the init's end): the init's write end of the exec pipe closes */
+  int flags = fcntl (exec_fd, F_GETFL);
+  if (flags < 0 || fcntl (exec_fd, F_SETFL, flags & ~O_NONBLOCK) < 0)
+    return box_err_errno (err, errno, "start box %s: fcntl", id);
+  char byte;
+  while (read (exec_fd, &byte, 1) < 0 && errno == EINTR)
+    ;
+  return 0;
 }
 
 static int
 native_state_op (const runtime_backend *rt, const runtime_context *ctx, const char *id,
                  runtime_state *out, box_error **err)
 {
-  char dir[PATH_MAX];
+  char path[PATH_MAX];
   native_state state;
-  if (load_box (ctx, id, dir, sizeof dir, &state, err) < 0)
+  if (state_path (ctx, id, path, sizeof path, err) < 0 || read_state (path, &state, err) < 0)
+  {
+    if (box_err_code (err) == BOX_E_NOT_FOUND)
+      {
+        box_error_freep (err);
+        return box_err (err, BOX_E_NOT_FOUND, "no box %s in the native runtime", id);
+      }
     return box_err_code (err);
-  if (state_alive (&state))
+  }
+  if (state.pid == 0)
     {
-      out->status = state.started ? RUNTIME_STATUS_RUNNING : RUNTIME_STATUS_CREATED;
+      out->status = RUNTIME_STATUS_CREATING;
+      out->pid = 0;
+    }
+  else if (state_alive (&state))
+    {
+      out->status = state_waiting (&state) ? RUNTIME_STATUS_CREATED : RUNTIME_STATUS_RUNNING;
       out->pid = state.pid;
     }
   else
@@ -679,9 +718,9 @@ static int
 native_kill (const runtime_backend *rt, const runtime_context *ctx, const char *id, int signal,
              bool all, box_error **err)
 {
-  char dir[PATH_MAX];
+  char path[PATH_MAX];
   native_state state;
-  if (load_box (ctx, id, dir, sizeof dir, &state, err) < 0)
+  if (load_box (ctx, id, path, sizeof path, &state, err) < 0)
     return box_err_code (err);
   int rc = 0;
   if (all)
@@ -704,49 +743,41 @@ static int
 native_delete (const runtime_backend *rt, const runtime_context *ctx, const char *id, bool force,
                box_error **err)
 {
-  char dir[PATH_MAX];
+  char path[PATH_MAX];
   native_state state;
-  if (box_dir (ctx, id, dir, sizeof dir, err) < 0)
+  if (state_path (ctx, id, path, sizeof path, err) < 0)
     return box_err_code (err);
   box_error *local = NULL;
-  if (read_state (dir, &state, &local) < 0)
+  if (read_state (path, &state, &local) < 0)
     {
       int code = box_err_code (&local);
       box_error_freep (&local);
-      if (code != BOX_E_NOT_FOUND)
-        return box_err (err, code, "delete box %s: its runtime state is unreadable", id);
-      /* half-created: no state file, maybe a directory and a cgroup */
-      char cgroup[PATH_MAX];
-      snprintf (cgroup, sizeof cgroup, DEFAULT_CGROUP_PARENT "/%s", id);
-      cgroup_destroy (cgroup, CGROUP_EMPTY_TIMEOUT_MS, NULL);
-      remove_box_dir (dir);
-      return 0;
+      if (code == BOX_E_NOT_FOUND)
+        return 0; /* deleting an unknown box succeeds (reconcile) */
+      return box_err (err, code, "delete box %s: its runtime state is unreadable", id);
     }
-  int rc = 0;
-  if (state_alive (&state) && state.started && !force)
+  _cleanup_ (native_state_clearp) native_state *state_owner = &state;
+  if (state.pid > 0 && state_alive (&state) && !state_waiting (&state) && !force)
+    return box_err (err, BOX_E_CONFLICT, "box %s is running: stop it first, or force", id);
+  if (state.cgroup)
     {
-      rc = box_err (err, BOX_E_CONFLICT, "box %s is running: stop it first, or force", id);
-      goto out;
+      /* a created box's init, or what a forced delete stops */
+      cgroup_kill (state.cgroup, SIGKILL, NULL);
+      if (cgroup_destroy (state.cgroup, CGROUP_EMPTY_TIMEOUT_MS, err) < 0)
+        return box_err_wrap (err, "delete box %s", id);
     }
-  cgroup_kill (state.cgroup, SIGKILL, NULL);
-  if (cgroup_destroy (state.cgroup, CGROUP_EMPTY_TIMEOUT_MS, err) < 0)
-    {
-      rc = box_err_wrap (err, "delete box %s", id);
-      goto out;
-    }
-  remove_box_dir (dir);
-out:
-  native_state_clear (&state);
-  return rc;
+  if (unlink (path) < 0 && errno != ENOENT)
+    return box_err_errno (err, errno, "delete box %s: unlink %s", id, path);
+  return 0;
 }
 
 static int
 native_stats (const runtime_backend *rt, const runtime_context *ctx, const char *id,
               runtime_stats *out, box_error **err)
 {
-  char dir[PATH_MAX];
+  char path[PATH_MAX];
   native_state state;
-  if (load_box (ctx, id, dir, sizeof dir, &state, err) < 0)
+  if (load_box (ctx, id, path, sizeof path, &state, err) < 0)
     return box_err_code (err);
   cgroup_stats stats;
   int rc = cgroup_read_stats (state.cgroup, &stats, err);
@@ -778,9 +809,9 @@ native_exec (const runtime_backend *rt, const runtime_context *ctx, const char *
   *out_pid = 0;
   if (out_console_fd)
     *out_console_fd = -1;
-  char dir[PATH_MAX];
+  char path[PATH_MAX];
   native_state state;
-  if (load_box (ctx, id, dir, sizeof dir, &state, err) < 0)
+  if (load_box (ctx, id, path, sizeof path, &state, err) < 0)
     return box_err_code (err);
   _cleanup_ (native_state_clearp) native_state *state_owner = &state;
   if (!state_alive (&state))

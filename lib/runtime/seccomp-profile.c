@@ -5,7 +5,10 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/syscall.h>
 #include <sys/utsname.h>
+#include <unistd.h>
 
 #include "linux/caps.h"
 #include "util/cleanup.h"
@@ -340,6 +343,25 @@ entry_applies (const json_t *entry, uint64_t caps, const host_facts *facts, bool
   return 0;
 }
 
+/* Whether the kernel runs x32 binaries (CONFIG_X86_X32_ABI, off in most distributions). A
+ * filter section for an ABI the kernel refuses anyway only makes every box's filter bigger. */
+static bool
+kernel_has_x32 (void)
+{
+#if defined(__x86_64__)
+  static int known = -1;
+  if (known < 0)
+    {
+      /* getpid through the x32 entry: ENOSYS when the ABI is compiled out */
+      long rc = syscall (0x40000000L | 39L);
+      known = !(rc < 0 && errno == ENOSYS);
+    }
+  return known;
+#else
+  return false;
+#endif
+}
+
 static int
 architectures_for_host (const json_t *profile, const host_facts *facts, json_t **out,
                         box_error **err)
@@ -365,7 +387,8 @@ architectures_for_host (const json_t *profile, const host_facts *facts, json_t *
     size_t j;
     json_t *sub;
     json_array_foreach (json_object_get (m, "subArchitectures"), j, sub)
-    if (json_is_string (sub))
+    if (json_is_string (sub)
+        && (strcmp (json_string_value (sub), "SCMP_ARCH_X32") != 0 || kernel_has_x32 ()))
       json_array_append (archs, sub);
   }
   *out = TAKE_PTR (archs);
