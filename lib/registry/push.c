@@ -4,6 +4,7 @@
  * from another repository of the same registry, uploaded otherwise; the manifest goes last. */
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "registry/manifest.h"
 #include "registry/progress.h"
 #include "store/images.h"
+#include "store/store.h"
 #include "util/json.h"
 #include "util/strutil.h"
 
@@ -132,6 +134,111 @@ push_blob (box_engine *eng, registry_client *client, const registry_descriptor *
   return 0;
 }
 
+/* Blobs go up three at a time, like layers come down. */
+#define PUSH_PARALLEL 3
+
+typedef struct push_item {
+  const registry_descriptor *desc;
+  const char *what; /* "layer", "config" */
+  bool report;      /* config blobs are not shown as progress rows */
+} push_item;
+
+typedef struct push_job {
+  box_engine *eng;
+  registry_client *client;
+  const push_item *items;
+  size_t n_items;
+  char **sources;
+  int64_t chunk_size;
+  progress_reporter *progress;
+  pthread_mutex_t lock; /* next, failed, error */
+  size_t next;
+  bool failed;
+  box_error *error;
+} push_job;
+
+static void *
+push_worker (void *arg)
+{
+  push_job *job = arg;
+  for (;;)
+    {
+      pthread_mutex_lock (&job->lock);
+      if (job->failed || job->next >= job->n_items)
+        {
+          pthread_mutex_unlock (&job->lock);
+          return NULL;
+        }
+      const push_item *item = &job->items[job->next++];
+      pthread_mutex_unlock (&job->lock);
+      box_error *local = NULL;
+      if (push_blob (job->eng, job->client, item->desc, job->sources, job->chunk_size,
+                     item->report ? job->progress : NULL, &local)
+          < 0)
+        {
+          box_err_wrap (&local, "%s %s", item->what, item->desc->digest);
+          pthread_mutex_lock (&job->lock);
+          if (!job->failed)
+            {
+              job->failed = true;
+              job->error = TAKE_PTR (local);
+            }
+          pthread_mutex_unlock (&job->lock);
+          box_error_free (local);
+          return NULL;
+        }
+    }
+}
+
+static int
+push_blobs (push_job *job, box_error **err)
+{
+  pthread_mutex_init (&job->lock, NULL);
+  size_t n_workers = job->n_items < PUSH_PARALLEL ? job->n_items : PUSH_PARALLEL;
+  pthread_t workers[PUSH_PARALLEL];
+  size_t started = 0;
+  for (; started < n_workers; started++)
+    {
+      int rc = pthread_create (&workers[started], NULL, push_worker, job);
+      if (rc != 0)
+        {
+          if (started == 0)
+            {
+              pthread_mutex_destroy (&job->lock);
+              return box_err_errno (err, rc, "start an upload thread");
+            }
+          break; /* fewer workers still finish the job */
+        }
+    }
+  for (size_t i = 0; i < started; i++)
+    pthread_join (workers[i], NULL);
+  pthread_mutex_destroy (&job->lock);
+  if (job->failed)
+    {
+      box_err_propagate (err, &job->error);
+      return box_err_code (err);
+    }
+  return 0;
+}
+
+/* Records name@digest on the image, as docker does after a push. */
+static int
+record_repo_digest (box_engine *eng, const image_reference *target, const char *digest,
+                    const char *image_id, box_error **err)
+{
+  char name[IMAGE_REFERENCE_STRING_MAX];
+  image_reference_name (target, name);
+  _cleanup_free_ char *reference = NULL;
+  if (asprintf (&reference, "%s@%s", name, digest) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  _cleanup_tx_ store_tx tx = { 0 };
+  if (store_tx_begin (eng->store, &tx, err) < 0
+      || store_image_digest_set (eng->store, reference, image_id, err) < 0
+      || store_tx_commit (&tx, err) < 0)
+    return box_err_wrap (err, "record %s", reference);
+  return 0;
+}
+
 int
 box_image_push (box_engine *eng, const char *ref_text, const box_push_options *opts,
                 char **out_digest, box_error **err)
@@ -201,11 +308,21 @@ box_image_push (box_engine *eng, const char *ref_text, const box_push_options *o
   for (size_t i = 0; i < manifest->n_layers; i++)
     progress_report (progress, BOX_TRANSFER_WAITING, manifest->layers[i].digest, 0,
                      manifest->layers[i].size);
+  _cleanup_free_ push_item *items = calloc (manifest->n_layers + 1, sizeof *items);
+  if (!items)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
   for (size_t i = 0; i < manifest->n_layers; i++)
-    if (push_blob (eng, client, &manifest->layers[i], sources, opts->chunk_size, progress, err) < 0)
-      return box_err_wrap (err, "push %s: layer %s", ref_text, manifest->layers[i].digest);
-  if (push_blob (eng, client, &manifest->config, sources, opts->chunk_size, NULL, err) < 0)
-    return box_err_wrap (err, "push %s: config %s", ref_text, manifest->config.digest);
+    items[i] = (push_item){ &manifest->layers[i], "layer", true };
+  items[manifest->n_layers] = (push_item){ &manifest->config, "config", false };
+  push_job job = { .eng = eng,
+                   .client = client,
+                   .items = items,
+                   .n_items = manifest->n_layers + 1,
+                   .sources = sources,
+                   .chunk_size = opts->chunk_size,
+                   .progress = progress };
+  if (push_blobs (&job, err) < 0)
+    return box_err_wrap (err, "push %s", ref_text);
 
   if (registry_put_manifest (client, target.tag, manifest->media_type, manifest_text, manifest_len,
                              err)
@@ -214,6 +331,8 @@ box_image_push (box_engine *eng, const char *ref_text, const box_push_options *o
   char digest[DIGEST_STRING_MAX];
   if (digest_sha256_buffer (manifest_text, manifest_len, digest, err) < 0)
     return box_err_code (err);
+  if (record_repo_digest (eng, &target, digest, img->id, err) < 0)
+    return box_err_wrap (err, "push %s", ref_text);
   progress_report (progress, BOX_TRANSFER_RESOLVED, digest, 0, -1);
   if (out_digest && !(*out_digest = strdup (digest)))
     return box_err (err, BOX_E_INTERNAL, "out of memory");

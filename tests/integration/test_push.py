@@ -26,6 +26,8 @@ def test_push_round_trip_keeps_digests(box, registry, busybox_layout, tmp_path, 
         assert f"digest: {original}" in pushed.stdout
         _, remote = other.manifest("copy/busybox", "2")
         assert remote == original
+        (pushed_image,) = box.json("image", "inspect", target)
+        assert f"{other.host}/copy/busybox@{original}" in pushed_image["RepoDigests"]
 
         again = box.run("push", target)
         assert again.stdout.count("Layer already exists") == 2
