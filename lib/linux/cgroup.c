@@ -107,7 +107,8 @@ write_limit (int dirfd, const char *where, const char *file, const char *value, 
   return 0;
 }
 
-/* mkdir -p root/path, returning an O_DIRECTORY fd of the last directory. */
+/* mkdir -p root/path, returning an O_DIRECTORY fd of the last directory. The parents exist
+ * after the first box: the leaf is tried first. */
 static int
 mkdir_cgroup (const char *root, const char *path, int *out_fd, box_error **err)
 {
@@ -115,16 +116,21 @@ mkdir_cgroup (const char *root, const char *path, int *out_fd, box_error **err)
   int len = snprintf (full, sizeof full, "%s%s", root, path);
   if (len < 0 || (size_t) len >= sizeof full)
     return box_err (err, BOX_E_INVALID, "cgroup path %s is too long", path);
-  for (char *p = full + strlen (root) + 1; *p; p++)
-    if (*p == '/')
-      {
-        *p = '\0';
-        if (mkdir (full, 0755) < 0 && errno != EEXIST)
-          return box_err_errno (err, errno, "mkdir %s", full);
-        *p = '/';
-      }
   if (mkdir (full, 0755) < 0 && errno != EEXIST)
-    return box_err_errno (err, errno, "mkdir %s", full);
+    {
+      if (errno != ENOENT)
+        return box_err_errno (err, errno, "mkdir %s", full);
+      for (char *p = full + strlen (root) + 1; *p; p++)
+        if (*p == '/')
+          {
+            *p = '\0';
+            if (mkdir (full, 0755) < 0 && errno != EEXIST)
+              return box_err_errno (err, errno, "mkdir %s", full);
+            *p = '/';
+          }
+      if (mkdir (full, 0755) < 0 && errno != EEXIST)
+        return box_err_errno (err, errno, "mkdir %s", full);
+    }
   int fd = open (full, O_DIRECTORY | O_CLOEXEC);
   if (fd < 0)
     return box_err_errno (err, errno, "open %s", full);
@@ -191,6 +197,8 @@ apply_v1 (const char *controller, int fd, const cgroup_limits *l, box_error **er
     }
   else if (strcmp (controller, "devices") == 0 && l->devices_rules)
     {
+      /* each write is one rule; the files stay open across the rules */
+      _cleanup_close_ int allow = -1, deny = -1;
       const char *p = l->devices_rules;
       while (*p)
         {
@@ -199,9 +207,15 @@ apply_v1 (const char *controller, int fd, const cgroup_limits *l, box_error **er
             {
               memcpy (value, p + 1, len - 1);
               value[len - 1] = '\0';
-              const char *file = p[0] == '+' ? "devices.allow" : "devices.deny";
-              if (write_limit (fd, controller, file, value, err) < 0)
-                return -1;
+              bool is_allow = p[0] == '+';
+              int *fd_slot = is_allow ? &allow : &deny;
+              if (*fd_slot < 0)
+                *fd_slot = openat (fd, is_allow ? "devices.allow" : "devices.deny",
+                                   O_WRONLY | O_CLOEXEC);
+              ssize_t n = *fd_slot < 0 ? -1 : write (*fd_slot, value, len - 1);
+              if (n != (ssize_t) (len - 1))
+                return box_err_errno (err, errno, "cgroup devices: write %s = %s",
+                                      is_allow ? "devices.allow" : "devices.deny", value);
             }
           p += len;
           if (*p == '\n')
@@ -426,16 +440,11 @@ cgroup_attach (const char *path, pid_t pid, bool skip_unified, box_error **err)
   if (has_v1 ())
     for (size_t i = 0; i < ARRAY_SIZE (v1_controllers); i++)
       {
-        snprintf (file, sizeof file, CGROUP_ROOT "/%s%s", v1_controllers[i], path);
-        _cleanup_close_ int fd = open (file, O_DIRECTORY | O_CLOEXEC);
-        if (fd < 0)
-          {
-            /* controllers the box was not given a cgroup in (see cgroup_create) */
-            if (errno == ENOENT && strcmp (v1_controllers[i], "memory") != 0)
-              continue;
-            return box_err_errno (err, errno, "open %s", file);
-          }
-        int rc = write_at (fd, "cgroup.procs", value);
+        snprintf (file, sizeof file, CGROUP_ROOT "/%s%s/cgroup.procs", v1_controllers[i], path);
+        int rc = write_at (AT_FDCWD, file, value);
+        /* controllers the box was not given a cgroup in (see cgroup_create) */
+        if (rc == -ENOENT && strcmp (v1_controllers[i], "memory") != 0)
+          continue;
         if (rc < 0)
           return box_err_errno (err, -rc, "attach %d to %s", (int) pid, file);
       }

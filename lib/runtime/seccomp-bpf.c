@@ -1,10 +1,12 @@
-/* Owns the translation of OCI seccomp rules into a BPF program (libseccomp) and its loading. */
+/* Owns the translation of OCI seccomp rules into a BPF program (libseccomp) and its loading,
+ * and the on-disk cache of compiled programs. libseccomp is loaded on first use (see
+ * util/dynload.h): with the cache warm, a box's monitor never needs it. */
 #include "runtime/seccomp-bpf.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/seccomp.h>
-#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <seccomp.h>
 #include <stdlib.h>
@@ -16,8 +18,54 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/dynload.h"
 #include "util/fs.h"
 #include "util/strutil.h"
+
+/* the soname the build linked against (libseccomp2's ABI) */
+#define SECCOMP_SONAME "libseccomp.so.2"
+
+#define SECCOMP_FUNCTIONS(X)                                                                       \
+  X (seccomp_init)                                                                                 \
+  X (seccomp_release)                                                                              \
+  X (seccomp_attr_set)                                                                             \
+  X (seccomp_arch_add)                                                                             \
+  X (seccomp_syscall_resolve_name)                                                                 \
+  X (seccomp_rule_add_exact_array)                                                                 \
+  X (seccomp_rule_add_array)                                                                       \
+  X (seccomp_export_bpf)
+
+static struct
+{
+#define SECCOMP_SLOT(name) __typeof__ (&name) name;
+  SECCOMP_FUNCTIONS (SECCOMP_SLOT)
+#undef SECCOMP_SLOT
+} libseccomp;
+
+static pthread_once_t libseccomp_once = PTHREAD_ONCE_INIT;
+static bool libseccomp_loaded;
+static char libseccomp_error[256];
+
+static void
+libseccomp_load_once (void)
+{
+#define SECCOMP_NAME(name) #name,
+  static const char *const names[] = { SECCOMP_FUNCTIONS (SECCOMP_NAME) };
+#undef SECCOMP_NAME
+  _Static_assert (sizeof names / sizeof names[0] * sizeof (void *) == sizeof libseccomp,
+                  "every slot has a name");
+  libseccomp_loaded = dynload_library (SECCOMP_SONAME, names, (void **) &libseccomp,
+                                       ARRAY_SIZE (names), libseccomp_error,
+                                       sizeof libseccomp_error)
+                      == 0;
+}
+
+static bool
+libseccomp_load (void)
+{
+  pthread_once (&libseccomp_once, libseccomp_load_once);
+  return libseccomp_loaded;
+}
 
 static uint32_t
 action_to_scmp (oci_seccomp_action action, bool has_errno, uint32_t errno_ret)
@@ -69,7 +117,7 @@ static void
 seccomp_releasep (scmp_filter_ctx *ctx)
 {
   if (*ctx)
-    seccomp_release (*ctx);
+    libseccomp.seccomp_release (*ctx);
 }
 
 static uint32_t
@@ -97,21 +145,23 @@ int
 seccomp_program_compile (const oci_seccomp *s, seccomp_program *out, box_error **err)
 {
   memset (out, 0, sizeof *out);
+  if (!libseccomp_load ())
+    return box_err (err, BOX_E_UNSUPPORTED, "seccomp: %s", libseccomp_error);
   uint32_t default_action
       = action_to_scmp (s->default_action, s->has_default_errno_ret, s->default_errno_ret);
-  _cleanup_ (seccomp_releasep) scmp_filter_ctx ctx = seccomp_init (default_action);
+  _cleanup_ (seccomp_releasep) scmp_filter_ctx ctx = libseccomp.seccomp_init (default_action);
   if (!ctx)
     return box_err (err, BOX_E_INTERNAL, "seccomp: cannot initialise libseccomp");
   /* no_new_privs is the box's own choice (process.noNewPrivileges), not libseccomp's */
-  seccomp_attr_set (ctx, SCMP_FLTATR_CTL_NNP, 0);
+  libseccomp.seccomp_attr_set (ctx, SCMP_FLTATR_CTL_NNP, 0);
   /* a binary tree of syscall numbers: every syscall of the box is checked in O(log n) */
-  seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
+  libseccomp.seccomp_attr_set (ctx, SCMP_FLTATR_CTL_OPTIMIZE, 2);
   for (char **a = s->architectures; a && *a; a++)
     {
       uint32_t arch = arch_from_name (*a);
       if (!arch)
         return box_err (err, BOX_E_INVALID, "seccomp: unknown architecture %s", *a);
-      int rc = seccomp_arch_add (ctx, arch);
+      int rc = libseccomp.seccomp_arch_add (ctx, arch);
       if (rc < 0 && rc != -EEXIST)
         return box_err_errno (err, -rc, "seccomp: add architecture %s", *a);
     }
@@ -127,7 +177,7 @@ seccomp_program_compile (const oci_seccomp *s, seccomp_program *out, box_error *
                                          rule->args[k].value, rule->args[k].value_two };
       for (char **name = rule->names; name && *name; name++)
         {
-          int nr = seccomp_syscall_resolve_name (*name);
+          int nr = libseccomp.seccomp_syscall_resolve_name (*name);
           if (nr == __NR_SCMP_ERROR)
             continue;
           /* several conditions on the same argument mean "any of them" in docker's
@@ -140,17 +190,17 @@ seccomp_program_compile (const oci_seccomp *s, seccomp_program *out, box_error *
             {
               rc = 0;
               for (size_t k = 0; k < rule->n_args && rc == 0; k++)
-                rc = seccomp_rule_add_exact_array (ctx, action, nr, 1, &cmps[k]);
+                rc = libseccomp.seccomp_rule_add_exact_array (ctx, action, nr, 1, &cmps[k]);
               if (rc == -EOPNOTSUPP || rc == -EDOM)
                 for (size_t k = 0; k < rule->n_args && (rc == 0 || rc == -EOPNOTSUPP || rc == -EDOM); k++)
-                  rc = seccomp_rule_add_array (ctx, action, nr, 1, &cmps[k]);
+                  rc = libseccomp.seccomp_rule_add_array (ctx, action, nr, 1, &cmps[k]);
             }
           else
             {
-              rc = seccomp_rule_add_exact_array (ctx, action, nr, (unsigned) rule->n_args, cmps);
+              rc = libseccomp.seccomp_rule_add_exact_array (ctx, action, nr, (unsigned) rule->n_args, cmps);
               /* a syscall that is multiplexed or absent on a secondary architecture */
               if (rc == -EOPNOTSUPP || rc == -EDOM)
-                rc = seccomp_rule_add_array (ctx, action, nr, (unsigned) rule->n_args, cmps);
+                rc = libseccomp.seccomp_rule_add_array (ctx, action, nr, (unsigned) rule->n_args, cmps);
             }
           if (rc < 0 && rc != -EEXIST)
             return box_err_errno (err, -rc, "seccomp: add rule for %s", *name);
@@ -160,7 +210,7 @@ seccomp_program_compile (const oci_seccomp *s, seccomp_program *out, box_error *
   _cleanup_close_ int fd = memfd_create ("seccomp-bpf", MFD_CLOEXEC);
   if (fd < 0)
     return box_err_errno (err, errno, "seccomp: memfd_create");
-  int rc = seccomp_export_bpf (ctx, fd);
+  int rc = libseccomp.seccomp_export_bpf (ctx, fd);
   if (rc < 0)
     return box_err_errno (err, -rc, "seccomp: export the BPF program");
   struct stat st;
@@ -199,101 +249,139 @@ seccomp_program_clear (seccomp_program *program)
 
 /* ---- the cache -------------------------------------------------------------------------- */
 
-#define CACHE_MAGIC "BOXBPF1"
+#define CACHE_MAGIC "BOXBPF2"
+#define CACHE_HEADER 16 /* magic, canonical rules length, program length */
+
+/* The rules as bytes, with everything that changes the program: the cache key is a hash of
+ * them and the cache file repeats them, so a hash collision is caught by comparison (no
+ * cryptographic hash needed, so no libcrypto in the monitor). */
+typedef struct canon {
+  char *data;
+  size_t len, cap;
+  bool failed;
+} canon;
 
 static void
-hash_add (EVP_MD_CTX *h, const void *data, size_t len)
+canon_add (canon *c, const void *data, size_t len)
 {
-  EVP_DigestUpdate (h, data, len);
+  if (c->failed)
+    return;
+  if (c->len + len > c->cap)
+    {
+      size_t cap = c->cap ? c->cap * 2 : 4096;
+      while (cap < c->len + len)
+        cap *= 2;
+      char *grown = realloc (c->data, cap);
+      if (!grown)
+        {
+          c->failed = true;
+          return;
+        }
+      c->data = grown;
+      c->cap = cap;
+    }
+  memcpy (c->data + c->len, data, len);
+  c->len += len;
 }
 
 static void
-hash_str (EVP_MD_CTX *h, const char *s)
+canon_str (canon *c, const char *s)
 {
-  /* with the NUL: "ab","c" and "a","bc" hash differently */
-  hash_add (h, s, strlen (s) + 1);
+  canon_add (c, s, strlen (s) + 1); /* with the NUL: "ab","c" differs from "a","bc" */
 }
 
 static void
-hash_u64 (EVP_MD_CTX *h, uint64_t v)
+canon_u64 (canon *c, uint64_t v)
 {
-  hash_add (h, &v, sizeof v);
+  canon_add (c, &v, sizeof v);
 }
 
 static int
-rules_digest (const oci_seccomp *s, char hex[65], box_error **err)
+canonical_rules (const oci_seccomp *s, canon *c, box_error **err)
 {
-  EVP_MD_CTX *h = EVP_MD_CTX_new ();
-  if (!h || EVP_DigestInit_ex (h, EVP_sha256 (), NULL) != 1)
-    {
-      EVP_MD_CTX_free (h);
-      return box_err (err, BOX_E_INTERNAL, "seccomp: cannot initialise SHA-256");
-    }
-  const struct scmp_version *v = seccomp_version ();
   char version[96];
-  snprintf (version, sizeof version, "box-seccomp-cache-1 libseccomp %u.%u.%u native %u",
-            v ? v->major : 0, v ? v->minor : 0, v ? v->micro : 0, seccomp_arch_native ());
-  hash_str (h, version);
-  hash_u64 (h, s->default_action);
-  hash_u64 (h, s->has_default_errno_ret);
-  hash_u64 (h, s->default_errno_ret);
+  /* the header's version: the library the cache was compiled with (same soname, same ABI) */
+  snprintf (version, sizeof version, "box-seccomp-cache-2 libseccomp %d.%d.%d %s",
+            SCMP_VER_MAJOR, SCMP_VER_MINOR, SCMP_VER_MICRO,
+#if defined(__x86_64__)
+            "x86_64"
+#elif defined(__aarch64__)
+            "aarch64"
+#else
+            "other"
+#endif
+  );
+  canon_str (c, version);
+  canon_u64 (c, s->default_action);
+  canon_u64 (c, s->has_default_errno_ret);
+  canon_u64 (c, s->default_errno_ret);
   for (char **a = s->architectures; a && *a; a++)
-    hash_str (h, *a);
-  hash_str (h, "");
-  hash_u64 (h, s->n_rules);
+    canon_str (c, *a);
+  canon_str (c, "");
+  canon_u64 (c, s->n_rules);
   for (size_t i = 0; i < s->n_rules; i++)
     {
       const oci_seccomp_rule *r = &s->rules[i];
       for (char **n = r->names; n && *n; n++)
-        hash_str (h, *n);
-      hash_str (h, "");
-      hash_u64 (h, r->action);
-      hash_u64 (h, r->has_errno_ret);
-      hash_u64 (h, r->errno_ret);
-      hash_u64 (h, r->n_args);
+        canon_str (c, *n);
+      canon_str (c, "");
+      canon_u64 (c, r->action);
+      canon_u64 (c, r->has_errno_ret);
+      canon_u64 (c, r->errno_ret);
+      canon_u64 (c, r->n_args);
       for (size_t k = 0; k < r->n_args; k++)
         {
-          hash_u64 (h, r->args[k].index);
-          hash_u64 (h, r->args[k].value);
-          hash_u64 (h, r->args[k].value_two);
-          hash_u64 (h, r->args[k].op);
+          canon_u64 (c, r->args[k].index);
+          canon_u64 (c, r->args[k].value);
+          canon_u64 (c, r->args[k].value_two);
+          canon_u64 (c, r->args[k].op);
         }
     }
-  unsigned char md[EVP_MAX_MD_SIZE];
-  unsigned int md_len = 0;
-  int ok = EVP_DigestFinal_ex (h, md, &md_len);
-  EVP_MD_CTX_free (h);
-  if (ok != 1 || md_len != 32)
-    return box_err (err, BOX_E_INTERNAL, "seccomp: SHA-256 failed");
-  hex_encode (md, 32, hex);
+  if (c->failed)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
   return 0;
 }
 
+/* FNV-1a, 64 bits */
+static uint64_t
+canon_hash (const canon *c)
+{
+  uint64_t h = UINT64_C (14695981039346656037);
+  for (size_t i = 0; i < c->len; i++)
+    {
+      h ^= (unsigned char) c->data[i];
+      h *= UINT64_C (1099511628211);
+    }
+  return h;
+}
+
 static bool
-cache_read (const char *path, seccomp_program *out)
+cache_read (const char *path, const canon *c, seccomp_program *out)
 {
   _cleanup_close_ int fd = open (path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return false;
   struct stat st;
-  char header[12];
+  char header[CACHE_HEADER];
   if (fstat (fd, &st) < 0 || st.st_size < (off_t) sizeof header
       || read (fd, header, sizeof header) != (ssize_t) sizeof header
       || memcmp (header, CACHE_MAGIC, 8) != 0)
     return false;
-  uint32_t length;
-  memcpy (&length, header + 8, sizeof length);
+  uint32_t canon_len, length;
+  memcpy (&canon_len, header + 8, sizeof canon_len);
+  memcpy (&length, header + 12, sizeof length);
   size_t bytes = (size_t) length * sizeof (struct sock_filter);
-  if (length == 0 || length > BPF_MAXINSNS || (size_t) st.st_size != sizeof header + bytes)
+  if (canon_len != c->len || length == 0 || length > BPF_MAXINSNS
+      || (size_t) st.st_size != sizeof header + canon_len + bytes)
+    return false;
+  _cleanup_free_ char *rules = malloc (canon_len + bytes);
+  if (!rules || read (fd, rules, canon_len + bytes) != (ssize_t) (canon_len + bytes)
+      || memcmp (rules, c->data, canon_len) != 0)
     return false;
   struct sock_filter *filter = malloc (bytes);
   if (!filter)
     return false;
-  if (read (fd, filter, bytes) != (ssize_t) bytes)
-    {
-      free (filter);
-      return false;
-    }
+  memcpy (filter, rules + canon_len, bytes);
   out->filter = filter;
   out->length = (unsigned short) length;
   return true;
@@ -301,7 +389,7 @@ cache_read (const char *path, seccomp_program *out)
 
 /* A failed write only costs the next box a compile: errors are not reported. */
 static void
-cache_write (const char *cache_dir, const char *name, const seccomp_program *p)
+cache_write (const char *cache_dir, const char *name, const canon *c, const seccomp_program *p)
 {
   if (fs_mkdir_p (cache_dir, 0700, NULL) < 0)
     return;
@@ -309,14 +397,17 @@ cache_write (const char *cache_dir, const char *name, const seccomp_program *p)
   if (dirfd < 0)
     return;
   size_t bytes = (size_t) p->length * sizeof (struct sock_filter);
-  _cleanup_free_ char *buf = malloc (12 + bytes);
+  size_t total = CACHE_HEADER + c->len + bytes;
+  _cleanup_free_ char *buf = malloc (total);
   if (!buf)
     return;
   memcpy (buf, CACHE_MAGIC, 8);
-  uint32_t length = p->length;
-  memcpy (buf + 8, &length, sizeof length);
-  memcpy (buf + 12, p->filter, bytes);
-  fs_write_file_atomic (dirfd, name, buf, 12 + bytes, 0600, NULL);
+  uint32_t canon_len = (uint32_t) c->len, length = p->length;
+  memcpy (buf + 8, &canon_len, sizeof canon_len);
+  memcpy (buf + 12, &length, sizeof length);
+  memcpy (buf + CACHE_HEADER, c->data, c->len);
+  memcpy (buf + CACHE_HEADER + c->len, p->filter, bytes);
+  fs_write_file_atomic (dirfd, name, buf, total, 0600, NULL);
 }
 
 int
@@ -326,16 +417,20 @@ seccomp_program_get (const oci_seccomp *s, const char *cache_dir, seccomp_progra
   memset (out, 0, sizeof *out);
   if (!cache_dir)
     return seccomp_program_compile (s, out, err);
-  char hex[65];
-  if (rules_digest (s, hex, err) < 0)
-    return box_err_code (err);
-  char name[80], path[4200];
-  snprintf (name, sizeof name, "%s.bpf", hex);
-  snprintf (path, sizeof path, "%s/%s", cache_dir, name);
-  if (cache_read (path, out))
-    return 0;
-  if (seccomp_program_compile (s, out, err) < 0)
-    return box_err_code (err);
-  cache_write (cache_dir, name, out);
-  return 0;
+  canon c = { 0 };
+  int rc = canonical_rules (s, &c, err);
+  if (rc == 0)
+    {
+      char name[32], path[4200];
+      snprintf (name, sizeof name, "%016llx.bpf", (unsigned long long) canon_hash (&c));
+      snprintf (path, sizeof path, "%s/%s", cache_dir, name);
+      if (!cache_read (path, &c, out))
+        {
+          rc = seccomp_program_compile (s, out, err);
+          if (rc == 0)
+            cache_write (cache_dir, name, &c, out);
+        }
+    }
+  free (c.data);
+  return rc;
 }

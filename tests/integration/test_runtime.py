@@ -332,3 +332,10 @@ def test_same_bundle_under_both_runtimes(tmp_path, rootfs):
         outputs.append(proc.stdout)
         assert (r.bundle / "config.json").read_text() == config  # untouched
     assert outputs[0] == outputs[1]
+
+
+def test_device_cgroup_denies_host_disks(rt):
+    # mknod is allowed (CAP_MKNOD, "b *:* m"), opening the node is not: docker's device rules
+    proc, _ = rt.run(cmd=["sh", "-c", "mknod /tmp/disk$$ b 7 0 && echo made; head -c1 /tmp/disk$$; rm /tmp/disk$$"])
+    assert "made" in proc.stdout
+    assert "Operation not permitted" in proc.stderr

@@ -8,6 +8,7 @@
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include <linux/capability.h>
 
 #include "linux/caps.h"
+#include "runtime/seccomp-bpf.h"
 #include "runtime/seccomp-profile.h"
 #include "runtime/spec.h"
 #include "runtime/user.h"
@@ -547,6 +549,68 @@ test_user_resolve (void **state)
   free (root);
 }
 
+static void
+test_seccomp_cache (void **state)
+{
+  spec_options opts = { .args = true_args, .rootfs = "r" };
+  oci_config *c = round_trip (&opts);
+  char *dir = unit_make_temp_dir ();
+  char cache[4096];
+  snprintf (cache, sizeof cache, "%s/cache", dir);
+
+  seccomp_program compiled, first, second;
+  box_error *err = NULL;
+  int rc = seccomp_program_compile (c->seccomp, &compiled, &err);
+  assert_ok (rc, err);
+  rc = seccomp_program_get (c->seccomp, cache, &first, &err); /* miss: compiles, stores */
+  assert_ok (rc, err);
+  rc = seccomp_program_get (c->seccomp, cache, &second, &err); /* hit */
+  assert_ok (rc, err);
+  assert_int_equal (first.length, compiled.length);
+  assert_int_equal (second.length, compiled.length);
+  assert_memory_equal (second.filter, compiled.filter, compiled.length * sizeof (struct sock_filter));
+
+  /* a cache file that does not hold these rules (collision, corruption) is not used */
+  DIR *d = opendir (cache);
+  assert_non_null (d);
+  struct dirent *e;
+  char file[8192] = "";
+  while ((e = readdir (d)))
+    if (e->d_name[0] != '.')
+      snprintf (file, sizeof file, "%s/%s", cache, e->d_name);
+  closedir (d);
+  assert_true (file[0]);
+  FILE *f = fopen (file, "r+");
+  assert_non_null (f);
+  fseek (f, 40, SEEK_SET);
+  fputc ('#', f);
+  fclose (f);
+  seccomp_program third;
+  rc = seccomp_program_get (c->seccomp, cache, &third, &err);
+  assert_ok (rc, err);
+  assert_memory_equal (third.filter, compiled.filter, compiled.length * sizeof (struct sock_filter));
+
+  /* other rules, another program */
+  const char *const add_admin[] = { "SYS_ADMIN", NULL };
+  spec_options admin = { .args = true_args, .rootfs = "r", .cap_add = add_admin };
+  oci_config *c2 = round_trip (&admin);
+  seccomp_program other;
+  rc = seccomp_program_get (c2->seccomp, cache, &other, &err);
+  assert_ok (rc, err);
+  assert_true (other.length != compiled.length
+               || memcmp (other.filter, compiled.filter, compiled.length * sizeof (struct sock_filter)) != 0);
+
+  seccomp_program_clear (&compiled);
+  seccomp_program_clear (&first);
+  seccomp_program_clear (&second);
+  seccomp_program_clear (&third);
+  seccomp_program_clear (&other);
+  oci_config_free (c);
+  oci_config_free (c2);
+  unit_remove_tree (dir);
+  free (dir);
+}
+
 int
 main (void)
 {
@@ -560,6 +624,7 @@ main (void)
     cmocka_unit_test (test_parse_errors),
     cmocka_unit_test (test_minimal_runc_style_config),
     cmocka_unit_test (test_user_resolve),
+    cmocka_unit_test (test_seccomp_cache),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
