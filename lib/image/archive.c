@@ -891,6 +891,7 @@ typedef struct load_image {
   char **layer_media_types; /* NULL entries: from the decompressed format */
   size_t n_layers;
   char manifest_digest[DIGEST_STRING_MAX]; /* "" when one is to be made */
+  char index_digest[DIGEST_STRING_MAX];    /* oci-archive: what index.json points at */
   char *manifest_media_type;
   char **extra_blobs;
   size_t n_extra_blobs;
@@ -1152,12 +1153,24 @@ collect_oci_images (load_state *ls, member *index_member, load_image **out, size
   if (!images)
     return OUT_OF_MEMORY (err);
   *out = images;
-  *out_n = n;
+  size_t used = 0;
   for (size_t i = 0; i < n; i++)
     {
       json_t *desc = json_array_get (manifests, i);
-      if (collect_oci_manifest (ls, &images[i], desc, 0, err) < 0)
-        return box_err_code (err);
+      const char *digest = json_string_value (json_object_get (desc, "digest"));
+      /* one image under several names is listed once per name: collect it once */
+      load_image *image = NULL;
+      for (size_t j = 0; j < used && digest; j++)
+        if (strcmp (images[j].index_digest, digest) == 0)
+          image = &images[j];
+      if (!image)
+        {
+          image = &images[used++];
+          *out_n = used;
+          if (collect_oci_manifest (ls, image, desc, 0, err) < 0)
+            return box_err_code (err);
+          snprintf (image->index_digest, sizeof image->index_digest, "%s", digest);
+        }
       json_t *annotations = json_object_get (desc, "annotations");
       const char *name
           = json_string_value (json_object_get (annotations, ANNOTATION_CONTAINERD_NAME));
@@ -1165,7 +1178,7 @@ collect_oci_images (load_state *ls, member *index_member, load_image **out, size
       /* a ref name that is only a tag ("latest") names no repository */
       if (!name && ref_name && (strchr (ref_name, ':') || strchr (ref_name, '/')))
         name = ref_name;
-      if (name && add_name (&images[i], name, err) < 0)
+      if (name && add_name (image, name, err) < 0)
         return box_err_code (err);
     }
   return 0;

@@ -260,3 +260,22 @@ def test_load_refuses_a_terminal_and_missing_file(box, tmp_path):
     r = box.run("load", "-i", str(tmp_path / "missing.tar"), check=False)
     assert r.returncode != 0
     assert "missing.tar" in r.stderr
+
+
+def test_pull_save_load_push_keeps_every_digest(box, registry, busybox_layout, tmp_path):
+    registry.skopeo_copy(busybox_layout.path, "busybox:2", tag="2")
+    _, original = registry.manifest("busybox", "2")
+    ref = f"{registry.host}/busybox:2"
+    box.run("pull", ref)
+    pulled = inspect(box, ref)
+    for fmt in ("docker-archive", "oci-archive"):
+        archive = tmp_path / f"pulled-{fmt}.tar"
+        box.run("save", "--format", fmt, "-o", str(archive), ref)
+        box.run("rmi", "-f", ref)
+        assert box.run("load", "-i", str(archive)).stdout == f"Loaded image: {ref}\n"
+        loaded = inspect(box, ref)
+        assert loaded["Id"] == pulled["Id"]
+        assert loaded["RootFS"] == pulled["RootFS"]
+    # the oci-archive carried the pulled manifest and compressed blobs byte for byte: pushing
+    # the loaded image gives the registry's original manifest digest
+    assert f"digest: {original}" in box.run("push", ref).stdout
