@@ -115,12 +115,6 @@ image_store_add (box_engine *eng, const image_add_request *req, box_error **err)
                         req->config_digest, i, in->diff_id ? in->diff_id : "(none)", listed);
       if (layer_chain_id (i ? chain_ids[i - 1] : NULL, in->diff_id, chain_ids[i], err) < 0)
         return box_err_wrap (err, "add image %s", req->config_digest);
-      int exists = layer_exists (eng, chain_ids[i], err);
-      if (exists < 0)
-        return box_err_wrap (err, "add image %s", req->config_digest);
-      if (!exists)
-        return box_err (err, BOX_E_INTERNAL, "add image %s: layer %s is not unpacked",
-                        req->config_digest, chain_ids[i]);
       layers[i] = (store_image_layer){ .chain_id = chain_ids[i],
                                        .diff_id = (char *) in->diff_id,
                                        .blob_digest = (char *) in->blob_digest,
@@ -162,6 +156,17 @@ image_store_add (box_engine *eng, const image_add_request *req, box_error **err)
   _cleanup_tx_ store_tx tx = { 0 };
   int rc = store_tx_begin (eng->store, &tx, err);
   store_image *existing = NULL;
+  /* under the write lock: a removal in another process takes layer directories away only
+   * under it too, after checking that no image links them */
+  for (size_t i = 0; rc == 0 && i < req->n_layers; i++)
+    {
+      int exists = layer_exists (eng, chain_ids[i], err);
+      if (exists == 0)
+        rc = box_err (err, BOX_E_CONFLICT, "layer %s is not unpacked (removed meanwhile?)",
+                      chain_ids[i]);
+      else if (exists < 0)
+        rc = box_err_code (err);
+    }
   if (rc == 0)
     rc = store_image_get (eng->store, req->config_digest, &existing, err);
   if (rc == 0)
@@ -350,21 +355,43 @@ image_store_delete (box_engine *eng, const char *image_id, uint64_t *reclaimed, 
       }
   }
 
-  /* the record is gone: from here on, a failure leaves only unreferenced files that the next
-   * removal or an import of the same content reuses */
+  /* the record is gone. The files go under the write lock, after checking again that no
+   * image links them: an add in another process checks its layer directories under the same
+   * lock, so it either sees them gone or has linked them before this check. A crash here
+   * leaves unreferenced files, which the next removal or an add of the same content reuses. */
   int rc = 0;
   uint64_t freed = (uint64_t) layer_bytes;
-  for (size_t i = 0; i < n_layers; i++)
-    if (rc == 0 && layer_remove (eng, layers[i], err) < 0)
+  {
+    _cleanup_tx_ store_tx tx = { 0 };
+    if (store_tx_begin (eng->store, &tx, err) < 0)
+      rc = box_err_wrap (err, "delete image %s: remove its files", image_id);
+    for (size_t i = 0; rc == 0 && i < n_layers; i++)
+      {
+        int refs = 0;
+        if (store_layer_reference_count (eng->store, layers[i], &refs, err) < 0)
+          rc = box_err_code (err);
+        else if (refs == 0
+                 && (store_layer_delete (eng->store, layers[i], err) < 0
+                     || layer_remove (eng, layers[i], err) < 0))
+          rc = box_err_wrap (err, "delete image %s", image_id);
+      }
+    for (size_t i = 0; rc == 0 && i < n_blobs; i++)
+      {
+        int refs = 0;
+        uint64_t size = 0;
+        if (store_blob_reference_count (eng->store, blobs[i], &refs, err) < 0)
+          rc = box_err_code (err);
+        else if (refs == 0)
+          {
+            if (content_blob_size (eng, blobs[i], &size, NULL) == 0)
+              freed += size;
+            if (content_blob_remove (eng, blobs[i], err) < 0)
+              rc = box_err_wrap (err, "delete image %s", image_id);
+          }
+      }
+    if (rc == 0 && store_tx_commit (&tx, err) < 0)
       rc = box_err_wrap (err, "delete image %s", image_id);
-  for (size_t i = 0; i < n_blobs; i++)
-    {
-      uint64_t size = 0;
-      if (content_blob_size (eng, blobs[i], &size, NULL) == 0)
-        freed += size;
-      if (rc == 0 && content_blob_remove (eng, blobs[i], err) < 0)
-        rc = box_err_wrap (err, "delete image %s", image_id);
-    }
+  }
   strings_free (blobs, n_blobs);
   strings_free (layers, n_layers);
   if (reclaimed)

@@ -538,3 +538,24 @@ store_layer_get_size (store *s, const char *chain_id, int64_t *out_size, box_err
   *out_size = sqlite3_column_int64 (st, 0);
   return 1;
 }
+
+int
+store_layer_reference_count (store *s, const char *chain_id, int *out, box_error **err)
+{
+  return count_references (s, "SELECT count(*) FROM image_layers WHERE chain_id = ?1", chain_id,
+                           out, err);
+}
+
+int
+store_blob_reference_count (store *s, const char *digest, int *out, box_error **err)
+{
+  return count_references (s, "SELECT count(*) FROM image_blobs WHERE digest = ?1", digest, out,
+                           err);
+}
+
+int
+store_layer_delete (store *s, const char *chain_id, box_error **err)
+{
+  return delete_one (s, "DELETE FROM layers WHERE chain_id = ?1", chain_id, "store: delete layer",
+                     err);
+}

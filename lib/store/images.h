@@ -77,6 +77,14 @@ int store_image_digest_delete (store *s, const char *reference, box_error **err)
 int store_image_delete (store *s, const char *id, char ***out_orphan_blobs, size_t *out_n_blobs,
                         char ***out_orphan_layers, size_t *out_n_layers, box_error **err);
 
+/* How many image links a layer / a blob has (under the write lock, the answer holds until
+ * commit: files are removed only when it is 0). */
+int store_layer_reference_count (store *s, const char *chain_id, int *out, box_error **err);
+int store_blob_reference_count (store *s, const char *digest, int *out, box_error **err);
+
+/* Deletes a layer row; 1 when one was deleted. */
+int store_layer_delete (store *s, const char *chain_id, box_error **err);
+
 /* Size of a layer row, 1 when found. */
 int store_layer_get_size (store *s, const char *chain_id, int64_t *out_size, box_error **err);
 
