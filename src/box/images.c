@@ -107,12 +107,17 @@ run_images (cli_context *ctx, int argc, char **argv)
     }
   else
     {
-      if (digests)
-        printf ("%-40s %-20s %-72s %-*s   %-20s %s\n", "REPOSITORY", "TAG", "DIGEST", id_width,
-                "IMAGE ID", "CREATED", "SIZE");
-      else
-        printf ("%-40s %-20s %-*s   %-20s %s\n", "REPOSITORY", "TAG", id_width, "IMAGE ID",
-                "CREATED", "SIZE");
+      /* docker's tabwriter layout: each column as wide as its widest cell, three spaces
+       * apart */
+      enum { COLUMNS = 6 };
+      size_t n_rows = 1, cap = 16;
+      char *(*rows)[COLUMNS] = calloc (cap, sizeof *rows);
+      if (!rows)
+        goto out_free;
+      const char *headers[COLUMNS] = { "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED",
+                                       "SIZE" };
+      for (int k = 0; k < COLUMNS; k++)
+        rows[0][k] = strdup (headers[k]);
       for (size_t i = 0; i < n; i++)
         {
           const box_image *image = images[i];
@@ -121,8 +126,8 @@ run_images (cli_context *ctx, int argc, char **argv)
                     no_trunc ? image->id : strchr (image->id, ':') + 1);
           cli_format_ago (image->created_ns, created, sizeof created);
           cli_format_size (image->size, size, sizeof size);
-          size_t rows = image->n_repo_tags ? image->n_repo_tags : 1;
-          for (size_t r = 0; r < rows; r++)
+          size_t per_image = image->n_repo_tags ? image->n_repo_tags : 1;
+          for (size_t r = 0; r < per_image; r++)
             {
               char repo[512];
               const char *tag = "<none>";
@@ -138,17 +143,45 @@ run_images (cli_context *ctx, int argc, char **argv)
                       && image->repo_digests[d][strlen (repo)] == '@')
                     digest = at + 1;
                 }
-              if (digests)
-                printf ("%-40s %-20s %-72s %-*s   %-20s %s\n", repo, tag, digest, id_width, id,
-                        created, size);
-              else
-                printf ("%-40s %-20s %-*s   %-20s %s\n", repo, tag, id_width, id, created,
-                        size);
+              if (n_rows == cap)
+                {
+                  char *(*bigger)[COLUMNS] = realloc (rows, 2 * cap * sizeof *rows);
+                  if (!bigger)
+                    break;
+                  rows = bigger;
+                  cap *= 2;
+                }
+              const char *cells[COLUMNS] = { repo, tag, digest, id, created, size };
+              for (int k = 0; k < COLUMNS; k++)
+                rows[n_rows][k] = strdup (cells[k]);
+              n_rows++;
             }
         }
+      size_t widths[COLUMNS] = { 0 };
+      for (size_t r = 0; r < n_rows; r++)
+        for (int k = 0; k < COLUMNS; k++)
+          if (rows[r][k] && strlen (rows[r][k]) > widths[k])
+            widths[k] = strlen (rows[r][k]);
+      for (size_t r = 0; r < n_rows; r++)
+        {
+          for (int k = 0; k < COLUMNS; k++)
+            {
+              if (k == 2 && !digests)
+                continue;
+              const char *cell = rows[r][k] ? rows[r][k] : "";
+              if (k == COLUMNS - 1)
+                printf ("%s\n", cell);
+              else
+                printf ("%-*s   ", (int) widths[k], cell);
+            }
+          for (int k = 0; k < COLUMNS; k++)
+            free (rows[r][k]);
+        }
+      free (rows);
     }
-  box_image_list_free (images, n);
   status = 0;
+out_free:
+  box_image_list_free (images, n);
 out:
   free (reference_filter);
   free (filters);

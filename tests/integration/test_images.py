@@ -311,3 +311,24 @@ def test_image_group_help_and_unknown_subcommand(box):
     assert r.stdout.startswith("Usage: box image import")
     r = box.run("image", "frobnicate", check=False)
     assert r.returncode == 125 and "is not a box command" in r.stderr
+
+
+def test_concurrent_imports_of_the_same_content_share_one_layer(box, box_bin, busybox_tarball):
+    box.run("images")
+    procs = [subprocess.Popen([box_bin, "--root", str(box.root), "image", "import", "-q",
+                               str(busybox_tarball), f"same:{i}"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for i in range(4)]
+    results = [p.communicate(timeout=120) + (p.returncode,) for p in procs]
+    assert all(rc == 0 for _, _, rc in results), results
+    # each import writes its own config (its own creation time), over one shared layer
+    assert len(layers(box.root)) == 1
+    assert sorted(r[0] + ":" + r[1] for r in image_rows(box)) == [
+        f"same:{i}" for i in range(4)]
+    assert staging_entries(box.root) == []
+    # removing three leaves the fourth intact
+    for i in range(3):
+        box.run("rmi", f"same:{i}")
+    [layer] = layers(box.root)
+    assert (box.root / "layers" / layer / "bin/busybox").exists()
+    assert box.json("image", "inspect", "same:3")[0]["RepoTags"] == ["same:3"]
