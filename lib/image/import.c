@@ -174,21 +174,38 @@ box_image_import (box_engine *eng, const box_image_import_options *opts, char **
   if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
     src.total = (uint64_t) st.st_size;
 
-  _cleanup_ (decompress_reader_freep) decompress_reader *reader = NULL;
-  decompress_options dopts = DECOMPRESS_OPTIONS_INIT;
-  if (decompress_reader_new (&dopts, read_source, &src, &reader, err) < 0)
-    return box_err_wrap (err, "import %s", source_name);
-
+  /* two threads: this one reads, stores and hashes the input and decompresses it (hashing
+   * the diff id); the unpack job writes the files */
   _cleanup_ (layer_abortp) layer_writer *layer = NULL;
   if (layer_begin (eng, &layer, err) < 0)
     return box_err_wrap (err, "import %s", source_name);
   layer_unpack_options uopts = LAYER_UNPACK_OPTIONS_INIT;
-  layer_unpack_stats stats = { 0 };
+  _cleanup_ (layer_unpack_job_freep) layer_unpack_job *unpack = NULL;
+  if (layer_unpack_job_start (layer_writer_directory_fd (layer), &uopts, &unpack, err) < 0)
+    return box_err_wrap (err, "import %s", source_name);
+  decompress_options dopts = DECOMPRESS_OPTIONS_INIT;
+  _cleanup_ (decompressor_freep) decompressor *dec = NULL;
+  if (decompressor_new (&dopts, layer_unpack_job_write, unpack, &dec, err) < 0)
+    return box_err_wrap (err, "import %s", source_name);
+  for (;;)
+    {
+      const void *chunk = NULL;
+      ssize_t n = read_source (&src, &chunk, err);
+      if (n < 0)
+        return box_err_wrap (err, "import %s", source_name);
+      if (n == 0)
+        break;
+      if (decompressor_feed (dec, chunk, (size_t) n, err) < 0)
+        {
+          /* when the unpack failed, its error says why (it is the one the feed returns) */
+          return box_err_wrap (err, "import %s", source_name);
+        }
+    }
   decompress_result result;
-  if (layer_unpack (layer_writer_directory_fd (layer), decompress_reader_read, reader, &uopts,
-                    &stats, err)
-          < 0
-      || decompress_reader_finish (reader, &result, err) < 0)
+  layer_unpack_stats stats = { 0 };
+  if (decompressor_finish (dec, &result, err) < 0)
+    return box_err_wrap (err, "import %s", source_name);
+  if (layer_unpack_job_finish (unpack, &stats, err) < 0)
     return box_err_wrap (err, "import %s", source_name);
   if (opts->progress && src.done != src.last_progress)
     opts->progress (opts->progress_data, "import", src.done, src.total);
