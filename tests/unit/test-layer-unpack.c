@@ -342,6 +342,11 @@ test_links_and_xattrs (void **state)
   tar_symlink (&b, "bin/ls", "busybox");
   tar_symlink (&b, "etc-link", "/etc/passwd"); /* kept as is, never followed */
   tar_symlink (&b, "up", "../../..");
+  struct archive_entry *l = tar_entry ("bin/marked", AE_IFLNK, 0777);
+  archive_entry_set_symlink (l, "busybox");
+  archive_entry_set_uid (l, 42);
+  archive_entry_xattr_add_entry (l, "trusted.box-link", "L", 1);
+  tar_write (&b, l, NULL, 0);
   tar_end (&b);
   layer_unpack_stats stats;
   unpack_ok (f, &b, &stats);
@@ -372,8 +377,18 @@ test_links_and_xattrs (void **state)
   assert_int_equal (getxattr (p, "trusted.box-test", value, sizeof value), 1);
   assert_true (getxattr (p, "trusted.overlay.redirect", value, sizeof value) < 0);
   free (p);
+  /* a symlink's own owner and xattrs, never its target's */
+  p = layer_path (f, "bin/marked");
+  assert_int_equal (lgetxattr (p, "trusted.box-link", value, sizeof value), 1);
+  assert_int_equal (value[0], 'L');
+  free (p);
+  assert_int_equal (lstat_in (f, "bin/marked").st_uid, 42);
+  assert_int_equal (lstat_in (f, "bin/busybox").st_uid, 0);
+  p = layer_path (f, "bin/busybox");
+  assert_true (getxattr (p, "trusted.box-link", value, sizeof value) < 0);
+  free (p);
   assert_int_equal (stats.hardlinks, 1);
-  assert_int_equal (stats.symlinks, 3);
+  assert_int_equal (stats.symlinks, 4);
 }
 
 static void
