@@ -21,8 +21,8 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   box_error *err = NULL;
   if (image_config_apply_change (config, s, &err) == 0)
     {
-      json_t *blob = json_pack ("{s:O,s:{s:s,s:[]}}", "config", config, "rootfs", "type",
-                                "layers", "diff_ids");
+      json_t *blob = json_pack ("{s:O,s:{s:s,s:[]}}", "config", config, "rootfs", "type", "layers",
+                                "diff_ids");
       if (!blob || image_config_validate (blob, NULL) != 0)
         abort ();
       json_decref (blob);

@@ -34,8 +34,7 @@ uint64_t content_writer_size (const content_writer *w);
 /* Verifies, fsyncs and renames the blob into place, writing its digest into out_digest (may
  * be NULL). A digest other than the expected one is BOX_E_INVALID naming both, and nothing is
  * left behind. The writer is finished either way: free it with content_writer_abort. */
-int content_writer_commit (content_writer *w, char out_digest[DIGEST_STRING_MAX],
-                           box_error **err);
+int content_writer_commit (content_writer *w, char out_digest[DIGEST_STRING_MAX], box_error **err);
 
 /* Frees the writer, removing its temporary file unless it was committed. Accepts NULL. */
 void content_writer_abort (content_writer *w);

@@ -23,9 +23,7 @@ is_string_array (const json_t *v)
     return false;
   size_t i;
   json_t *item;
-  json_array_foreach (v, i, item)
-  if (!json_is_string (item))
-    return false;
+  json_array_foreach (v, i, item) if (!json_is_string (item)) return false;
   return true;
 }
 
@@ -36,9 +34,7 @@ is_string_map (const json_t *v)
     return false;
   const char *key;
   json_t *value;
-  json_object_foreach ((json_t *) v, key, value)
-  if (!json_is_string (value))
-    return false;
+  json_object_foreach ((json_t *) v, key, value) if (!json_is_string (value)) return false;
   return true;
 }
 
@@ -58,8 +54,7 @@ image_config_validate (const json_t *blob, box_error **err)
           const json_t *v = json_object_get (config, string_arrays[i]);
           if (v && !json_is_null (v) && !is_string_array (v))
             return box_err (err, BOX_E_INVALID,
-                            "image config: config.%s is not an array of strings",
-                            string_arrays[i]);
+                            "image config: config.%s is not an array of strings", string_arrays[i]);
         }
       static const char *const strings[] = { "WorkingDir", "User", "StopSignal" };
       for (size_t i = 0; i < sizeof strings / sizeof strings[0]; i++)
@@ -104,10 +99,11 @@ image_config_validate (const json_t *blob, box_error **err)
     return box_err (err, BOX_E_INVALID, "image config: rootfs.diff_ids is not an array");
   size_t i;
   json_t *diff_id;
-  json_array_foreach (diff_ids, i, diff_id)
-  if (!digest_is_valid_sha256 (json_string_value (diff_id)))
-    return box_err (err, BOX_E_INVALID, "image config: rootfs.diff_ids[%zu] is not a sha256 digest",
-                    i);
+  json_array_foreach (diff_ids, i, diff_id) if (
+      !digest_is_valid_sha256 (json_string_value (
+          diff_id))) return box_err (err, BOX_E_INVALID,
+                                     "image config: rootfs.diff_ids[%zu] is not a sha256 digest",
+                                     i);
   return 0;
 }
 
@@ -174,8 +170,12 @@ image_time_parse_rfc3339 (const char *text, int64_t *out_ns, box_error **err)
   if (*p)
     goto invalid;
 
-  struct tm tm = { .tm_year = year - 1900, .tm_mon = month - 1, .tm_mday = day, .tm_hour = hour,
-                   .tm_min = minute, .tm_sec = second };
+  struct tm tm = { .tm_year = year - 1900,
+                   .tm_mon = month - 1,
+                   .tm_mday = day,
+                   .tm_hour = hour,
+                   .tm_min = minute,
+                   .tm_sec = second };
   time_t secs = timegm (&tm);
   *out_ns = ((int64_t) secs - offset_seconds) * 1000000000LL + fraction_ns;
   return 0;
@@ -439,7 +439,7 @@ apply_volume (json_t *config, const char *args, box_error **err)
       size_t i;
       json_t *item;
       json_array_foreach (list, i, item)
-      json_object_set_new (volumes, json_string_value (item), json_object ());
+          json_object_set_new (volumes, json_string_value (item), json_object ());
       return 0;
     }
   _cleanup_strv_ char **words = NULL;
@@ -476,8 +476,9 @@ image_config_apply_change (json_t *config, const char *change, box_error **err)
   if (!trimmed)
     return OUT_OF_MEMORY (err);
   size_t len = strlen (trimmed);
-  while (len > 0 && (trimmed[len - 1] == ' ' || trimmed[len - 1] == '\t'
-                     || trimmed[len - 1] == '\n' || trimmed[len - 1] == '\r'))
+  while (len > 0
+         && (trimmed[len - 1] == ' ' || trimmed[len - 1] == '\t' || trimmed[len - 1] == '\n'
+             || trimmed[len - 1] == '\r'))
     trimmed[--len] = '\0';
 
   int rc;

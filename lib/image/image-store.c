@@ -25,11 +25,10 @@
 const char *
 image_host_architecture (void)
 {
-  static const struct
-  {
+  static const struct {
     const char *machine, *oci;
   } names[] = {
-    { "x86_64", "amd64" }, { "aarch64", "arm64" }, { "armv7l", "arm" },     { "i686", "386" },
+    { "x86_64", "amd64" }, { "aarch64", "arm64" },   { "armv7l", "arm" },  { "i686", "386" },
     { "i386", "386" },     { "ppc64le", "ppc64le" }, { "s390x", "s390x" }, { "riscv64", "riscv64" },
   };
   static char machine[65];
@@ -260,8 +259,8 @@ image_store_resolve (box_engine *eng, const char *ref, char **out_id, image_matc
         return box_err_code (err);
       if (found > 1)
         return box_err (err, BOX_E_AMBIGUOUS,
-                        "image reference \"%s\" is ambiguous: several image ids start with %s",
-                        ref, hex);
+                        "image reference \"%s\" is ambiguous: several image ids start with %s", ref,
+                        hex);
       match = IMAGE_MATCH_ID;
     }
 
@@ -296,8 +295,7 @@ box_references_image (box_engine *eng, const box_box *b, const char *image_id)
 }
 
 int
-image_store_find_user (box_engine *eng, const char *image_id, char out_box_id[65],
-                       box_error **err)
+image_store_find_user (box_engine *eng, const char *image_id, char out_box_id[65], box_error **err)
 {
   box_box **boxes = NULL;
   size_t n = 0;

@@ -27,16 +27,16 @@ typedef struct image_add_layer {
 } image_add_layer;
 
 typedef struct image_add_request {
-  const char *config_digest;       /* the config blob, already in the content store */
-  const char *manifest_digest;     /* NULL when none is kept */
+  const char *config_digest;   /* the config blob, already in the content store */
+  const char *manifest_digest; /* NULL when none is kept */
   const char *manifest_media_type;
-  const image_add_layer *layers;   /* rootfs order, lowest first; must match rootfs.diff_ids */
+  const image_add_layer *layers; /* rootfs order, lowest first; must match rootfs.diff_ids */
   size_t n_layers;
-  const char *const *extra_blobs;  /* other blobs the image holds on to (an index, ...) */
+  const char *const *extra_blobs; /* other blobs the image holds on to (an index, ...) */
   size_t n_extra_blobs;
-  const char *tag;                 /* a reference to tag the image with, or NULL */
-  const char *repo_digest;         /* "name@sha256:<manifest>" to record, or NULL */
-  const char *event_action;        /* the image event to record: "import", "pull", "load" */
+  const char *tag;          /* a reference to tag the image with, or NULL */
+  const char *repo_digest;  /* "name@sha256:<manifest>" to record, or NULL */
+  const char *event_action; /* the image event to record: "import", "pull", "load" */
 } image_add_request;
 
 /* Records an image (or, when it exists, only its new tag/digest) in one transaction. The

@@ -167,8 +167,8 @@ parse_filters (const char *const *filters, size_t n, list_filters *out, const ch
           else if (strcmp (value, "false") == 0 || strcmp (value, "0") == 0)
             out->dangling = 0;
           else
-            return box_err (err, BOX_E_INVALID,
-                            "invalid filter \"%s\": dangling is true or false", f);
+            return box_err (err, BOX_E_INVALID, "invalid filter \"%s\": dangling is true or false",
+                            f);
         }
       else
         return box_err (err, BOX_E_INVALID,
@@ -314,17 +314,17 @@ box_image_inspect_json (box_engine *eng, const char *ref, char **out_json, box_e
   char created[TIME_RFC3339_MAX];
   time_format_rfc3339 (row->created_ns, created, sizeof created);
   const char *created_text = json_string_value (json_object_get (blob, "created"));
-  _cleanup_json_ json_t *o = json_pack (
-      "{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:O,s:s,s:s,s:I,s:{s:s,s:o},s:{s:n}}", "Id", row->id,
-      "RepoTags", string_array (row->tags, row->n_tags, true), "RepoDigests",
-      string_array (row->digests, row->n_digests, true), "Parent", "", "Comment",
-      json_string_value (json_object_get (blob, "comment")) ?: "", "Created",
-      created_text ?: created, "DockerVersion",
-      json_string_value (json_object_get (blob, "docker_version")) ?: "", "Author",
-      json_string_value (json_object_get (blob, "author")) ?: "", "Config",
-      json_is_object (config) ? config : json_null (), "Architecture", row->architecture,
-      "Os", row->os, "Size", (json_int_t) row->size, "RootFS", "Type", "layers", "Layers",
-      layers, "Metadata", "LastTagTime");
+  _cleanup_json_ json_t *o
+      = json_pack ("{s:s,s:o,s:o,s:s,s:s,s:s,s:s,s:s,s:O,s:s,s:s,s:I,s:{s:s,s:o},s:{s:n}}", "Id",
+                   row->id, "RepoTags", string_array (row->tags, row->n_tags, true), "RepoDigests",
+                   string_array (row->digests, row->n_digests, true), "Parent", "", "Comment",
+                   json_string_value (json_object_get (blob, "comment")) ?: "", "Created",
+                   created_text ?: created, "DockerVersion",
+                   json_string_value (json_object_get (blob, "docker_version")) ?: "", "Author",
+                   json_string_value (json_object_get (blob, "author")) ?: "", "Config",
+                   json_is_object (config) ? config : json_null (), "Architecture",
+                   row->architecture, "Os", row->os, "Size", (json_int_t) row->size, "RootFS",
+                   "Type", "layers", "Layers", layers, "Metadata", "LastTagTime");
   if (!o)
     return OUT_OF_MEMORY (err);
   const char *variant = json_string_value (json_object_get (blob, "variant"));

@@ -54,8 +54,7 @@ read_source (void *userdata, const void **data, box_error **err)
   if (n > 0 && content_writer_write (src->blob, src->buffer, (size_t) n, err) < 0)
     return box_err_code (err);
   src->done += (uint64_t) n;
-  if (src->opts->progress
-      && (n == 0 || src->done - src->last_progress >= IMPORT_PROGRESS_STEP))
+  if (src->opts->progress && (n == 0 || src->done - src->last_progress >= IMPORT_PROGRESS_STEP))
     {
       src->last_progress = src->done;
       src->opts->progress (src->opts->progress_data, "import", src->done, src->total);
@@ -110,11 +109,11 @@ build_config (const box_image_import_options *opts, const char *source_name, con
   if (!comment)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
 
-  json_t *config = json_pack ("{s:s,s:s,s:s,s:O,s:{s:s,s:[s]},s:[{s:s,s:s,s:s}]}",
-                              "architecture", image_host_architecture (), "os", "linux",
-                              "created", created, "config", runtime, "rootfs", "type", "layers",
-                              "diff_ids", diff_id, "history", "created", created, "created_by",
-                              "box image import", "comment", comment);
+  json_t *config
+      = json_pack ("{s:s,s:s,s:s,s:O,s:{s:s,s:[s]},s:[{s:s,s:s,s:s}]}", "architecture",
+                   image_host_architecture (), "os", "linux", "created", created, "config", runtime,
+                   "rootfs", "type", "layers", "diff_ids", diff_id, "history", "created", created,
+                   "created_by", "box image import", "comment", comment);
   if (!config)
     return box_err (err, BOX_E_INVALID,
                     "build image config: a change or the message is not valid UTF-8");
@@ -168,8 +167,8 @@ box_image_import (box_engine *eng, const box_image_import_options *opts, char **
   _cleanup_ (content_writer_abortp) content_writer *blob = NULL;
   if (content_writer_open (eng, NULL, &blob, err) < 0)
     return box_err_wrap (err, "import %s", source_name);
-  import_source src = { .fd = fd, .name = source_name, .buffer = buffer, .blob = blob,
-                        .opts = opts };
+  import_source src
+      = { .fd = fd, .name = source_name, .buffer = buffer, .blob = blob, .opts = opts };
   struct stat st;
   if (fstat (fd, &st) == 0 && S_ISREG (st.st_mode))
     src.total = (uint64_t) st.st_size;
@@ -226,11 +225,11 @@ box_image_import (box_engine *eng, const box_image_import_options *opts, char **
   if (store_json_blob (eng, config, config_digest, &config_size, err) < 0)
     return box_err_wrap (err, "import %s", source_name);
   const char *media_type = layer_media_type (result.format);
-  _cleanup_json_ json_t *manifest = json_pack (
-      "{s:i,s:s,s:{s:s,s:s,s:I},s:[{s:s,s:s,s:I}]}", "schemaVersion", 2, "mediaType",
-      MEDIA_TYPE_MANIFEST, "config", "mediaType", MEDIA_TYPE_CONFIG, "digest", config_digest,
-      "size", (json_int_t) config_size, "layers", "mediaType", media_type, "digest", blob_digest,
-      "size", (json_int_t) result.compressed_size);
+  _cleanup_json_ json_t *manifest
+      = json_pack ("{s:i,s:s,s:{s:s,s:s,s:I},s:[{s:s,s:s,s:I}]}", "schemaVersion", 2, "mediaType",
+                   MEDIA_TYPE_MANIFEST, "config", "mediaType", MEDIA_TYPE_CONFIG, "digest",
+                   config_digest, "size", (json_int_t) config_size, "layers", "mediaType",
+                   media_type, "digest", blob_digest, "size", (json_int_t) result.compressed_size);
   if (!manifest || store_json_blob (eng, manifest, manifest_digest, &manifest_size, err) < 0)
     return box_err_wrap (err, "import %s", source_name);
 

@@ -41,8 +41,8 @@ int layer_path (box_engine *eng, const char *chain_id, char **out, box_error **e
 int layer_remove (box_engine *eng, const char *chain_id, box_error **err);
 
 /* The chain id of a layer with diff id diff_id on top of parent_chain_id (NULL: bottom). */
-int layer_chain_id (const char *parent_chain_id, const char *diff_id,
-                    char out[DIGEST_STRING_MAX], box_error **err);
+int layer_chain_id (const char *parent_chain_id, const char *diff_id, char out[DIGEST_STRING_MAX],
+                    box_error **err);
 
 /* Creates layers/ and removes staging directories left by writers that died. Called by
  * box_engine_open. */

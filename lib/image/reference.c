@@ -270,7 +270,8 @@ image_reference_parse (const char *text, image_reference *out, box_error **err)
         start = i + 1;
       }
 
-  bool add_library = strcmp (out->domain, IMAGE_DEFAULT_DOMAIN) == 0 && !memchr (path, '/', path_len);
+  bool add_library
+      = strcmp (out->domain, IMAGE_DEFAULT_DOMAIN) == 0 && !memchr (path, '/', path_len);
   size_t full_path_len = path_len + (add_library ? strlen ("library/") : 0);
   if (strlen (out->domain) + 1 + full_path_len > IMAGE_REFERENCE_NAME_MAX)
     return INVALID ("the repository name is longer than %d characters", IMAGE_REFERENCE_NAME_MAX);
@@ -332,8 +333,7 @@ image_reference_familiar_name (const image_reference *ref, char out[IMAGE_REFERE
 }
 
 void
-image_reference_familiar_string (const image_reference *ref,
-                                 char out[IMAGE_REFERENCE_STRING_MAX])
+image_reference_familiar_string (const image_reference *ref, char out[IMAGE_REFERENCE_STRING_MAX])
 {
   image_reference_familiar_name (ref, out);
   append_tag_and_digest (ref, out);

@@ -23,9 +23,9 @@
 #define IMAGE_DEFAULT_TAG "latest"
 
 typedef struct image_reference {
-  char domain[IMAGE_REFERENCE_NAME_MAX + 1]; /* "docker.io", "localhost:5000" */
-  char path[IMAGE_REFERENCE_NAME_MAX + 1];   /* "library/busybox" */
-  char tag[IMAGE_REFERENCE_TAG_MAX + 1];     /* "" when none was given */
+  char domain[IMAGE_REFERENCE_NAME_MAX + 1];   /* "docker.io", "localhost:5000" */
+  char path[IMAGE_REFERENCE_NAME_MAX + 1];     /* "library/busybox" */
+  char tag[IMAGE_REFERENCE_TAG_MAX + 1];       /* "" when none was given */
   char digest[IMAGE_REFERENCE_DIGEST_MAX + 1]; /* "" when none was given */
 } image_reference;
 

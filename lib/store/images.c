@@ -76,8 +76,8 @@ insert_blob_link (store *s, const char *image_id, const char *digest, box_error 
   if (!digest)
     return 0;
   _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, "INSERT OR IGNORE INTO image_blobs (image_id, digest) VALUES (?1, ?2)",
-                     &st, err)
+  if (store_prepare (s, "INSERT OR IGNORE INTO image_blobs (image_id, digest) VALUES (?1, ?2)", &st,
+                     err)
       < 0)
     return box_err_code (err);
   sqlite3_bind_text (st, 1, image_id, -1, SQLITE_STATIC);
@@ -116,8 +116,9 @@ store_image_insert (store *s, const store_image *image, box_error **err)
   for (size_t i = 0; i < image->n_labels; i++)
     {
       _cleanup_stmt_ sqlite3_stmt *st = NULL;
-      if (store_prepare (s, "INSERT OR REPLACE INTO image_labels (image_id, key, value) "
-                            "VALUES (?1, ?2, ?3)",
+      if (store_prepare (s,
+                         "INSERT OR REPLACE INTO image_labels (image_id, key, value) "
+                         "VALUES (?1, ?2, ?3)",
                          &st, err)
           < 0)
         return box_err_code (err);
@@ -234,7 +235,8 @@ read_layers (store *s, store_image *image, box_error **err)
       store_image_layer *l = &image->layers[image->n_layers];
       memset (l, 0, sizeof *l);
       image->n_layers++;
-      if (store_column_strdup (st, 0, &l->chain_id) < 0 || store_column_strdup (st, 1, &l->diff_id) < 0
+      if (store_column_strdup (st, 0, &l->chain_id) < 0
+          || store_column_strdup (st, 1, &l->diff_id) < 0
           || store_column_strdup (st, 2, &l->blob_digest) < 0
           || store_column_strdup (st, 3, &l->blob_media_type) < 0)
         return OUT_OF_MEMORY (err);
@@ -250,8 +252,8 @@ static int
 read_labels (store *s, store_image *image, box_error **err)
 {
   _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, "SELECT key, value FROM image_labels WHERE image_id = ?1 ORDER BY key",
-                     &st, err)
+  if (store_prepare (s, "SELECT key, value FROM image_labels WHERE image_id = ?1 ORDER BY key", &st,
+                     err)
       < 0)
     return box_err_code (err);
   sqlite3_bind_text (st, 1, image->id, -1, SQLITE_STATIC);
@@ -293,8 +295,10 @@ store_image_get (store *s, const char *id, store_image **out, box_error **err)
   _cleanup_ (store_image_freep) store_image *image = calloc (1, sizeof *image);
   if (!image)
     return OUT_OF_MEMORY (err);
-  if (store_column_strdup (st, 0, &image->id) < 0 || store_column_strdup (st, 4, &image->architecture) < 0
-      || store_column_strdup (st, 5, &image->os) < 0 || store_column_strdup (st, 6, &image->config) < 0
+  if (store_column_strdup (st, 0, &image->id) < 0
+      || store_column_strdup (st, 4, &image->architecture) < 0
+      || store_column_strdup (st, 5, &image->os) < 0
+      || store_column_strdup (st, 6, &image->config) < 0
       || store_column_strdup (st, 7, &image->manifest_digest) < 0
       || store_column_strdup (st, 8, &image->manifest_media_type) < 0)
     return OUT_OF_MEMORY (err);
@@ -355,8 +359,7 @@ store_image_find_by_id_prefix (store *s, const char *hex_prefix, char **out_id, 
 {
   _cleanup_stmt_ sqlite3_stmt *st = NULL;
   /* ids are "sha256:<hex>"; a range scan on the primary key finds the prefix */
-  if (store_prepare (s, "SELECT id FROM images WHERE substr(id, 1, ?2) = ?1 LIMIT 2", &st, err)
-      < 0)
+  if (store_prepare (s, "SELECT id FROM images WHERE substr(id, 1, ?2) = ?1 LIMIT 2", &st, err) < 0)
     return box_err_code (err);
   _cleanup_free_ char *full = NULL;
   if (asprintf (&full, "sha256:%s", hex_prefix) < 0)
@@ -405,8 +408,8 @@ int
 store_image_digest_set (store *s, const char *reference, const char *image_id, box_error **err)
 {
   _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, "INSERT OR REPLACE INTO image_digests (reference, image_id) VALUES (?1, ?2)",
-                     &st, err)
+  if (store_prepare (
+          s, "INSERT OR REPLACE INTO image_digests (reference, image_id) VALUES (?1, ?2)", &st, err)
       < 0)
     return box_err_code (err);
   sqlite3_bind_text (st, 1, reference, -1, SQLITE_STATIC);
@@ -456,7 +459,8 @@ count_references (store *s, const char *sql, const char *param, int *out, box_er
 
 /* Keeps the strings of v[0..n) that count_sql counts no reference to, compacting in place. */
 static size_t
-keep_unreferenced (store *s, char **v, size_t n, const char *count_sql, box_error **err, int *failed)
+keep_unreferenced (store *s, char **v, size_t n, const char *count_sql, box_error **err,
+                   int *failed)
 {
   size_t kept = 0;
   for (size_t i = 0; i < n; i++)
@@ -499,12 +503,11 @@ store_image_delete (store *s, const char *id, char ***out_orphan_blobs, size_t *
   if (delete_one (s, "DELETE FROM images WHERE id = ?1", id, "store: delete image", err) < 0)
     failed = 1;
   if (!failed)
-    n_blobs = keep_unreferenced (s, blobs, n_blobs,
-                                 "SELECT count(*) FROM image_blobs WHERE digest = ?1", err, &failed);
+    n_blobs = keep_unreferenced (
+        s, blobs, n_blobs, "SELECT count(*) FROM image_blobs WHERE digest = ?1", err, &failed);
   if (!failed)
-    n_layers = keep_unreferenced (s, layers, n_layers,
-                                  "SELECT count(*) FROM image_layers WHERE chain_id = ?1", err,
-                                  &failed);
+    n_layers = keep_unreferenced (
+        s, layers, n_layers, "SELECT count(*) FROM image_layers WHERE chain_id = ?1", err, &failed);
   for (size_t i = 0; !failed && i < n_layers; i++)
     if (delete_one (s, "DELETE FROM layers WHERE chain_id = ?1", layers[i], "store: delete layer",
                     err)

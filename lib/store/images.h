@@ -13,10 +13,10 @@
 typedef struct store_image_layer {
   char *chain_id;
   char *diff_id;
-  char *blob_digest;     /* the blob the layer came from; NULL when none is kept */
+  char *blob_digest; /* the blob the layer came from; NULL when none is kept */
   char *blob_media_type;
   int64_t blob_size;
-  int64_t size;          /* uncompressed bytes */
+  int64_t size; /* uncompressed bytes */
 } store_image_layer;
 
 typedef struct store_image {
@@ -64,8 +64,7 @@ int store_image_list_ids (store *s, char ***out, size_t *out_n, box_error **err)
 
 /* Points a tag at an image (moving it from any other image). Returns 0. */
 int store_image_tag_set (store *s, const char *reference, const char *image_id, box_error **err);
-int store_image_digest_set (store *s, const char *reference, const char *image_id,
-                            box_error **err);
+int store_image_digest_set (store *s, const char *reference, const char *image_id, box_error **err);
 
 /* Return 1 when a row was deleted, 0 when none. */
 int store_image_tag_delete (store *s, const char *reference, box_error **err);

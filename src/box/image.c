@@ -3,8 +3,7 @@
 
 #include "cli.h"
 
-static const struct
-{
+static const struct {
   const char *name;
   const cli_verb *verb;
 } subverbs[] = {

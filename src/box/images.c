@@ -28,12 +28,9 @@ static int
 run_images (cli_context *ctx, int argc, char **argv)
 {
   static const struct option options[] = {
-    { "all", no_argument, NULL, 'a' },
-    { "quiet", no_argument, NULL, 'q' },
-    { "no-trunc", no_argument, NULL, 't' },
-    { "filter", required_argument, NULL, 'f' },
-    { "digests", no_argument, NULL, 'd' },
-    { 0 },
+    { "all", no_argument, NULL, 'a' },      { "quiet", no_argument, NULL, 'q' },
+    { "no-trunc", no_argument, NULL, 't' }, { "filter", required_argument, NULL, 'f' },
+    { "digests", no_argument, NULL, 'd' },  { 0 },
   };
   bool quiet = false, no_trunc = false, digests = false;
   const char **filters = calloc ((size_t) argc + 2, sizeof *filters);
@@ -114,8 +111,8 @@ run_images (cli_context *ctx, int argc, char **argv)
       char *(*rows)[COLUMNS] = calloc (cap, sizeof *rows);
       if (!rows)
         goto out_free;
-      const char *headers[COLUMNS] = { "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED",
-                                       "SIZE" };
+      const char *headers[COLUMNS]
+          = { "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE" };
       for (int k = 0; k < COLUMNS; k++)
         rows[0][k] = strdup (headers[k]);
       for (size_t i = 0; i < n; i++)

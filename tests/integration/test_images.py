@@ -332,3 +332,27 @@ def test_concurrent_imports_of_the_same_content_share_one_layer(box, box_bin, bu
     [layer] = layers(box.root)
     assert (box.root / "layers" / layer / "bin/busybox").exists()
     assert box.json("image", "inspect", "same:3")[0]["RepoTags"] == ["same:3"]
+
+
+@pytest.mark.parametrize("entry", ["../escape", "/abs/../../escape", "bin/../../escape"])
+def test_hostile_tarball_is_rejected_and_leaves_nothing(box, tmp_path, entry):
+    import io
+    import tarfile
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        ok = tarfile.TarInfo("bin")
+        ok.type = tarfile.DIRTYPE
+        tar.addfile(ok)
+        bad = tarfile.TarInfo(entry)
+        data = b"owned\n"
+        bad.size = len(data)
+        tar.addfile(bad, io.BytesIO(data))
+    path = tmp_path / "hostile.tar"
+    path.write_bytes(buf.getvalue())
+    r = box.run("image", "import", str(path), "hostile", check=False)
+    assert r.returncode == 125
+    assert "import " in r.stderr and ".." in r.stderr
+    assert staging_entries(box.root) == []
+    assert layers(box.root) == [] and blobs(box.root) == []
+    assert image_rows(box) == []
+    assert not (box.root / "escape").exists() and not (tmp_path / "escape").exists()

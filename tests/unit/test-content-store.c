@@ -62,7 +62,9 @@ test_blob_write_commit_read (void **state)
   content_writer_abort (w);
   assert_string_equal (digest, HELLO_DIGEST);
   assert_int_equal (count_staging (root, "blobs/sha256"), 0);
-  assert_true (path_exists (root, "blobs/sha256/" "e997afd18e5f6be004fc193aed2c90291e68ab2c7599a62538c935b7fca6ab0f"));
+  assert_true (path_exists (root,
+                            "blobs/sha256/"
+                            "e997afd18e5f6be004fc193aed2c90291e68ab2c7599a62538c935b7fca6ab0f"));
   assert_int_equal (content_blob_exists (eng, HELLO_DIGEST, &err), 1);
 
   char *text = NULL;

@@ -57,8 +57,7 @@ test_changes (void **state)
 static void
 test_invalid_changes (void **state)
 {
-  static const struct
-  {
+  static const struct {
     const char *change, *message_part;
   } cases[] = {
     { "", "expected INSTRUCTION" },
@@ -95,8 +94,7 @@ test_invalid_changes (void **state)
 static void
 test_validate (void **state)
 {
-  static const struct
-  {
+  static const struct {
     const char *json, *message_part; /* NULL: valid */
   } cases[] = {
     { "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", NULL },
@@ -109,10 +107,8 @@ test_validate (void **state)
     { "{\"config\":[],\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", "not an object" },
     { "{\"config\":{\"Cmd\":\"sh\"},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
       "config.Cmd" },
-    { "{\"config\":{\"Env\":[1]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
-      "config.Env" },
-    { "{\"config\":{\"User\":0},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
-      "config.User" },
+    { "{\"config\":{\"Env\":[1]},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", "config.Env" },
+    { "{\"config\":{\"User\":0},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}", "config.User" },
     { "{\"config\":{\"Labels\":{\"a\":1}},\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[]}}",
       "config.Labels" },
     { "{\"config\":{\"Healthcheck\":{\"Test\":\"x\"}},\"rootfs\":{\"type\":\"layers\","
@@ -144,8 +140,7 @@ test_validate (void **state)
 static void
 test_rfc3339 (void **state)
 {
-  static const struct
-  {
+  static const struct {
     const char *text;
     int64_t ns; /* -1: invalid */
   } cases[] = {

@@ -57,15 +57,17 @@ add_image (box_engine *eng, const char *layer_content, const char *marker, const
                          "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]},"
                          "\"history\":[{\"created_by\":\"unit test\"}]}",
                          marker, marker, diff_id)
-              > 0);
+               > 0);
   assert_ok (content_blob_write_buffer (eng, config, strlen (config), id, &err), err);
   free (config);
-  image_add_layer layer = { .diff_id = diff_id, .blob_digest = blob,
+  image_add_layer layer = { .diff_id = diff_id,
+                            .blob_digest = blob,
                             .blob_media_type = "application/vnd.oci.image.layer.v1.tar",
                             .blob_size = (int64_t) strlen (layer_content),
                             .size = (int64_t) strlen (layer_content) };
-  image_add_request req = { .config_digest = id, .layers = &layer, .n_layers = 1, .tag = tag,
-                            .event_action = "import" };
+  image_add_request req = {
+    .config_digest = id, .layers = &layer, .n_layers = 1, .tag = tag, .event_action = "import"
+  };
   assert_ok (image_store_add (eng, &req, &err), err);
 }
 
@@ -103,9 +105,10 @@ test_resolve_every_form (void **state)
   snprintf (short_id, sizeof short_id, "%.12s", hex);
   snprintf (prefixed, sizeof prefixed, "sha256:%.8s", hex);
 
-  const char *forms[] = { "busybox",       "busybox:latest", "docker.io/library/busybox",
-                          "library/busybox:latest", id,      hex,
-                          short_id,        prefixed };
+  const char *forms[] = {
+    "busybox", "busybox:latest", "docker.io/library/busybox", "library/busybox:latest", id, hex,
+    short_id,  prefixed
+  };
   for (size_t i = 0; i < sizeof forms / sizeof forms[0]; i++)
     {
       char *got = resolve_or_fail (eng, forms[i]);
@@ -127,8 +130,11 @@ test_resolve_every_form (void **state)
   char normalized[200];
   snprintf (normalized, sizeof normalized, "docker.io/library/busybox@%s", manifest);
   image_add_layer layer = { .diff_id = diff_id, .size = 9 };
-  image_add_request req = { .config_digest = id, .layers = &layer, .n_layers = 1,
-                            .repo_digest = normalized, .tag = "busybox:1.36" };
+  image_add_request req = { .config_digest = id,
+                            .layers = &layer,
+                            .n_layers = 1,
+                            .repo_digest = normalized,
+                            .tag = "busybox:1.36" };
   box_error *err = NULL;
   assert_ok (image_store_add (eng, &req, &err), err);
   char *got = resolve_or_fail (eng, digest_ref);
@@ -236,8 +242,7 @@ test_tag_list_inspect (void **state)
   assert_true (image->created_ns == 1795352400500000000LL);
   box_image_free (image);
 
-  struct
-  {
+  struct {
     const char *filters[3];
     size_t n;
     size_t expected;
@@ -292,9 +297,9 @@ test_tag_list_inspect (void **state)
   json_t *rootfs = json_object_get (o, "RootFS");
   assert_string_equal (json_string_value (json_object_get (rootfs, "Type")), "layers");
   assert_int_equal (json_array_size (json_object_get (rootfs, "Layers")), 1);
-  assert_string_equal (
-      json_string_value (json_array_get (json_object_get (json_object_get (o, "Config"), "Cmd"), 0)),
-      "sh");
+  assert_string_equal (json_string_value (json_array_get (
+                           json_object_get (json_object_get (o, "Config"), "Cmd"), 0)),
+                       "sh");
   json_decref (o);
   unit_close_engine (eng, root);
 }

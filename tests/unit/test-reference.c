@@ -8,11 +8,11 @@
 
 typedef struct valid_case {
   const char *input;
-  const char *normalized;    /* image_reference_string after default tag */
-  const char *familiar;      /* image_reference_familiar_string after default tag */
+  const char *normalized; /* image_reference_string after default tag */
+  const char *familiar;   /* image_reference_familiar_string after default tag */
   const char *domain;
   const char *path;
-  const char *tag;           /* before the default tag */
+  const char *tag; /* before the default tag */
   const char *digest;
 } valid_case;
 
@@ -20,8 +20,8 @@ typedef struct valid_case {
 #define HEX64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static const valid_case valid_cases[] = {
-  { "busybox", "docker.io/library/busybox:latest", "busybox:latest", "docker.io",
-    "library/busybox", "", "" },
+  { "busybox", "docker.io/library/busybox:latest", "busybox:latest", "docker.io", "library/busybox",
+    "", "" },
   { "busybox:1.36", "docker.io/library/busybox:1.36", "busybox:1.36", "docker.io",
     "library/busybox", "1.36", "" },
   { "library/busybox", "docker.io/library/busybox:latest", "busybox:latest", "docker.io",
@@ -30,16 +30,16 @@ static const valid_case valid_cases[] = {
     "library/busybox", "", "" },
   { "docker.io/library/busybox:latest", "docker.io/library/busybox:latest", "busybox:latest",
     "docker.io", "library/busybox", "latest", "" },
-  { "index.docker.io/busybox", "docker.io/library/busybox:latest", "busybox:latest",
-    "docker.io", "library/busybox", "", "" },
+  { "index.docker.io/busybox", "docker.io/library/busybox:latest", "busybox:latest", "docker.io",
+    "library/busybox", "", "" },
   { "user/app", "docker.io/user/app:latest", "user/app:latest", "docker.io", "user/app", "", "" },
-  { "user/app/sub:v2", "docker.io/user/app/sub:v2", "user/app/sub:v2", "docker.io",
-    "user/app/sub", "v2", "" },
+  { "user/app/sub:v2", "docker.io/user/app/sub:v2", "user/app/sub:v2", "docker.io", "user/app/sub",
+    "v2", "" },
   { "localhost/app", "localhost/app:latest", "localhost/app:latest", "localhost", "app", "", "" },
-  { "localhost:5000/app:tag", "localhost:5000/app:tag", "localhost:5000/app:tag",
-    "localhost:5000", "app", "tag", "" },
-  { "127.0.0.1:5000/team/app", "127.0.0.1:5000/team/app:latest",
-    "127.0.0.1:5000/team/app:latest", "127.0.0.1:5000", "team/app", "", "" },
+  { "localhost:5000/app:tag", "localhost:5000/app:tag", "localhost:5000/app:tag", "localhost:5000",
+    "app", "tag", "" },
+  { "127.0.0.1:5000/team/app", "127.0.0.1:5000/team/app:latest", "127.0.0.1:5000/team/app:latest",
+    "127.0.0.1:5000", "team/app", "", "" },
   { "registry.example:443/a/b:c", "registry.example:443/a/b:c", "registry.example:443/a/b:c",
     "registry.example:443", "a/b", "c", "" },
   { "[::1]:5000/app", "[::1]:5000/app:latest", "[::1]:5000/app:latest", "[::1]:5000", "app", "",
@@ -48,8 +48,8 @@ static const valid_case valid_cases[] = {
     "Registry.Example", "app", "", "" },
   { "busybox@" D256, "docker.io/library/busybox@" D256, "busybox@" D256, "docker.io",
     "library/busybox", "", D256 },
-  { "busybox:1.36@" D256, "docker.io/library/busybox:1.36@" D256, "busybox:1.36@" D256,
-    "docker.io", "library/busybox", "1.36", D256 },
+  { "busybox:1.36@" D256, "docker.io/library/busybox:1.36@" D256, "busybox:1.36@" D256, "docker.io",
+    "library/busybox", "1.36", D256 },
   { "localhost:5000/app@" D256, "localhost:5000/app@" D256, "localhost:5000/app@" D256,
     "localhost:5000", "app", "", D256 },
   { "a.b_c__d-e---f", "docker.io/library/a.b_c__d-e---f:latest", "a.b_c__d-e---f:latest",
@@ -60,10 +60,10 @@ static const valid_case valid_cases[] = {
   /* a docker.io path whose first component looks like a host keeps its domain when shown */
   { "docker.io/ex.ample/app", "docker.io/ex.ample/app:latest", "docker.io/ex.ample/app:latest",
     "docker.io", "ex.ample/app", "", "" },
-  { "docker.io/localhost/app", "docker.io/localhost/app:latest",
-    "docker.io/localhost/app:latest", "docker.io", "localhost/app", "", "" },
-  { "abcdef", "docker.io/library/abcdef:latest", "abcdef:latest", "docker.io", "library/abcdef",
-    "", "" },
+  { "docker.io/localhost/app", "docker.io/localhost/app:latest", "docker.io/localhost/app:latest",
+    "docker.io", "localhost/app", "", "" },
+  { "abcdef", "docker.io/library/abcdef:latest", "abcdef:latest", "docker.io", "library/abcdef", "",
+    "" },
 };
 
 static void
@@ -149,8 +149,8 @@ test_invalid_references (void **state)
         fail_msg ("\"%s\" was accepted", c->input);
       assert_int_equal (rc, BOX_E_INVALID);
       if (!strstr (box_error_message (err), c->message_part))
-        fail_msg ("\"%s\": error \"%s\" does not mention \"%s\"", c->input,
-                  box_error_message (err), c->message_part);
+        fail_msg ("\"%s\": error \"%s\" does not mention \"%s\"", c->input, box_error_message (err),
+                  c->message_part);
       box_error_free (err);
     }
 }
