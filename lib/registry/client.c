@@ -36,6 +36,7 @@
 #define TOKEN_DEFAULT_LIFETIME_SECONDS 60
 #define TOKEN_EXPIRY_MARGIN_SECONDS 10
 #define TOKEN_CACHE_SLOTS 64
+#define TOKEN_REFRESH_MIN_SECONDS 10
 #define DEFAULT_UPLOAD_CHUNK (64LL * 1024 * 1024)
 
 /* ---------------------------------------------------------------------------------------- */
@@ -196,6 +197,7 @@ struct registry_client {
   char *authorization; /* "Authorization: ..." header line, or NULL */
   registry_credentials *credentials;
   bool credentials_loaded;
+  time_t last_token_refresh; /* when a refused token was last replaced */
   /* used by registry_check_credentials: these instead of any lookup */
   const char *fixed_username, *fixed_password;
 };
@@ -538,7 +540,8 @@ typedef struct client_request {
 /* Fetches a Bearer token for the challenge (or takes it from the cache). */
 static int
 fetch_token (registry_client *client, const auth_challenge *challenge,
-             const registry_credentials *creds, char **out_token, box_error **err)
+             const registry_credentials *creds, bool bypass_cache, char **out_token,
+             box_error **err)
 {
   const char *registry = client_endpoint (client)->host;
   if (!challenge->realm || !*challenge->realm)
@@ -551,7 +554,7 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
                 challenge->service ? challenge->service : "", scopes, creds ? creds->username : "")
       < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  char *cached = token_cache_get (key);
+  char *cached = bypass_cache ? NULL : token_cache_get (key);
   if (cached)
     {
       *out_token = cached;
@@ -746,7 +749,13 @@ client_authenticate (registry_client *client, const http_response *resp, const c
     }
   else if (strcmp (challenge.scheme, "bearer") == 0)
     {
-      if (previous && str_has_prefix (previous, "Authorization: Bearer "))
+      bool had_token = previous && str_has_prefix (previous, "Authorization: Bearer ");
+      bool scope_refused = challenge.error && strcmp (challenge.error, "insufficient_scope") == 0;
+      /* a token refused for another reason than its scope may just have expired (a long
+         pull outlives it): get a fresh one, at most every TOKEN_REFRESH_MIN_SECONDS */
+      bool refresh = had_token && !scope_refused
+                     && time (NULL) - client->last_token_refresh >= TOKEN_REFRESH_MIN_SECONDS;
+      if (had_token && !refresh)
         {
           /* a token we just obtained was not enough: the account lacks permission */
           if (creds)
@@ -766,7 +775,9 @@ client_authenticate (registry_client *client, const http_response *resp, const c
       else
         {
           _cleanup_free_ char *token = NULL;
-          if (fetch_token (client, &challenge, creds, &token, err) < 0)
+          if (refresh)
+            client->last_token_refresh = time (NULL);
+          if (fetch_token (client, &challenge, creds, refresh, &token, err) < 0)
             rc = box_err_code (err);
           else if (!token || asprintf (&header, "Authorization: Bearer %s", token) < 0)
             rc = box_err (err, BOX_E_INTERNAL, "out of memory");
