@@ -183,6 +183,18 @@ def test_pull_token_auth(box, registry_token, busybox_layout):
                                       env=alice).stdout
 
 
+def test_expired_token_is_replaced(box, registry_token, busybox_layout):
+    registry_token.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    server = registry_token.token_server
+    server.expired_tokens_left = 1
+    before = len(server.requests)
+    env = {"BOX_REGISTRY_AUTH_HOST": registry_token.host,
+           "BOX_REGISTRY_AUTH": f"bob:{USERS['bob']}"}
+    assert "Pull complete" in box.run("pull", f"{registry_token.host}/busybox:1",
+                                      env=env).stdout
+    assert len(server.requests) - before == 2
+
+
 def test_dropped_download_resumes(box, registry, busybox_layout):
     registry.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
     proxy = CuttingProxy(registry.port, cut_after=200_000)
