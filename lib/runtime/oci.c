@@ -193,7 +193,8 @@ runtime_failed (const oci_backend *b, const char *verb, const char *id, const ru
   if (strstr (message, "does not exist") || strstr (message, "not found"))
     code = BOX_E_NOT_FOUND;
   else if (strstr (message, "already exists") || strstr (message, "not running")
-           || strstr (message, "cannot start") || strstr (message, "is running"))
+           || strstr (message, "cannot start") || strstr (message, "is running")
+           || strstr (message, "not stopped") || strstr (message, "is paused"))
     code = BOX_E_CONFLICT;
   if (strstr (message, "executable file not found") || strstr (message, "no such file or directory"))
     code = BOX_E_NOT_FOUND;

@@ -339,3 +339,14 @@ def test_device_cgroup_denies_host_disks(rt):
     proc, _ = rt.run(cmd=["sh", "-c", "mknod /tmp/disk$$ b 7 0 && echo made; head -c1 /tmp/disk$$; rm /tmp/disk$$"])
     assert "made" in proc.stdout
     assert "Operation not permitted" in proc.stderr
+
+
+def test_lifecycle_state_machine(rt):
+    rt.spec(cmd=["sh", "-c", "sleep 100 & sleep 100"], box_id="lifecycle")
+    proc = subprocess.run([str(BOX_RT), "lifecycle", rt.name, str(rt.state), "lifecycle",
+                           str(rt.bundle)], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.splitlines() == [
+        "deleted created box", "killed running box", "force-deleted running box"]
+    assert not os.path.exists("/sys/fs/cgroup/memory/box/lifecycle")
+    assert not os.path.exists("/sys/fs/cgroup/unified/box/lifecycle")

@@ -6,6 +6,8 @@
  *       create + start + wait + delete with this process's stdio; exits with the box's status
  *       (128+signal when killed; 125/126/127 when create fails, like docker)
  *   box-rt bench RUNTIME STATE BUNDLE N          N x (create, start, wait, delete): times in ms
+ *   box-rt lifecycle RUNTIME STATE ID BUNDLE     checks the state machine on a long-running
+ *       bundle: delete of a created box, start, delete refused while running, kill, delete
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -274,6 +276,97 @@ run_command (int argc, char **argv)
   return exec_json ? exec_status : status;
 }
 
+#define CHECK(cond, ...)                                                                           \
+  do                                                                                               \
+    {                                                                                              \
+      if (!(cond))                                                                                 \
+        {                                                                                          \
+          fprintf (stderr, "box-rt lifecycle: ");                                                  \
+          fprintf (stderr, __VA_ARGS__);                                                           \
+          fprintf (stderr, "\n");                                                                  \
+          return 1;                                                                                \
+        }                                                                                          \
+    }                                                                                              \
+  while (0)
+
+static int
+lifecycle_command (int argc, char **argv)
+{
+  if (argc < 6)
+    return 2;
+  const runtime_backend *rt = runtime_backend_lookup (argv[2]);
+  if (!rt)
+    return 2;
+  runtime_context ctx = { .state_dir = argv[3] };
+  const char *id = argv[4], *bundle = argv[5];
+  prctl (PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0);
+  runtime_stdio stdio = { -1, 1, 2 };
+  box_error *err = NULL;
+  pid_t pid;
+  runtime_state st;
+
+  /* a created box that is deleted never runs, and its init goes away */
+  if (rt->create (rt, &ctx, id, bundle, &stdio, &pid, NULL, &err) < 0)
+    return die (err, "create");
+  CHECK (rt->state (rt, &ctx, id, &st, &err) == 0 && st.status == RUNTIME_STATUS_CREATED
+             && st.pid == pid,
+         "state after create: %d pid %d", st.status, (int) st.pid);
+  pid_t second;
+  CHECK (rt->create (rt, &ctx, id, bundle, &stdio, &second, NULL, &err) == BOX_E_CONFLICT,
+         "a second create with the same id must conflict");
+  box_error_free (err);
+  err = NULL;
+  if (rt->delete (rt, &ctx, id, false, &err) < 0)
+    return die (err, "delete created");
+  int status = wait_status (pid);
+  CHECK (status == 128 + SIGKILL, "the created box's init ended with %d", status);
+  CHECK (rt->state (rt, &ctx, id, &st, &err) == BOX_E_NOT_FOUND, "state after delete");
+  box_error_free (err);
+  err = NULL;
+  CHECK (rt->delete (rt, &ctx, id, false, &err) == 0, "delete of an unknown box succeeds");
+  printf ("deleted created box\n");
+
+  /* a running box: delete refused, kill, stopped, delete */
+  if (rt->create (rt, &ctx, id, bundle, &stdio, &pid, NULL, &err) < 0)
+    return die (err, "create");
+  if (rt->start (rt, &ctx, id, &err) < 0)
+    return die (err, "start");
+  CHECK (rt->state (rt, &ctx, id, &st, &err) == 0 && st.status == RUNTIME_STATUS_RUNNING,
+         "state after start: %d", st.status);
+  CHECK (rt->start (rt, &ctx, id, &err) < 0, "a second start must fail");
+  box_error_free (err);
+  err = NULL;
+  CHECK (rt->delete (rt, &ctx, id, false, &err) == BOX_E_CONFLICT,
+         "delete of a running box without force must conflict");
+  box_error_free (err);
+  err = NULL;
+  runtime_stats stats;
+  if (rt->stats (rt, &ctx, id, &stats, &err) < 0)
+    return die (err, "stats");
+  CHECK (stats.pids_current >= 1, "pids.current %llu", (unsigned long long) stats.pids_current);
+  if (rt->kill (rt, &ctx, id, SIGKILL, false, &err) < 0)
+    return die (err, "kill");
+  status = wait_status (pid);
+  CHECK (status == 128 + SIGKILL, "killed box ended with %d", status);
+  CHECK (rt->state (rt, &ctx, id, &st, &err) == 0 && st.status == RUNTIME_STATUS_STOPPED,
+         "state after kill: %d", st.status);
+  if (rt->delete (rt, &ctx, id, false, &err) < 0)
+    return die (err, "delete stopped");
+  printf ("killed running box\n");
+
+  /* kill --all reaches every process; a forced delete stops a running box */
+  if (rt->create (rt, &ctx, id, bundle, &stdio, &pid, NULL, &err) < 0)
+    return die (err, "create");
+  if (rt->start (rt, &ctx, id, &err) < 0)
+    return die (err, "start");
+  if (rt->delete (rt, &ctx, id, true, &err) < 0)
+    return die (err, "forced delete");
+  status = wait_status (pid);
+  CHECK (status == 128 + SIGKILL, "force-deleted box ended with %d", status);
+  printf ("force-deleted running box\n");
+  return 0;
+}
+
 static double
 now_ms (void)
 {
@@ -349,5 +442,7 @@ main (int argc, char **argv)
     return run_command (argc, argv);
   if (!strcmp (argv[1], "bench"))
     return bench_command (argc, argv);
+  if (!strcmp (argv[1], "lifecycle"))
+    return lifecycle_command (argc, argv);
   return 2;
 }
