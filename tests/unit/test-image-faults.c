@@ -1,0 +1,252 @@
+/* Fault injection on the image store, SQLite-style: every allocation SQLite makes while images
+ * are added, tagged, listed, inspected, resolved for a box and removed (with the garbage
+ * collection of their blobs and layers) is made to fail once, in turn. Each pass must end in
+ * success or a clean error — never a crash or (under LeakSanitizer) a leak — and leave a
+ * state directory where every image the store lists still has its config blob and its layer
+ * directories. */
+#include "unit.h"
+
+#include <fcntl.h>
+#include <sqlite3.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "image/content-store.h"
+#include "image/image-store.h"
+#include "image/image.h"
+#include "image/layer-store.h"
+#include "util/digest.h"
+
+static sqlite3_mem_methods real_methods;
+static long allocations_until_failure = -1; /* -1: never fail */
+static long failures_injected;
+
+static void *
+faulty_malloc (int size)
+{
+  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0)
+    {
+      failures_injected++;
+      return NULL;
+    }
+  return real_methods.xMalloc (size);
+}
+
+static void *
+faulty_realloc (void *p, int size)
+{
+  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0)
+    {
+      failures_injected++;
+      return NULL;
+    }
+  return real_methods.xRealloc (p, size);
+}
+
+static void
+install_faulty_allocator (void)
+{
+  sqlite3_shutdown ();
+  assert_int_equal (sqlite3_config (SQLITE_CONFIG_GETMALLOC, &real_methods), SQLITE_OK);
+  sqlite3_mem_methods faulty = real_methods;
+  faulty.xMalloc = faulty_malloc;
+  faulty.xRealloc = faulty_realloc;
+  assert_int_equal (sqlite3_config (SQLITE_CONFIG_MALLOC, &faulty), SQLITE_OK);
+  assert_int_equal (sqlite3_initialize (), SQLITE_OK);
+}
+
+static box_engine *
+open_engine (const char *root, box_error **err)
+{
+  box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
+  opts.root = root;
+  box_engine *eng = NULL;
+  if (box_engine_open (&opts, &eng, err) < 0)
+    return NULL;
+  return eng;
+}
+
+#define LAYER_CONTENT "the shared layer"
+
+/* Adds a one-layer image (config marked with `marker`) over the shared layer. */
+static int
+add_image (box_engine *eng, const char *marker, const char *tag, box_error **err)
+{
+  char diff_id[DIGEST_STRING_MAX], config_digest[DIGEST_STRING_MAX];
+  if (digest_sha256_buffer (LAYER_CONTENT, strlen (LAYER_CONTENT), diff_id, err) < 0)
+    return box_err_code (err);
+  if (layer_exists (eng, diff_id, err) == 0)
+    {
+      layer_writer *w = NULL;
+      if (layer_begin (eng, &w, err) < 0)
+        return box_err_code (err);
+      int fd = openat (layer_writer_directory_fd (w), "content", O_WRONLY | O_CREAT | O_CLOEXEC,
+                       0644);
+      if (fd < 0 || write (fd, LAYER_CONTENT, strlen (LAYER_CONTENT)) < 0)
+        fail_msg ("write layer content");
+      close (fd);
+      int rc = layer_commit (w, diff_id, err);
+      layer_abort (w);
+      if (rc < 0)
+        return rc;
+    }
+  char config[512];
+  snprintf (config, sizeof config,
+            "{\"architecture\":\"amd64\",\"os\":\"linux\",\"created\":\"2026-01-01T00:00:00Z\","
+            "\"config\":{\"Env\":[\"M=%s\"],\"Labels\":{\"m\":\"%s\"}},"
+            "\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
+            marker, marker, diff_id);
+  if (content_blob_write_buffer (eng, config, strlen (config), config_digest, err) < 0)
+    return box_err_code (err);
+  image_add_layer layer = { .diff_id = diff_id, .size = (int64_t) strlen (LAYER_CONTENT) };
+  image_add_request req = { .config_digest = config_digest, .layers = &layer, .n_layers = 1,
+                            .tag = tag, .event_action = "import" };
+  return image_store_add (eng, &req, err);
+}
+
+static int
+workload (const char *root)
+{
+  box_error *err = NULL;
+  box_engine *eng = open_engine (root, &err);
+  int rc = eng ? 0 : box_err_code (&err);
+  box_image_delete_item *items = NULL;
+  size_t n = 0;
+  if (rc == 0)
+    rc = add_image (eng, "b", "b", &err);
+  if (rc == 0)
+    rc = box_image_tag (eng, "a", "a2", &err);
+  if (rc == 0)
+    {
+      box_image **list = NULL;
+      if ((rc = box_image_list (eng, NULL, &list, &n, &err)) == 0)
+        box_image_list_free (list, n);
+    }
+  if (rc == 0)
+    {
+      char *json = NULL;
+      rc = box_image_inspect_json (eng, "a2", &json, &err);
+      free (json);
+    }
+  if (rc == 0)
+    {
+      image_for_box *image = NULL;
+      if ((rc = image_resolve_for_box (eng, "b", &image, &err)) == 0)
+        image_for_box_free (image);
+    }
+  if (rc == 0 && (rc = box_image_remove (eng, "a2", NULL, &items, &n, &err)) == 0)
+    box_image_delete_items_free (items, n);
+  if (rc == 0 && (rc = box_image_remove (eng, "a", NULL, &items, &n, &err)) == 0)
+    box_image_delete_items_free (items, n);
+  if (rc == 0)
+    {
+      uint64_t reclaimed = 0;
+      box_image_prune_options all = BOX_IMAGE_PRUNE_OPTIONS_INIT;
+      all.all = 1;
+      if ((rc = box_image_prune (eng, &all, &items, &n, &reclaimed, &err)) == 0)
+        box_image_delete_items_free (items, n);
+    }
+  if (rc < 0)
+    {
+      assert_non_null (err);
+      assert_true (strlen (box_error_message (err)) > 0);
+    }
+  box_error_free (err);
+  box_engine_close (eng);
+  return rc;
+}
+
+/* Every image the store lists must still be usable: config blob present, layers ready. */
+static void
+check_recovers (const char *root)
+{
+  allocations_until_failure = -1;
+  box_error *err = NULL;
+  box_engine *eng = open_engine (root, &err);
+  assert_non_null (eng);
+  box_image **list = NULL;
+  size_t n = 0;
+  assert_ok (box_image_list (eng, NULL, &list, &n, &err), err);
+  for (size_t i = 0; i < n; i++)
+    {
+      assert_int_equal (content_blob_exists (eng, list[i]->id, &err), 1);
+      image_for_box *image = NULL;
+      int rc = image_resolve_for_box (eng, list[i]->id, &image, &err);
+      assert_ok (rc, err);
+      image_for_box_free (image);
+    }
+  box_image_list_free (list, n);
+  box_engine_close (eng);
+}
+
+static void
+copy_state (const char *template_dir, const char *dir)
+{
+  char *command = NULL;
+  if (asprintf (&command, "cp -a '%s' '%s'", template_dir, dir) < 0)
+    fail ();
+  assert_int_equal (system (command), 0);
+  free (command);
+}
+
+static void
+test_every_allocation_failure_in_image_operations_is_clean (void **state)
+{
+  install_faulty_allocator ();
+  /* thousands of store opens: on tmpfs their fsyncs cost nothing */
+  if (access ("/dev/shm", W_OK) == 0)
+    setenv ("TMPDIR", "/dev/shm", 1);
+  char *root = unit_make_temp_dir ();
+  char *template_dir = NULL;
+  if (asprintf (&template_dir, "%s/template", root) < 0)
+    fail ();
+  {
+    box_error *err = NULL;
+    box_engine *eng = open_engine (template_dir, &err);
+    assert_non_null (eng);
+    assert_ok (add_image (eng, "a", "a", &err), err);
+    box_engine_close (eng);
+  }
+
+  long failures = 0, successes = 0;
+  for (long n = 0;; n++)
+    {
+      char *dir = NULL;
+      if (asprintf (&dir, "%s/pass-%ld", root, n) < 0)
+        fail ();
+      copy_state (template_dir, dir);
+      allocations_until_failure = n;
+      long injected_before = failures_injected;
+      int rc = workload (dir);
+      bool injected = failures_injected > injected_before;
+      if (rc < 0)
+        failures++;
+      else
+        successes++;
+      check_recovers (dir);
+      unit_remove_tree (dir);
+      free (dir);
+      if (!injected)
+        break;
+      if (n > 50000)
+        fail_msg ("the image workload never finished without an injected failure");
+    }
+  assert_true (failures > 10);
+  assert_true (successes >= 1);
+  unit_remove_tree (root);
+  free (template_dir);
+  free (root);
+}
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    cmocka_unit_test (test_every_allocation_failure_in_image_operations_is_clean),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
