@@ -33,11 +33,15 @@ discard (void *userdata, const void *data, size_t len, box_error **err)
 static int
 run_push (int fd, int dir_fd, box_error **err)
 {
+  /* the unpack thread hashes the diff id, this one decompresses and hashes the blob */
+  layer_unpack_options uopts = LAYER_UNPACK_OPTIONS_INIT;
+  uopts.digest_stream = true;
   _cleanup_ (layer_unpack_job_freep) layer_unpack_job *job = NULL;
-  if (dir_fd >= 0 && layer_unpack_job_start (dir_fd, NULL, &job, err) < 0)
+  if (dir_fd >= 0 && layer_unpack_job_start (dir_fd, &uopts, &job, err) < 0)
     return -1;
   decompress_options opts = DECOMPRESS_OPTIONS_INIT;
   opts.digest_compressed = true; /* a download verifies the blob digest in the same pass */
+  opts.digest_uncompressed = !job;
   _cleanup_ (decompressor_freep) decompressor *d = NULL;
   if (decompressor_new (&opts, job ? layer_unpack_job_write : discard, job, &d, err) < 0)
     return -1;
@@ -58,8 +62,9 @@ run_push (int fd, int dir_fd, box_error **err)
   layer_unpack_stats stats = { 0 };
   if (job && layer_unpack_job_finish (job, &stats, err) < 0)
     return -1;
-  printf ("%s %s compressed=%llu uncompressed=%llu files=%llu dirs=%llu\n", result.diff_id,
-          decompress_gzip_backend (), (unsigned long long) result.compressed_size,
+  printf ("%s %s compressed=%llu uncompressed=%llu files=%llu dirs=%llu\n",
+          job ? stats.stream_digest : result.diff_id, decompress_gzip_backend (),
+          (unsigned long long) result.compressed_size,
           (unsigned long long) result.uncompressed_size, (unsigned long long) stats.regular_files,
           (unsigned long long) stats.directories);
   return 0;

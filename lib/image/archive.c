@@ -216,13 +216,15 @@ tar_output (void *userdata, const void *data, size_t len, box_error **err)
   return write_all (userdata, data, len, err);
 }
 
-/* Feeds a whole fd through a decompressor. */
+/* Feeds a whole fd through a decompressor (hashing the output unless the consumer does). */
 static int
-decompress_fd (int fd, decompress_output_fn output, void *userdata, decompress_result *result,
-               const char *what, box_error **err)
+decompress_fd (int fd, decompress_output_fn output, void *userdata, bool hash_output,
+               decompress_result *result, const char *what, box_error **err)
 {
+  decompress_options opts = DECOMPRESS_OPTIONS_INIT;
+  opts.digest_uncompressed = hash_output;
   _cleanup_ (decompressor_freep) decompressor *d = NULL;
-  if (decompressor_new (NULL, output, userdata, &d, err) < 0)
+  if (decompressor_new (&opts, output, userdata, &d, err) < 0)
     return box_err_code (err);
   _cleanup_free_ char *buffer = malloc (COPY_CHUNK);
   if (!buffer)
@@ -259,7 +261,7 @@ tar_add_uncompressed_layer (tar_out *t, box_engine *eng, const char *name,
   if (content_blob_open (eng, layer->blob_digest, &fd, err) < 0)
     return box_err_code (err);
   decompress_result first, second;
-  if (decompress_fd (fd, count_output, NULL, &first, layer->blob_digest, err) < 0)
+  if (decompress_fd (fd, count_output, NULL, true, &first, layer->blob_digest, err) < 0)
     return box_err_code (err);
   if (strcmp (first.diff_id, layer->diff_id) != 0)
     return box_err (err, BOX_E_INVALID, "layer blob %s decompresses to %s, not %s",
@@ -267,7 +269,7 @@ tar_add_uncompressed_layer (tar_out *t, box_engine *eng, const char *name,
   if (lseek (fd, 0, SEEK_SET) < 0)
     return box_err_errno (err, errno, "rewind blob %s", layer->blob_digest);
   if (tar_header (t, name, '0', first.uncompressed_size, err) < 0
-      || decompress_fd (fd, tar_output, t, &second, layer->blob_digest, err) < 0)
+      || decompress_fd (fd, tar_output, t, false, &second, layer->blob_digest, err) < 0)
     return box_err_code (err);
   if (second.uncompressed_size != first.uncompressed_size)
     return box_err (err, BOX_E_IO, "layer blob %s changed while it was saved", layer->blob_digest);
@@ -1241,18 +1243,23 @@ install_image_steps (load_state *ls, load_image *li, char ***committed, size_t *
       _cleanup_ (layer_unpack_job_freep) layer_unpack_job *job = NULL;
       layer_unpack_stats stats = { 0 };
       decompress_result result;
+      /* the unpack thread hashes the diff id: the two threads share the work evenly */
+      layer_unpack_options uopts = LAYER_UNPACK_OPTIONS_INIT;
+      uopts.digest_stream = true;
       if (!present
           && (layer_begin (ls->eng, &writer, err) < 0
-              || layer_unpack_job_start (layer_writer_directory_fd (writer), NULL, &job, err) < 0))
+              || layer_unpack_job_start (layer_writer_directory_fd (writer), &uopts, &job, err)
+                     < 0))
         return box_err_wrap (err, "image %s: layer %s", li->config_digest, li->layer_blobs[i]);
-      if (decompress_fd (fd, job ? layer_unpack_job_write : count_output, job, &result,
+      if (decompress_fd (fd, job ? layer_unpack_job_write : count_output, job, !job, &result,
                          li->layer_blobs[i], err)
               < 0
           || (job && layer_unpack_job_finish (job, &stats, err) < 0))
         return box_err_wrap (err, "image %s: layer %s", li->config_digest, li->layer_blobs[i]);
-      if (strcmp (result.diff_id, want) != 0)
+      const char *diff_id = job ? stats.stream_digest : result.diff_id;
+      if (strcmp (diff_id, want) != 0)
         return box_err (err, BOX_E_INVALID, "image %s: layer %s has diff id %s, the config says %s",
-                        li->config_digest, li->layer_blobs[i], result.diff_id, want);
+                        li->config_digest, li->layer_blobs[i], diff_id, want);
       if (writer && layer_commit (writer, next_chain, err) < 0)
         return box_err_wrap (err, "image %s: layer %s", li->config_digest, want);
       if (writer && append_string (committed, n_committed, next_chain, err) < 0)

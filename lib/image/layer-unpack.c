@@ -21,6 +21,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/strutil.h"
 
@@ -864,6 +865,8 @@ struct layer_unpack_job {
   bool consumer_done;
   int result;
   box_error *error;
+  digest_hasher *hasher; /* with opts.digest_stream */
+  uint64_t hashed;
 };
 
 static ssize_t
@@ -892,6 +895,13 @@ job_read (void *userdata, const void **data, box_error **err)
       n = (ssize_t) job->chunk_len[job->tail];
     }
   pthread_mutex_unlock (&job->lock);
+  /* the chunk is the consumer's until its next read: hash it outside the lock */
+  if (n > 0 && job->hasher)
+    {
+      if (digest_hasher_update (job->hasher, *data, (size_t) n, err) < 0)
+        return box_err_code (err);
+      job->hashed += (uint64_t) n;
+    }
   return n;
 }
 
@@ -901,6 +911,18 @@ job_thread (void *arg)
   layer_unpack_job *job = arg;
   box_error *error = NULL;
   int rc = layer_unpack (job->root_fd, job_read, job, &job->opts, &job->stats, &error);
+  if (rc >= 0 && job->hasher)
+    {
+      /* the diff id covers the whole stream: read what follows the tar end marker too */
+      const void *data;
+      ssize_t n;
+      while ((n = job_read (job, &data, &error)) > 0)
+        ;
+      rc = (int) n;
+      if (rc >= 0)
+        rc = digest_hasher_final (job->hasher, job->stats.stream_digest, &error);
+      job->stats.stream_size = job->hashed;
+    }
   pthread_mutex_lock (&job->lock);
   job->result = rc;
   job->error = error;
@@ -926,6 +948,8 @@ layer_unpack_job_start (int layer_dir_fd, const layer_unpack_options *opts, laye
   job->root_fd = fcntl (layer_dir_fd, F_DUPFD_CLOEXEC, 3);
   if (job->root_fd < 0)
     return box_err_errno (err, errno, "dup layer directory");
+  if (job->opts.digest_stream && digest_hasher_new (&job->hasher, err) < 0)
+    return box_err_code (err);
   for (size_t i = 0; i < JOB_CHUNKS; i++)
     {
       job->chunks[i] = malloc (JOB_CHUNK_SIZE);
@@ -1039,6 +1063,7 @@ layer_unpack_job_free (layer_unpack_job *job)
   for (size_t i = 0; i < JOB_CHUNKS; i++)
     free (job->chunks[i]);
   box_error_freep (&job->error);
+  digest_hasher_free (job->hasher);
   if (job->root_fd >= 0)
     close (job->root_fd);
   pthread_mutex_destroy (&job->lock);

@@ -43,6 +43,10 @@ typedef struct layer_unpack_options {
   uint64_t max_entry_size; /* 0: LAYER_UNPACK_DEFAULT_MAX_ENTRY_SIZE */
   uint64_t max_total_size; /* bytes of file data in the whole layer; 0: no limit */
   uint64_t max_entries;    /* 0: LAYER_UNPACK_DEFAULT_MAX_ENTRIES */
+  /* layer_unpack_job only: sha256 of every byte written to the job (the diff id, the bytes
+   * after the tar end marker included), computed on the unpack thread so the producer's
+   * thread only decompresses; the result is stats.stream_digest */
+  bool digest_stream;
 } layer_unpack_options;
 
 /* Larger than any real file in an image, small enough to catch a corrupt or hostile header
@@ -66,7 +70,9 @@ typedef struct layer_unpack_stats {
   uint64_t devices; /* block/char devices and fifos */
   uint64_t whiteouts;
   uint64_t opaque_directories;
-  uint64_t file_bytes; /* regular file data written */
+  uint64_t file_bytes;    /* regular file data written */
+  char stream_digest[72]; /* with digest_stream: "sha256:<hex>" of the stream, else "" */
+  uint64_t stream_size;   /* with digest_stream: bytes in the stream */
 } layer_unpack_stats;
 
 /* Unpacks the uncompressed tar stream read from `read` into layer_dir_fd (a directory,

@@ -19,6 +19,7 @@
 
 #include "image/decompress.h"
 #include "image/layer-unpack.h"
+#include "util/digest.h"
 
 /* ---- building tars ---- */
 
@@ -824,7 +825,9 @@ test_job_unpacks_fed_bytes (void **state)
 
   box_error *err = NULL;
   layer_unpack_job *job = NULL;
-  assert_ok (layer_unpack_job_start (f->layer_fd, NULL, &job, &err), err);
+  layer_unpack_options uopts = LAYER_UNPACK_OPTIONS_INIT;
+  uopts.digest_stream = true;
+  assert_ok (layer_unpack_job_start (f->layer_fd, &uopts, &job, &err), err);
   decompressor *d = NULL;
   assert_ok (decompressor_new (NULL, layer_unpack_job_write, job, &d, &err), err);
   for (size_t off = 0; off < gz_len; off += 3001)
@@ -840,6 +843,15 @@ test_job_unpacks_fed_bytes (void **state)
   assert_int_equal (stats.regular_files, 400);
   assert_int_equal (stats.directories, 8);
   assert_int_equal (result.uncompressed_size, b.len);
+  /* the job hashed everything it was given, the bytes after the tar end included */
+  unsigned char *whole = malloc (b.len + sizeof padding);
+  memcpy (whole, b.data, b.len);
+  memcpy (whole + b.len, padding, sizeof padding);
+  char want[DIGEST_STRING_MAX];
+  assert_ok (digest_sha256_buffer (whole, b.len + sizeof padding, want, &err), err);
+  free (whole);
+  assert_string_equal (stats.stream_digest, want);
+  assert_int_equal (stats.stream_size, b.len + sizeof padding);
   char *c = read_in (f, "dir7/file399");
   assert_int_equal (strlen (c), (399 * 37) % 3000);
   free (c);
