@@ -356,3 +356,28 @@ def test_hostile_tarball_is_rejected_and_leaves_nothing(box, tmp_path, entry):
     assert layers(box.root) == [] and blobs(box.root) == []
     assert image_rows(box) == []
     assert not (box.root / "escape").exists() and not (tmp_path / "escape").exists()
+
+
+def test_import_progress_redraws_one_line_on_a_terminal(box, box_bin, busybox_tarball):
+    import pty
+    master, slave = pty.openpty()
+    proc = subprocess.Popen([box_bin, "--root", str(box.root), "image", "import",
+                             str(busybox_tarball), "tty"],
+                            stdout=subprocess.PIPE, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    out, _ = proc.communicate(timeout=120)
+    chunks = []
+    while True:
+        try:
+            data = os.read(master, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(master)
+    shown = b"".join(chunks).decode()
+    assert proc.returncode == 0
+    assert out.decode().startswith("sha256:")
+    assert "\r\x1b[KImporting: " in shown and "(100%)" in shown
+    assert "import: " not in shown  # the plain-line form is for pipes
