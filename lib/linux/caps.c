@@ -13,20 +13,47 @@
 #include "util/cleanup.h"
 
 static const char *const cap_names[CAPS_LAST + 1] = {
-  "CAP_CHOWN",           "CAP_DAC_OVERRIDE",     "CAP_DAC_READ_SEARCH",
-  "CAP_FOWNER",          "CAP_FSETID",           "CAP_KILL",
-  "CAP_SETGID",          "CAP_SETUID",           "CAP_SETPCAP",
-  "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE", "CAP_NET_BROADCAST",
-  "CAP_NET_ADMIN",       "CAP_NET_RAW",          "CAP_IPC_LOCK",
-  "CAP_IPC_OWNER",       "CAP_SYS_MODULE",       "CAP_SYS_RAWIO",
-  "CAP_SYS_CHROOT",      "CAP_SYS_PTRACE",       "CAP_SYS_PACCT",
-  "CAP_SYS_ADMIN",       "CAP_SYS_BOOT",         "CAP_SYS_NICE",
-  "CAP_SYS_RESOURCE",    "CAP_SYS_TIME",         "CAP_SYS_TTY_CONFIG",
-  "CAP_MKNOD",           "CAP_LEASE",            "CAP_AUDIT_WRITE",
-  "CAP_AUDIT_CONTROL",   "CAP_SETFCAP",          "CAP_MAC_OVERRIDE",
-  "CAP_MAC_ADMIN",       "CAP_SYSLOG",           "CAP_WAKE_ALARM",
-  "CAP_BLOCK_SUSPEND",   "CAP_AUDIT_READ",       "CAP_PERFMON",
-  "CAP_BPF",             "CAP_CHECKPOINT_RESTORE",
+  "CAP_CHOWN",
+  "CAP_DAC_OVERRIDE",
+  "CAP_DAC_READ_SEARCH",
+  "CAP_FOWNER",
+  "CAP_FSETID",
+  "CAP_KILL",
+  "CAP_SETGID",
+  "CAP_SETUID",
+  "CAP_SETPCAP",
+  "CAP_LINUX_IMMUTABLE",
+  "CAP_NET_BIND_SERVICE",
+  "CAP_NET_BROADCAST",
+  "CAP_NET_ADMIN",
+  "CAP_NET_RAW",
+  "CAP_IPC_LOCK",
+  "CAP_IPC_OWNER",
+  "CAP_SYS_MODULE",
+  "CAP_SYS_RAWIO",
+  "CAP_SYS_CHROOT",
+  "CAP_SYS_PTRACE",
+  "CAP_SYS_PACCT",
+  "CAP_SYS_ADMIN",
+  "CAP_SYS_BOOT",
+  "CAP_SYS_NICE",
+  "CAP_SYS_RESOURCE",
+  "CAP_SYS_TIME",
+  "CAP_SYS_TTY_CONFIG",
+  "CAP_MKNOD",
+  "CAP_LEASE",
+  "CAP_AUDIT_WRITE",
+  "CAP_AUDIT_CONTROL",
+  "CAP_SETFCAP",
+  "CAP_MAC_OVERRIDE",
+  "CAP_MAC_ADMIN",
+  "CAP_SYSLOG",
+  "CAP_WAKE_ALARM",
+  "CAP_BLOCK_SUSPEND",
+  "CAP_AUDIT_READ",
+  "CAP_PERFMON",
+  "CAP_BPF",
+  "CAP_CHECKPOINT_RESTORE",
 };
 
 #define BIT(c) (UINT64_C (1) << (c))
@@ -36,8 +63,8 @@ caps_docker_default (void)
 {
   return BIT (CAP_CHOWN) | BIT (CAP_DAC_OVERRIDE) | BIT (CAP_FSETID) | BIT (CAP_FOWNER)
          | BIT (CAP_MKNOD) | BIT (CAP_NET_RAW) | BIT (CAP_SETGID) | BIT (CAP_SETUID)
-         | BIT (CAP_SETFCAP) | BIT (CAP_SETPCAP) | BIT (CAP_NET_BIND_SERVICE)
-         | BIT (CAP_SYS_CHROOT) | BIT (CAP_KILL) | BIT (CAP_AUDIT_WRITE);
+         | BIT (CAP_SETFCAP) | BIT (CAP_SETPCAP) | BIT (CAP_NET_BIND_SERVICE) | BIT (CAP_SYS_CHROOT)
+         | BIT (CAP_KILL) | BIT (CAP_AUDIT_WRITE);
 }
 
 uint64_t
@@ -101,8 +128,7 @@ caps_apply (const caps_sets *sets, int *failed_cap)
   if (sets->ambient == 0)
     return 0;
   for (int cap = 0; cap <= CAPS_LAST; cap++)
-    if ((sets->ambient & BIT (cap))
-        && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
+    if ((sets->ambient & BIT (cap)) && prctl (PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0)
       {
         *failed_cap = cap;
         return -errno;

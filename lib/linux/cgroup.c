@@ -381,8 +381,7 @@ favor_dynamic_modifications (void)
 }
 
 int
-cgroup_create (const char *path, const cgroup_limits *limits, int *out_unified_fd,
-               box_error **err)
+cgroup_create (const char *path, const cgroup_limits *limits, int *out_unified_fd, box_error **err)
 {
   *out_unified_fd = -1;
   if (!path || path[0] != '/' || strstr (path, "..") || strlen (path) < 2)

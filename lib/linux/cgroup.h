@@ -12,12 +12,12 @@
 #include "util/error.h"
 
 typedef struct cgroup_limits {
-  int64_t memory_limit; /* bytes, -1: unlimited */
-  int64_t memory_swap;  /* memory + swap bytes, -1: unset, INT64_MAX: unlimited */
-  uint64_t cpu_shares;  /* 0: unset */
-  int64_t cpu_quota;    /* microseconds per period, -1: unlimited */
-  uint64_t cpu_period;  /* microseconds, 0: the kernel's default */
-  int64_t pids_limit;   /* 0: unset, <0: unlimited */
+  int64_t memory_limit;      /* bytes, -1: unlimited */
+  int64_t memory_swap;       /* memory + swap bytes, -1: unset, INT64_MAX: unlimited */
+  uint64_t cpu_shares;       /* 0: unset */
+  int64_t cpu_quota;         /* microseconds per period, -1: unlimited */
+  uint64_t cpu_period;       /* microseconds, 0: the kernel's default */
+  int64_t pids_limit;        /* 0: unset, <0: unlimited */
   const char *devices_rules; /* v1 device rules ("+c 1:3 rwm\n-a *:* rwm\n"), NULL: none */
 } cgroup_limits;
 
@@ -26,8 +26,8 @@ typedef struct cgroup_stats {
   uint64_t memory_limit_bytes; /* 0: unlimited */
   uint64_t cpu_usage_ns;
   uint64_t pids_current;
-  uint64_t oom_kills;  /* processes the kernel's OOM killer killed in the cgroup */
-  bool oom_limit_hit;  /* v1: memory.failcnt > 0 or under_oom seen */
+  uint64_t oom_kills; /* processes the kernel's OOM killer killed in the cgroup */
+  bool oom_limit_hit; /* v1: memory.failcnt > 0 or under_oom seen */
 } cgroup_stats;
 
 /* The mode of /sys/fs/cgroup, detected once per process. */

@@ -54,7 +54,7 @@ native_send_error (int fd, int code, int errno_value, const char *fmt, ...)
 #define FAIL(a, code, errno_value, ...)                                                            \
   do                                                                                               \
     {                                                                                              \
-      native_send_error ((a)->sync_fd, (code), (errno_value), __VA_ARGS__);                       \
+      native_send_error ((a)->sync_fd, (code), (errno_value), __VA_ARGS__);                        \
       _exit (1);                                                                                   \
     }                                                                                              \
   while (0)
@@ -159,7 +159,7 @@ typedef struct default_device {
 } default_device;
 
 static const default_device default_devices[] = {
-  { "null", 1, 3 }, { "zero", 1, 5 },    { "full", 1, 7 },
+  { "null", 1, 3 },   { "zero", 1, 5 },    { "full", 1, 7 },
   { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
 };
 
@@ -213,7 +213,7 @@ create_devices (const native_init_args *a, int rootfd)
                    (unsigned) d->minor, d->uid, d->gid);
     }
   static const char *const links[][2] = {
-    { "/proc/self/fd", "fd" },     { "/proc/self/fd/0", "stdin" },
+    { "/proc/self/fd", "fd" },       { "/proc/self/fd/0", "stdin" },
     { "/proc/self/fd/1", "stdout" }, { "/proc/self/fd/2", "stderr" },
     { "pts/ptmx", "ptmx" },
   };
@@ -230,13 +230,14 @@ send_fd (const native_init_args *a, int fd)
 {
   native_message msg = { .kind = NATIVE_MSG_CONSOLE };
   struct iovec iov = { &msg, sizeof msg };
-  union
-  {
+  union {
     char buf[CMSG_SPACE (sizeof (int))];
     struct cmsghdr align;
   } control;
   memset (&control, 0, sizeof control);
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+  struct msghdr mh = { .msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = control.buf,
                        .msg_controllen = sizeof control.buf };
   struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
   c->cmsg_level = SOL_SOCKET;
@@ -357,8 +358,7 @@ mount_cgroup (const native_init_args *a, int rootfd, const oci_mount *m, int tar
       int tmpfs = openat2_in_root (rootfd, m->destination, O_PATH);
       char tmpfs_path[FD_PATH_MAX];
       fd_path (tmpfs, tmpfs_path);
-      if (tmpfs < 0
-          || mount (NULL, tmpfs_path, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
+      if (tmpfs < 0 || mount (NULL, tmpfs_path, NULL, MS_REMOUNT | MS_BIND | flags, NULL) < 0)
         FAIL_ERRNO (a, "remount %s read-only", m->destination);
       close (tmpfs);
     }
@@ -435,10 +435,9 @@ mask_paths (const native_init_args *a)
             continue;
           FAIL_ERRNO (a, "stat %s", *p);
         }
-      int rc = S_ISDIR (st.st_mode)
-                   ? mount ("tmpfs", *p, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
-                            "size=0")
-                   : mount ("/dev/null", *p, NULL, MS_BIND, NULL);
+      int rc = S_ISDIR (st.st_mode) ? mount ("tmpfs", *p, "tmpfs",
+                                             MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC, "size=0")
+                                    : mount ("/dev/null", *p, NULL, MS_BIND, NULL);
       if (rc < 0 && errno != ENOENT)
         FAIL_ERRNO (a, "mask %s", *p);
     }
@@ -507,8 +506,7 @@ setup_rootfs (const native_init_args *a, int *out_console_slave)
     remount_readonly (a, *p, true);
   if (c->root_readonly)
     {
-      if (mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags ("/"), NULL)
-          < 0)
+      if (mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags ("/"), NULL) < 0)
         FAIL_ERRNO (a, "remount / read-only");
     }
 }
@@ -673,8 +671,8 @@ drop_privileges (const native_init_args *a)
     FAIL_ERRNO (a, "setgid %u", p->gid);
   if (setresuid (p->uid, p->uid, p->uid) < 0)
     FAIL_ERRNO (a, "setuid %u", p->uid);
-  caps_sets sets = { p->cap_bounding, p->cap_effective, p->cap_permitted, p->cap_inheritable,
-                     p->cap_ambient };
+  caps_sets sets
+      = { p->cap_bounding, p->cap_effective, p->cap_permitted, p->cap_inheritable, p->cap_ambient };
   rc = caps_apply (&sets, &failed_cap);
   if (rc < 0)
     FAIL (a, 0, -rc, "set capabilities%s%s", failed_cap >= 0 ? " (ambient " : "",

@@ -30,15 +30,15 @@ typedef struct native_message {
 } native_message;
 
 typedef struct native_init_args {
-  const oci_config *config;   /* the bundle's config (mounts, paths, namespaces, ...) */
-  const oci_process *process; /* the process to run (config->process, or an exec's) */
-  const char *rootfs;         /* absolute host path of the root filesystem */
+  const oci_config *config;       /* the bundle's config (mounts, paths, namespaces, ...) */
+  const oci_process *process;     /* the process to run (config->process, or an exec's) */
+  const char *rootfs;             /* absolute host path of the root filesystem */
   const seccomp_program *seccomp; /* NULL: no filter */
   int sync_fd;
-  int start_fd; /* create: the start pipe's read end, to block on until start (the init
+  int start_fd;          /* create: the start pipe's read end, to block on until start (the init
                    also holds the write end); -1: run at once (exec) */
-  int stdio[3]; /* -1: /dev/null */
-  int devnull_fd; /* an open /dev/null of the host, for the -1 stdio slots */
+  int stdio[3];          /* -1: /dev/null */
+  int devnull_fd;        /* an open /dev/null of the host, for the -1 stdio slots */
   bool unshare_cgroupns; /* cgroup namespace after the parent attached us (v1, hybrid) */
   bool userns;           /* in a new user namespace: bind devices instead of mknod */
   cgroup_mode cgroup_mode;

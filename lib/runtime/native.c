@@ -76,8 +76,8 @@ clone3_fork (uint64_t flags, int cgroup_fd)
 typedef struct native_state {
   pid_t pid;
   unsigned long long start_time; /* /proc/<pid>/stat field 22: tells a reused pid apart */
-  int start_fd; /* the write end of the start pipe, as numbered in the init */
-  int exec_fd;  /* the read end of the exec pipe, as numbered in the init */
+  int start_fd;                  /* the write end of the start pipe, as numbered in the init */
+  int exec_fd;                   /* the read end of the exec pipe, as numbered in the init */
   char *bundle;
   char *cgroup;
 } native_state;
@@ -139,8 +139,9 @@ proc_stat (pid_t pid, unsigned long long *start_time, char *state)
   if (!p)
     return -EIO;
   /* ") S ppid pgrp ..." : state is field 3, starttime field 22 */
-  if (sscanf (p + 2, "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
-                     "%*d %llu",
+  if (sscanf (p + 2,
+              "%c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d "
+              "%*d %llu",
               state, start_time)
       != 2)
     return -EIO;
@@ -171,10 +172,10 @@ state_waiting (const native_state *s)
 static int
 write_state (int fd, const char *path, const native_state *s, box_error **err)
 {
-  _cleanup_json_ json_t *j = json_pack ("{s:i, s:I, s:i, s:i, s:s, s:s}", "pid", (int) s->pid,
-                                        "start_time", (json_int_t) s->start_time, "start_fd",
-                                        s->start_fd, "exec_fd", s->exec_fd, "bundle", s->bundle,
-                                        "cgroup", s->cgroup);
+  _cleanup_json_ json_t *j
+      = json_pack ("{s:i, s:I, s:i, s:i, s:s, s:s}", "pid", (int) s->pid, "start_time",
+                   (json_int_t) s->start_time, "start_fd", s->start_fd, "exec_fd", s->exec_fd,
+                   "bundle", s->bundle, "cgroup", s->cgroup);
   _cleanup_free_ char *text = j ? json_dumps (j, JSON_COMPACT) : NULL;
   if (!text)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
@@ -205,9 +206,9 @@ read_state (const char *path, native_state *s, box_error **err)
   json_int_t start = 0;
   const char *bundle = NULL, *cgroup = NULL;
   json_error_t jerr;
-  if (json_unpack_ex (j, &jerr, 0, "{s:i, s:I, s:i, s:i, s:s, s:s}", "pid", &pid,
-                      "start_time", &start, "start_fd", &start_fd, "exec_fd", &exec_fd, "bundle",
-                      &bundle, "cgroup", &cgroup)
+  if (json_unpack_ex (j, &jerr, 0, "{s:i, s:I, s:i, s:i, s:s, s:s}", "pid", &pid, "start_time",
+                      &start, "start_fd", &start_fd, "exec_fd", &exec_fd, "bundle", &bundle,
+                      "cgroup", &cgroup)
       < 0)
     return box_err (err, BOX_E_INTERNAL, "%s: %s", path, jerr.text);
   s->pid = pid;
@@ -255,12 +256,13 @@ static int
 receive_message (int fd, native_message *msg, int *out_fd)
 {
   struct iovec iov = { msg, sizeof *msg };
-  union
-  {
+  union {
     char buf[CMSG_SPACE (sizeof (int))];
     struct cmsghdr align;
   } control;
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+  struct msghdr mh = { .msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = control.buf,
                        .msg_controllen = sizeof control.buf };
   ssize_t n;
   do
@@ -306,11 +308,11 @@ child_vanished (pid_t pid, const char *what, box_error **err)
     r = waitpid (pid, &status, 0);
   while (r < 0 && errno == EINTR);
   if (r == pid && WIFSIGNALED (status))
-    return box_err (err, BOX_E_IO, "%s: the box's init was killed by signal %d during setup",
-                    what, WTERMSIG (status));
+    return box_err (err, BOX_E_IO, "%s: the box's init was killed by signal %d during setup", what,
+                    WTERMSIG (status));
   if (r == pid && WIFEXITED (status))
-    return box_err (err, BOX_E_IO, "%s: the box's init exited with status %d during setup",
-                    what, WEXITSTATUS (status));
+    return box_err (err, BOX_E_IO, "%s: the box's init exited with status %d during setup", what,
+                    WEXITSTATUS (status));
   return box_err (err, BOX_E_IO, "%s: the box's init vanished during setup", what);
 }
 
@@ -320,8 +322,8 @@ write_id_map (pid_t pid, const char *file, const spec_id_map *maps, size_t n, bo
   char buf[4096] = "";
   size_t used = 0;
   for (size_t i = 0; i < n && used < sizeof buf; i++)
-    used += (size_t) snprintf (buf + used, sizeof buf - used, "%u %u %u\n",
-                               maps[i].container_id, maps[i].host_id, maps[i].size);
+    used += (size_t) snprintf (buf + used, sizeof buf - used, "%u %u %u\n", maps[i].container_id,
+                               maps[i].host_id, maps[i].size);
   if (used >= sizeof buf)
     return box_err (err, BOX_E_INVALID, "%s: too many mappings", file);
   char path[64];
@@ -338,12 +340,14 @@ static int
 check_rlimits (const oci_process *p, box_error **err)
 {
   static const char *const names[RLIM_NLIMITS] = {
-    [RLIMIT_CPU] = "cpu",         [RLIMIT_FSIZE] = "fsize",     [RLIMIT_DATA] = "data",
-    [RLIMIT_STACK] = "stack",     [RLIMIT_CORE] = "core",       [RLIMIT_RSS] = "rss",
-    [RLIMIT_NPROC] = "nproc",     [RLIMIT_NOFILE] = "nofile",   [RLIMIT_MEMLOCK] = "memlock",
-    [RLIMIT_AS] = "as",           [RLIMIT_LOCKS] = "locks",     [RLIMIT_SIGPENDING] = "sigpending",
-    [RLIMIT_MSGQUEUE] = "msgqueue", [RLIMIT_NICE] = "nice",     [RLIMIT_RTPRIO] = "rtprio",
-    [RLIMIT_RTTIME] = "rttime",
+    [RLIMIT_CPU] = "cpu",           [RLIMIT_FSIZE] = "fsize",
+    [RLIMIT_DATA] = "data",         [RLIMIT_STACK] = "stack",
+    [RLIMIT_CORE] = "core",         [RLIMIT_RSS] = "rss",
+    [RLIMIT_NPROC] = "nproc",       [RLIMIT_NOFILE] = "nofile",
+    [RLIMIT_MEMLOCK] = "memlock",   [RLIMIT_AS] = "as",
+    [RLIMIT_LOCKS] = "locks",       [RLIMIT_SIGPENDING] = "sigpending",
+    [RLIMIT_MSGQUEUE] = "msgqueue", [RLIMIT_NICE] = "nice",
+    [RLIMIT_RTPRIO] = "rtprio",     [RLIMIT_RTTIME] = "rttime",
   };
   for (size_t i = 0; i < p->n_rlimits; i++)
     {
@@ -356,9 +360,9 @@ check_rlimits (const oci_process *p, box_error **err)
                         "ulimit %s=%llu:%llu: the hard limit %llu is above this host's hard "
                         "limit %llu, and raising a hard limit needs CAP_SYS_RESOURCE, which "
                         "the engine does not have",
-                        names[r->resource] ? names[r->resource] : "?",
-                        (unsigned long long) r->soft, (unsigned long long) r->hard,
-                        (unsigned long long) r->hard, (unsigned long long) current.rlim_max);
+                        names[r->resource] ? names[r->resource] : "?", (unsigned long long) r->soft,
+                        (unsigned long long) r->hard, (unsigned long long) r->hard,
+                        (unsigned long long) current.rlim_max);
     }
   return 0;
 }
@@ -445,7 +449,8 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
   if (spec_load_bundle (bundle, &config, err) < 0)
     return box_err_code (err);
   if (config->process.terminal && !out_console_fd)
-    return box_err (err, BOX_E_INVALID, "the bundle asks for a terminal but the caller takes no console");
+    return box_err (err, BOX_E_INVALID,
+                    "the bundle asks for a terminal but the caller takes no console");
   const oci_namespace *pidns = oci_config_namespace (config, CLONE_NEWPID);
   if (pidns && pidns->path)
     return box_err (err, BOX_E_UNSUPPORTED,
@@ -483,8 +488,8 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
     }
   snprintf (cleanup.state_file, sizeof cleanup.state_file, "%s", path);
   /* pid 0 until the init is ready: what delete needs to clean up after a crash */
-  native_state state = { .start_fd = -1, .exec_fd = -1, .bundle = bundle,
-                         .cgroup = cleanup.cgroup };
+  native_state state
+      = { .start_fd = -1, .exec_fd = -1, .bundle = bundle, .cgroup = cleanup.cgroup };
   if (write_state (state_fd, path, &state, err) < 0)
     return box_err_code (err);
 
@@ -506,13 +511,13 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
   for (size_t i = 0; i < ARRAY_SIZE (pipe_fds); i++)
     for (int *fd = pipe_fds[i]; fd; fd = NULL)
       if (*fd < 3)
-      {
-        int moved = fcntl (*fd, F_DUPFD_CLOEXEC, 3);
-        if (moved < 0)
-          return box_err_errno (err, errno, "dup the start pipe");
-        close (*fd);
-        *fd = moved;
-      }
+        {
+          int moved = fcntl (*fd, F_DUPFD_CLOEXEC, 3);
+          if (moved < 0)
+            return box_err_errno (err, errno, "dup the start pipe");
+          close (*fd);
+          *fd = moved;
+        }
   _cleanup_close_ int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
   if (devnull < 0)
     return box_err_errno (err, errno, "open /dev/null");
@@ -687,14 +692,14 @@ native_state_op (const runtime_backend *rt, const runtime_context *ctx, const ch
   char path[PATH_MAX];
   native_state state;
   if (state_path (ctx, id, path, sizeof path, err) < 0 || read_state (path, &state, err) < 0)
-  {
-    if (box_err_code (err) == BOX_E_NOT_FOUND)
-      {
-        box_error_freep (err);
-        return box_err (err, BOX_E_NOT_FOUND, "no box %s in the native runtime", id);
-      }
-    return box_err_code (err);
-  }
+    {
+      if (box_err_code (err) == BOX_E_NOT_FOUND)
+        {
+          box_error_freep (err);
+          return box_err (err, BOX_E_NOT_FOUND, "no box %s in the native runtime", id);
+        }
+      return box_err_code (err);
+    }
   if (state.pid == 0)
     {
       out->status = RUNTIME_STATUS_CREATING;
@@ -827,7 +832,8 @@ native_exec (const runtime_backend *rt, const runtime_context *ctx, const char *
   if (spec_parse_process (process_obj, &process, err) < 0)
     return box_err_wrap (err, "exec in box %s", id);
   if (process.terminal && !out_console_fd)
-    return box_err (err, BOX_E_INVALID, "the process asks for a terminal but the caller takes no console");
+    return box_err (err, BOX_E_INVALID,
+                    "the process asks for a terminal but the caller takes no console");
   if (check_rlimits (&process, err) < 0)
     return box_err_code (err);
   _cleanup_ (seccomp_program_clearp) seccomp_program seccomp = { 0 };
@@ -878,8 +884,7 @@ native_exec (const runtime_backend *rt, const runtime_context *ctx, const char *
       box_error *local = NULL;
       if (cgroup_attach (state.cgroup, 0, false, &local) < 0)
         {
-          native_send_error (sync_child, box_err_code (&local), 0, "%s",
-                             box_error_message (local));
+          native_send_error (sync_child, box_err_code (&local), 0, "%s", box_error_message (local));
           _exit (1);
         }
       if (setns (pidfd, ns_flags) < 0)

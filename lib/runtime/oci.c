@@ -196,7 +196,8 @@ runtime_failed (const oci_backend *b, const char *verb, const char *id, const ru
            || strstr (message, "cannot start") || strstr (message, "is running")
            || strstr (message, "not stopped") || strstr (message, "is paused"))
     code = BOX_E_CONFLICT;
-  if (strstr (message, "executable file not found") || strstr (message, "no such file or directory"))
+  if (strstr (message, "executable file not found")
+      || strstr (message, "no such file or directory"))
     code = BOX_E_NOT_FOUND;
   else if (strstr (message, "permission denied"))
     code = BOX_E_PERMISSION;
@@ -243,12 +244,13 @@ console_receive (int listen_fd, int *out, box_error **err)
     return box_err_errno (err, errno, "accept the console from the runtime");
   char byte[256];
   struct iovec iov = { byte, sizeof byte };
-  union
-  {
+  union {
     char buf[CMSG_SPACE (sizeof (int))];
     struct cmsghdr align;
   } control;
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf,
+  struct msghdr mh = { .msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = control.buf,
                        .msg_controllen = sizeof control.buf };
   if (recvmsg (conn, &mh, MSG_CMSG_CLOEXEC) < 0)
     return box_err_errno (err, errno, "receive the console from the runtime");
@@ -277,8 +279,8 @@ read_pid_file (const char *path, pid_t *out, box_error **err)
 
 static int
 oci_create (const runtime_backend *rt, const runtime_context *ctx, const char *id,
-            const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid,
-            int *out_console_fd, box_error **err)
+            const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid, int *out_console_fd,
+            box_error **err)
 {
   const oci_backend *b = as_oci (rt);
   *out_pid = 0;
@@ -293,7 +295,8 @@ oci_create (const runtime_backend *rt, const runtime_context *ctx, const char *i
     return box_err_code (err);
   bool terminal = config->process.terminal;
   if (terminal && !out_console_fd)
-    return box_err (err, BOX_E_INVALID, "the bundle asks for a terminal but the caller takes no console");
+    return box_err (err, BOX_E_INVALID,
+                    "the bundle asks for a terminal but the caller takes no console");
 
   char pid_file[PATH_MAX + 64], console_path[PATH_MAX + 64];
   snprintf (pid_file, sizeof pid_file, "%s/%s.pid", ctx->state_dir, id);
@@ -305,9 +308,15 @@ oci_create (const runtime_backend *rt, const runtime_context *ctx, const char *i
       if (console_listener < 0)
         return box_err_code (err);
     }
-  const char *args[] = { "create", "--bundle", bundle_dir, "--pid-file", pid_file,
-                         terminal ? "--console-socket" : id, terminal ? console_path : NULL,
-                         terminal ? id : NULL, NULL };
+  const char *args[] = { "create",
+                         "--bundle",
+                         bundle_dir,
+                         "--pid-file",
+                         pid_file,
+                         terminal ? "--console-socket" : id,
+                         terminal ? console_path : NULL,
+                         terminal ? id : NULL,
+                         NULL };
   run_result r;
   int rc = run_runtime (b, ctx, args, stdio, &r, err);
   if (terminal)
@@ -417,8 +426,8 @@ oci_state (const runtime_backend *rt, const runtime_context *ctx, const char *id
 
 static int
 oci_exec (const runtime_backend *rt, const runtime_context *ctx, const char *id,
-          const char *process_json, const runtime_stdio *stdio, pid_t *out_pid,
-          int *out_console_fd, box_error **err)
+          const char *process_json, const runtime_stdio *stdio, pid_t *out_pid, int *out_console_fd,
+          box_error **err)
 {
   const oci_backend *b = as_oci (rt);
   *out_pid = 0;
@@ -429,7 +438,8 @@ oci_exec (const runtime_backend *rt, const runtime_context *ctx, const char *id,
     return box_err_code (err);
   bool terminal = json_is_true (json_object_get (process_obj, "terminal"));
   if (terminal && !out_console_fd)
-    return box_err (err, BOX_E_INVALID, "the process asks for a terminal but the caller takes no console");
+    return box_err (err, BOX_E_INVALID,
+                    "the process asks for a terminal but the caller takes no console");
   if (fs_mkdir_p (ctx->state_dir, 0700, err) < 0)
     return box_err_code (err);
   char process_file[PATH_MAX + 64], pid_file[PATH_MAX + 64], console_path[PATH_MAX + 64];
@@ -450,9 +460,16 @@ oci_exec (const runtime_backend *rt, const runtime_context *ctx, const char *id,
       if (console_listener < 0)
         return box_err_code (err);
     }
-  const char *args[] = { "exec", "--detach", "--process", process_file, "--pid-file", pid_file,
-                         terminal ? "--console-socket" : id, terminal ? console_path : NULL,
-                         terminal ? id : NULL, NULL };
+  const char *args[] = { "exec",
+                         "--detach",
+                         "--process",
+                         process_file,
+                         "--pid-file",
+                         pid_file,
+                         terminal ? "--console-socket" : id,
+                         terminal ? console_path : NULL,
+                         terminal ? id : NULL,
+                         NULL };
   run_result r;
   int rc = run_runtime (b, ctx, args, stdio, &r, err);
   unlink (process_file);
@@ -488,8 +505,8 @@ json_u64_path (const json_t *j, const char *a, const char *b, const char *c)
 
 /* The bundle runc recorded for the box ("runc state" answers for stopped boxes too). */
 static int
-runtime_bundle (const runtime_backend *rt, const runtime_context *ctx, const char *id,
-                char **out, box_error **err)
+runtime_bundle (const runtime_backend *rt, const runtime_context *ctx, const char *id, char **out,
+                box_error **err)
 {
   const char *args[] = { "state", id, NULL };
   run_result r;

@@ -22,7 +22,7 @@ typedef struct runtime_asset {
 } runtime_asset;
 
 typedef struct runtime_context {
-  const char *state_dir;        /* per-engine directory the backend may keep state in */
+  const char *state_dir; /* per-engine directory the backend may keep state in */
   const runtime_asset *assets;
   size_t n_assets;
 } runtime_context;

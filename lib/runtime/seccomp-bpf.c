@@ -7,8 +7,8 @@
 #include <fcntl.h>
 #include <linux/seccomp.h>
 #include <pthread.h>
-#include <stdio.h>
 #include <seccomp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -35,8 +35,7 @@
   X (seccomp_rule_add_array)                                                                       \
   X (seccomp_export_bpf)
 
-static struct
-{
+static struct {
 #define SECCOMP_SLOT(name) __typeof__ (&name) name;
   SECCOMP_FUNCTIONS (SECCOMP_SLOT)
 #undef SECCOMP_SLOT
@@ -52,12 +51,12 @@ libseccomp_load_once (void)
 #define SECCOMP_NAME(name) #name,
   static const char *const names[] = { SECCOMP_FUNCTIONS (SECCOMP_NAME) };
 #undef SECCOMP_NAME
-  _Static_assert (sizeof names / sizeof names[0] * sizeof (void *) == sizeof libseccomp,
-                  "every slot has a name");
-  libseccomp_loaded = dynload_library (SECCOMP_SONAME, names, (void **) &libseccomp,
-                                       ARRAY_SIZE (names), libseccomp_error,
-                                       sizeof libseccomp_error)
-                      == 0;
+  _Static_assert(sizeof names / sizeof names[0] * sizeof (void *) == sizeof libseccomp,
+                 "every slot has a name");
+  libseccomp_loaded
+      = dynload_library (SECCOMP_SONAME, names, (void **) &libseccomp, ARRAY_SIZE (names),
+                         libseccomp_error, sizeof libseccomp_error)
+        == 0;
 }
 
 static bool
@@ -123,8 +122,7 @@ seccomp_releasep (scmp_filter_ctx *ctx)
 static uint32_t
 arch_from_name (const char *name)
 {
-  static const struct
-  {
+  static const struct {
     const char *name;
     uint32_t arch;
   } archs[] = {
@@ -192,15 +190,18 @@ seccomp_program_compile (const oci_seccomp *s, seccomp_program *out, box_error *
               for (size_t k = 0; k < rule->n_args && rc == 0; k++)
                 rc = libseccomp.seccomp_rule_add_exact_array (ctx, action, nr, 1, &cmps[k]);
               if (rc == -EOPNOTSUPP || rc == -EDOM)
-                for (size_t k = 0; k < rule->n_args && (rc == 0 || rc == -EOPNOTSUPP || rc == -EDOM); k++)
+                for (size_t k = 0;
+                     k < rule->n_args && (rc == 0 || rc == -EOPNOTSUPP || rc == -EDOM); k++)
                   rc = libseccomp.seccomp_rule_add_array (ctx, action, nr, 1, &cmps[k]);
             }
           else
             {
-              rc = libseccomp.seccomp_rule_add_exact_array (ctx, action, nr, (unsigned) rule->n_args, cmps);
+              rc = libseccomp.seccomp_rule_add_exact_array (ctx, action, nr,
+                                                            (unsigned) rule->n_args, cmps);
               /* a syscall that is multiplexed or absent on a secondary architecture */
               if (rc == -EOPNOTSUPP || rc == -EDOM)
-                rc = libseccomp.seccomp_rule_add_array (ctx, action, nr, (unsigned) rule->n_args, cmps);
+                rc = libseccomp.seccomp_rule_add_array (ctx, action, nr, (unsigned) rule->n_args,
+                                                        cmps);
             }
           if (rc < 0 && rc != -EEXIST)
             return box_err_errno (err, -rc, "seccomp: add rule for %s", *name);
@@ -301,8 +302,8 @@ canonical_rules (const oci_seccomp *s, canon *c, box_error **err)
 {
   char version[96];
   /* the header's version: the library the cache was compiled with (same soname, same ABI) */
-  snprintf (version, sizeof version, "box-seccomp-cache-2 libseccomp %d.%d.%d %s",
-            SCMP_VER_MAJOR, SCMP_VER_MINOR, SCMP_VER_MICRO,
+  snprintf (version, sizeof version, "box-seccomp-cache-2 libseccomp %d.%d.%d %s", SCMP_VER_MAJOR,
+            SCMP_VER_MINOR, SCMP_VER_MICRO,
 #if defined(__x86_64__)
             "x86_64"
 #elif defined(__aarch64__)

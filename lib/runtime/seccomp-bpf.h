@@ -23,8 +23,8 @@ int seccomp_program_compile (const oci_seccomp *seccomp, seccomp_program *out, b
  * when missing), keyed by the SHA-256 of the rules, the libseccomp version and the
  * architecture: compiling docker's default profile takes libseccomp 10-20 ms, reading the
  * cached program a few microseconds. cache_dir NULL: no cache. */
-int seccomp_program_get (const oci_seccomp *seccomp, const char *cache_dir,
-                         seccomp_program *out, box_error **err);
+int seccomp_program_get (const oci_seccomp *seccomp, const char *cache_dir, seccomp_program *out,
+                         box_error **err);
 
 /* Installs the program in the calling thread (needs no_new_privs or CAP_SYS_ADMIN).
  * Returns 0 or -errno; async-signal-safe. */

@@ -3,9 +3,9 @@
  * architecture and kernel. */
 #include "runtime/seccomp-profile.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <errno.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
@@ -71,9 +71,9 @@ static const char default_allowed[]
 #define PERSONALITY_QUERY 0xffffffffULL
 
 typedef struct profile_group {
-  const char *names;       /* space-separated */
-  const char *action;      /* NULL: SCMP_ACT_ALLOW */
-  int errno_ret;           /* with SCMP_ACT_ERRNO */
+  const char *names;        /* space-separated */
+  const char *action;       /* NULL: SCMP_ACT_ALLOW */
+  int errno_ret;            /* with SCMP_ACT_ERRNO */
   const char *include_caps; /* space-separated; all required */
   const char *exclude_caps; /* space-separated; any excludes */
   const char *include_arches;
@@ -97,12 +97,12 @@ static const profile_group default_groups[] = {
     PERSONALITY_UNAME26 | PERSONALITY_LINUX32, "SCMP_CMP_EQ" },
   { "personality", NULL, 0, NULL, NULL, NULL, NULL, NULL, 0, PERSONALITY_QUERY, "SCMP_CMP_EQ" },
   { "sync_file_range2 swapcontext", NULL, 0, NULL, NULL, "ppc64le", NULL, NULL, NO_ARG },
-  { "arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint cacheflush set_tls", NULL,
-    0, NULL, NULL, "arm arm64", NULL, NULL, NO_ARG },
+  { "arm_fadvise64_64 arm_sync_file_range sync_file_range2 breakpoint cacheflush set_tls", NULL, 0,
+    NULL, NULL, "arm arm64", NULL, NULL, NO_ARG },
   { "arch_prctl", NULL, 0, NULL, NULL, "amd64 x32", NULL, NULL, NO_ARG },
   { "modify_ldt", NULL, 0, NULL, NULL, "amd64 x32 x86", NULL, NULL, NO_ARG },
-  { "s390_pci_mmio_read s390_pci_mmio_write s390_runtime_instr", NULL, 0, NULL, NULL,
-    "s390 s390x", NULL, NULL, NO_ARG },
+  { "s390_pci_mmio_read s390_pci_mmio_write s390_runtime_instr", NULL, 0, NULL, NULL, "s390 s390x",
+    NULL, NULL, NO_ARG },
   { "riscv_flush_icache", NULL, 0, NULL, NULL, "riscv64", NULL, NULL, NO_ARG },
   { "open_by_handle_at", NULL, 0, "CAP_DAC_READ_SEARCH", NULL, NULL, NULL, NULL, NO_ARG },
   { "bpf clone clone3 fanotify_init fsconfig fsmount fsopen fspick lookup_dcookie mount "
@@ -124,8 +124,8 @@ static const profile_group default_groups[] = {
   { "kcmp pidfd_getfd process_madvise process_vm_readv process_vm_writev ptrace", NULL, 0,
     "CAP_SYS_PTRACE", NULL, NULL, NULL, NULL, NO_ARG },
   { "iopl ioperm", NULL, 0, "CAP_SYS_RAWIO", NULL, NULL, NULL, NULL, NO_ARG },
-  { "settimeofday stime clock_settime clock_settime64", NULL, 0, "CAP_SYS_TIME", NULL, NULL,
-    NULL, NULL, NO_ARG },
+  { "settimeofday stime clock_settime clock_settime64", NULL, 0, "CAP_SYS_TIME", NULL, NULL, NULL,
+    NULL, NO_ARG },
   { "vhangup", NULL, 0, "CAP_SYS_TTY_CONFIG", NULL, NULL, NULL, NULL, NO_ARG },
   { "get_mempolicy mbind set_mempolicy set_mempolicy_home_node", NULL, 0, "CAP_SYS_NICE", NULL,
     NULL, NULL, NULL, NO_ARG },
@@ -170,9 +170,9 @@ group_to_json (const profile_group *g)
     rc |= json_object_set_new (entry, "errnoRet", json_integer (g->errno_ret));
   if (g->arg_index >= 0)
     rc |= json_object_set_new (entry, "args",
-                               json_pack ("[{s:i, s:I, s:I, s:s}]", "index", g->arg_index,
-                                          "value", (json_int_t) g->arg_value, "valueTwo",
-                                          (json_int_t) 0, "op", g->arg_op));
+                               json_pack ("[{s:i, s:I, s:I, s:s}]", "index", g->arg_index, "value",
+                                          (json_int_t) g->arg_value, "valueTwo", (json_int_t) 0,
+                                          "op", g->arg_op));
   if (g->include_caps || g->include_arches || g->min_kernel)
     {
       json_t *includes = json_object ();
@@ -215,8 +215,8 @@ seccomp_profile_default (void)
       "defaultAction", "SCMP_ACT_ERRNO", "defaultErrnoRet", 1, "archMap", "architecture",
       "SCMP_ARCH_X86_64", "subArchitectures", "SCMP_ARCH_X86", "SCMP_ARCH_X32", "architecture",
       "SCMP_ARCH_AARCH64", "subArchitectures", "SCMP_ARCH_ARM", "architecture", "SCMP_ARCH_S390X",
-      "subArchitectures", "SCMP_ARCH_S390", "architecture", "SCMP_ARCH_PPC64LE",
-      "subArchitectures", "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC", "syscalls", syscalls);
+      "subArchitectures", "SCMP_ARCH_S390", "architecture", "SCMP_ARCH_PPC64LE", "subArchitectures",
+      "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC", "syscalls", syscalls);
 }
 
 /* ---- translation ------------------------------------------------------------------------ */
@@ -260,9 +260,8 @@ array_has_string (const json_t *array, const char *s)
 {
   size_t i;
   json_t *v;
-  json_array_foreach (array, i, v)
-  if (json_is_string (v) && strcmp (json_string_value (v), s) == 0)
-    return true;
+  json_array_foreach (array, i, v) if (json_is_string (v)
+                                       && strcmp (json_string_value (v), s) == 0) return true;
   return false;
 }
 
@@ -386,10 +385,10 @@ architectures_for_host (const json_t *profile, const host_facts *facts, json_t *
     json_array_append (archs, (json_t *) arch);
     size_t j;
     json_t *sub;
-    json_array_foreach (json_object_get (m, "subArchitectures"), j, sub)
-    if (json_is_string (sub)
-        && (strcmp (json_string_value (sub), "SCMP_ARCH_X32") != 0 || kernel_has_x32 ()))
-      json_array_append (archs, sub);
+    json_array_foreach (json_object_get (m, "subArchitectures"), j,
+                        sub) if (json_is_string (sub)
+                                 && (strcmp (json_string_value (sub), "SCMP_ARCH_X32") != 0
+                                     || kernel_has_x32 ())) json_array_append (archs, sub);
   }
   *out = TAKE_PTR (archs);
   return 0;

@@ -42,9 +42,18 @@ static const default_mount default_mounts[] = {
 };
 
 static const char *const default_masked_paths[] = {
-  "/proc/asound",        "/proc/acpi",         "/proc/kcore",       "/proc/keys",
-  "/proc/latency_stats", "/proc/timer_list",   "/proc/timer_stats", "/proc/sched_debug",
-  "/proc/scsi",          "/sys/firmware",      "/sys/devices/virtual/powercap", NULL,
+  "/proc/asound",
+  "/proc/acpi",
+  "/proc/kcore",
+  "/proc/keys",
+  "/proc/latency_stats",
+  "/proc/timer_list",
+  "/proc/timer_stats",
+  "/proc/sched_debug",
+  "/proc/scsi",
+  "/sys/firmware",
+  "/sys/devices/virtual/powercap",
+  NULL,
 };
 
 static const char *const default_readonly_paths[] = {
@@ -76,14 +85,22 @@ typedef struct rlimit_name {
 } rlimit_name;
 
 static const rlimit_name rlimit_names[] = {
-  { "RLIMIT_AS", RLIMIT_AS },           { "RLIMIT_CORE", RLIMIT_CORE },
-  { "RLIMIT_CPU", RLIMIT_CPU },         { "RLIMIT_DATA", RLIMIT_DATA },
-  { "RLIMIT_FSIZE", RLIMIT_FSIZE },     { "RLIMIT_LOCKS", RLIMIT_LOCKS },
-  { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK }, { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
-  { "RLIMIT_NICE", RLIMIT_NICE },       { "RLIMIT_NOFILE", RLIMIT_NOFILE },
-  { "RLIMIT_NPROC", RLIMIT_NPROC },     { "RLIMIT_RSS", RLIMIT_RSS },
-  { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },   { "RLIMIT_RTTIME", RLIMIT_RTTIME },
-  { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING }, { "RLIMIT_STACK", RLIMIT_STACK },
+  { "RLIMIT_AS", RLIMIT_AS },
+  { "RLIMIT_CORE", RLIMIT_CORE },
+  { "RLIMIT_CPU", RLIMIT_CPU },
+  { "RLIMIT_DATA", RLIMIT_DATA },
+  { "RLIMIT_FSIZE", RLIMIT_FSIZE },
+  { "RLIMIT_LOCKS", RLIMIT_LOCKS },
+  { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
+  { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
+  { "RLIMIT_NICE", RLIMIT_NICE },
+  { "RLIMIT_NOFILE", RLIMIT_NOFILE },
+  { "RLIMIT_NPROC", RLIMIT_NPROC },
+  { "RLIMIT_RSS", RLIMIT_RSS },
+  { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
+  { "RLIMIT_RTTIME", RLIMIT_RTTIME },
+  { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
+  { "RLIMIT_STACK", RLIMIT_STACK },
 };
 
 /* RLIMIT_NOFILE for "RLIMIT_NOFILE", "nofile" or "NOFILE"; NULL when unknown. */
@@ -248,8 +265,8 @@ build_process (const spec_options *opts, uint64_t caps, json_t *root, box_error 
       opts->terminal, "user", "uid", (json_int_t) opts->uid, "gid", (json_int_t) opts->gid,
       "additionalGids", gids, "args", strv_to_json (opts->args), "env", env, "cwd",
       opts->cwd && *opts->cwd ? opts->cwd : "/", "capabilities", "bounding", caps_to_json (caps),
-      "effective", caps_to_json (caps), "permitted", caps_to_json (caps), "inheritable",
-      "ambient", "noNewPrivileges", opts->no_new_privs);
+      "effective", caps_to_json (caps), "permitted", caps_to_json (caps), "inheritable", "ambient",
+      "noNewPrivileges", opts->no_new_privs);
   if (!process || json_object_set_new (root, "process", process) < 0)
     return OOM ();
   if (opts->cwd && *opts->cwd && opts->cwd[0] != '/')
@@ -272,8 +289,7 @@ build_process (const spec_options *opts, uint64_t caps, json_t *root, box_error 
                             (unsigned long long) r->soft, (unsigned long long) r->hard);
           if (json_array_append_new (rlimits,
                                      json_pack ("{s:s, s:I, s:I}", "type", name->name, "hard",
-                                                (json_int_t) r->hard, "soft",
-                                                (json_int_t) r->soft))
+                                                (json_int_t) r->hard, "soft", (json_int_t) r->soft))
               < 0)
             return OOM ();
         }
@@ -344,8 +360,8 @@ build_resources (const spec_options *opts, json_t *linux_obj, box_error **err)
         json_object_set_new (cpu, "shares", json_integer ((json_int_t) opts->cpu_shares));
     }
   if (opts->pids_limit > 0)
-    json_object_set_new (resources, "pids", json_pack ("{s:I}", "limit",
-                                                       (json_int_t) opts->pids_limit));
+    json_object_set_new (resources, "pids",
+                         json_pack ("{s:I}", "limit", (json_int_t) opts->pids_limit));
   return 0;
 }
 
@@ -381,8 +397,10 @@ build_linux (const spec_options *opts, uint64_t caps, json_t *root, box_error **
       if (opts->n_uid_maps == 0 || opts->n_gid_maps == 0)
         return box_err (err, BOX_E_INVALID, "a user namespace needs uid and gid mappings");
       json_array_append_new (namespaces, json_pack ("{s:s}", "type", "user"));
-      json_object_set_new (linux_obj, "uidMappings", id_maps_json (opts->uid_maps, opts->n_uid_maps));
-      json_object_set_new (linux_obj, "gidMappings", id_maps_json (opts->gid_maps, opts->n_gid_maps));
+      json_object_set_new (linux_obj, "uidMappings",
+                           id_maps_json (opts->uid_maps, opts->n_uid_maps));
+      json_object_set_new (linux_obj, "gidMappings",
+                           id_maps_json (opts->gid_maps, opts->n_gid_maps));
     }
   if (build_resources (opts, linux_obj, err) < 0)
     return box_err_code (err);
@@ -439,8 +457,7 @@ spec_build (const spec_options *opts, json_t **out, box_error **err)
   if (compute_caps (opts, &caps, err) < 0)
     return box_err_code (err);
   _cleanup_json_ json_t *root = json_pack ("{s:s, s:{s:s, s:b}}", "ociVersion", "1.0.2", "root",
-                                           "path", opts->rootfs, "readonly",
-                                           opts->readonly_rootfs);
+                                           "path", opts->rootfs, "readonly", opts->readonly_rootfs);
   if (!root)
     return OOM ();
   if (opts->hostname && json_object_set_new (root, "hostname", json_string (opts->hostname)) < 0)
@@ -521,8 +538,7 @@ get_int (const json_t *obj, const char *key, const char *where, int64_t min, int
     return box_err (err, BOX_E_INVALID, "%s.%s is not an integer", where, key);
   json_int_t n = json_integer_value (v);
   if (n < min || n > max)
-    return box_err (err, BOX_E_INVALID, "%s.%s = %lld is out of range", where, key,
-                    (long long) n);
+    return box_err (err, BOX_E_INVALID, "%s.%s = %lld is out of range", where, key, (long long) n);
   *out = n;
   if (present)
     *present = true;
@@ -676,9 +692,8 @@ spec_parse_process (const json_t *process, oci_process *p, box_error **err)
         {
           const json_t *r = json_array_get (rlimits, i);
           const json_t *type = json_object_get (r, "type");
-          const rlimit_name *name = json_is_string (type)
-                                        ? rlimit_lookup (json_string_value (type))
-                                        : NULL;
+          const rlimit_name *name
+              = json_is_string (type) ? rlimit_lookup (json_string_value (type)) : NULL;
           const json_t *soft = json_object_get (r, "soft"), *hard = json_object_get (r, "hard");
           if (!name || !json_is_integer (soft) || !json_is_integer (hard))
             {
@@ -693,8 +708,7 @@ spec_parse_process (const json_t *process, oci_process *p, box_error **err)
         }
     }
   n = 0;
-  if (get_int (process, "oomScoreAdj", "process", -1000, 1000, &p->has_oom_score_adj, &n, err)
-      < 0)
+  if (get_int (process, "oomScoreAdj", "process", -1000, 1000, &p->has_oom_score_adj, &n, err) < 0)
     goto fail;
   p->oom_score_adj = (int) n;
   return 0;
@@ -710,25 +724,37 @@ typedef struct mount_flag {
 } mount_flag;
 
 static const mount_flag mount_flags[] = {
-  { "ro", false, MS_RDONLY },         { "rw", true, MS_RDONLY },
-  { "nosuid", false, MS_NOSUID },     { "suid", true, MS_NOSUID },
-  { "nodev", false, MS_NODEV },       { "dev", true, MS_NODEV },
-  { "noexec", false, MS_NOEXEC },     { "exec", true, MS_NOEXEC },
-  { "sync", false, MS_SYNCHRONOUS },  { "async", true, MS_SYNCHRONOUS },
-  { "dirsync", false, MS_DIRSYNC },   { "remount", false, MS_REMOUNT },
-  { "mand", false, MS_MANDLOCK },     { "nomand", true, MS_MANDLOCK },
-  { "noatime", false, MS_NOATIME },   { "atime", true, MS_NOATIME },
-  { "nodiratime", false, MS_NODIRATIME }, { "diratime", true, MS_NODIRATIME },
-  { "relatime", false, MS_RELATIME }, { "norelatime", true, MS_RELATIME },
-  { "strictatime", false, MS_STRICTATIME }, { "nostrictatime", true, MS_STRICTATIME },
-  { "bind", false, MS_BIND },         { "rbind", false, MS_BIND | MS_REC },
+  { "ro", false, MS_RDONLY },
+  { "rw", true, MS_RDONLY },
+  { "nosuid", false, MS_NOSUID },
+  { "suid", true, MS_NOSUID },
+  { "nodev", false, MS_NODEV },
+  { "dev", true, MS_NODEV },
+  { "noexec", false, MS_NOEXEC },
+  { "exec", true, MS_NOEXEC },
+  { "sync", false, MS_SYNCHRONOUS },
+  { "async", true, MS_SYNCHRONOUS },
+  { "dirsync", false, MS_DIRSYNC },
+  { "remount", false, MS_REMOUNT },
+  { "mand", false, MS_MANDLOCK },
+  { "nomand", true, MS_MANDLOCK },
+  { "noatime", false, MS_NOATIME },
+  { "atime", true, MS_NOATIME },
+  { "nodiratime", false, MS_NODIRATIME },
+  { "diratime", true, MS_NODIRATIME },
+  { "relatime", false, MS_RELATIME },
+  { "norelatime", true, MS_RELATIME },
+  { "strictatime", false, MS_STRICTATIME },
+  { "nostrictatime", true, MS_STRICTATIME },
+  { "bind", false, MS_BIND },
+  { "rbind", false, MS_BIND | MS_REC },
 };
 
 static const mount_flag propagation_flags[] = {
-  { "private", false, MS_PRIVATE },         { "rprivate", false, MS_PRIVATE | MS_REC },
-  { "slave", false, MS_SLAVE },             { "rslave", false, MS_SLAVE | MS_REC },
-  { "shared", false, MS_SHARED },           { "rshared", false, MS_SHARED | MS_REC },
-  { "unbindable", false, MS_UNBINDABLE },   { "runbindable", false, MS_UNBINDABLE | MS_REC },
+  { "private", false, MS_PRIVATE },       { "rprivate", false, MS_PRIVATE | MS_REC },
+  { "slave", false, MS_SLAVE },           { "rslave", false, MS_SLAVE | MS_REC },
+  { "shared", false, MS_SHARED },         { "rshared", false, MS_SHARED | MS_REC },
+  { "unbindable", false, MS_UNBINDABLE }, { "runbindable", false, MS_UNBINDABLE | MS_REC },
 };
 
 static unsigned long
@@ -829,8 +855,7 @@ parse_id_maps (const json_t *linux_obj, const char *key, spec_id_map **out, size
       int64_t c = -1, h = -1, s = -1;
       char where[64];
       snprintf (where, sizeof where, "linux.%s[%zu]", key, i);
-      if (!json_is_object (m)
-          || get_int (m, "containerID", where, 0, UINT32_MAX, NULL, &c, err) < 0
+      if (!json_is_object (m) || get_int (m, "containerID", where, 0, UINT32_MAX, NULL, &c, err) < 0
           || get_int (m, "hostID", where, 0, UINT32_MAX, NULL, &h, err) < 0
           || get_int (m, "size", where, 1, UINT32_MAX, NULL, &s, err) < 0)
         return box_err (err, BOX_E_INVALID, "%s is not a valid mapping", where);
@@ -848,8 +873,8 @@ typedef struct namespace_name {
 } namespace_name;
 
 static const namespace_name namespace_names[] = {
-  { "pid", CLONE_NEWPID },   { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
-  { "ipc", CLONE_NEWIPC },   { "uts", CLONE_NEWUTS },     { "user", CLONE_NEWUSER },
+  { "pid", CLONE_NEWPID },       { "network", CLONE_NEWNET }, { "mount", CLONE_NEWNS },
+  { "ipc", CLONE_NEWIPC },       { "uts", CLONE_NEWUTS },     { "user", CLONE_NEWUSER },
   { "cgroup", CLONE_NEWCGROUP },
 };
 
@@ -877,8 +902,8 @@ parse_namespaces (const json_t *linux_obj, oci_config *c, box_error **err)
         if (strcmp (json_string_value (type), namespace_names[k].name) == 0)
           t = namespace_names[k].type;
       if (!t)
-        return box_err (err, BOX_E_UNSUPPORTED, "linux.namespaces[%zu]: unsupported type \"%s\"",
-                        i, json_string_value (type));
+        return box_err (err, BOX_E_UNSUPPORTED, "linux.namespaces[%zu]: unsupported type \"%s\"", i,
+                        json_string_value (type));
       if (oci_config_namespace (c, t))
         return box_err (err, BOX_E_INVALID, "linux.namespaces: \"%s\" appears twice",
                         json_string_value (type));
@@ -1035,9 +1060,12 @@ static const name_value seccomp_actions[] = {
 };
 
 static const name_value seccomp_ops[] = {
-  { "SCMP_CMP_NE", OCI_SECCOMP_OP_NE }, { "SCMP_CMP_LT", OCI_SECCOMP_OP_LT },
-  { "SCMP_CMP_LE", OCI_SECCOMP_OP_LE }, { "SCMP_CMP_EQ", OCI_SECCOMP_OP_EQ },
-  { "SCMP_CMP_GE", OCI_SECCOMP_OP_GE }, { "SCMP_CMP_GT", OCI_SECCOMP_OP_GT },
+  { "SCMP_CMP_NE", OCI_SECCOMP_OP_NE },
+  { "SCMP_CMP_LT", OCI_SECCOMP_OP_LT },
+  { "SCMP_CMP_LE", OCI_SECCOMP_OP_LE },
+  { "SCMP_CMP_EQ", OCI_SECCOMP_OP_EQ },
+  { "SCMP_CMP_GE", OCI_SECCOMP_OP_GE },
+  { "SCMP_CMP_GT", OCI_SECCOMP_OP_GT },
   { "SCMP_CMP_MASKED_EQ", OCI_SECCOMP_OP_MASKED_EQ },
 };
 
@@ -1089,8 +1117,7 @@ parse_seccomp (const json_t *linux_obj, oci_config *c, box_error **err)
     return box_err (err, BOX_E_INVALID, "linux.seccomp.defaultAction is missing or unknown");
   s->default_action = action;
   int64_t v = 0;
-  if (get_int (sec, "defaultErrnoRet", "linux.seccomp", 0, 4095, &s->has_default_errno_ret, &v,
-               err)
+  if (get_int (sec, "defaultErrnoRet", "linux.seccomp", 0, 4095, &s->has_default_errno_ret, &v, err)
       < 0)
     return box_err_code (err);
   s->default_errno_ret = (uint32_t) v;
@@ -1137,21 +1164,19 @@ parse_seccomp (const json_t *linux_obj, oci_config *c, box_error **err)
           int op;
           char where_arg[96];
           snprintf (where_arg, sizeof where_arg, "%s.args[%zu]", where, k);
-          if (!json_is_object (a)
-              || get_int (a, "index", where_arg, 0, 5, NULL, &index, err) < 0 || index < 0
-              || lookup_name (seccomp_ops, ARRAY_SIZE (seccomp_ops), json_object_get (a, "op"),
-                              &op)
+          if (!json_is_object (a) || get_int (a, "index", where_arg, 0, 5, NULL, &index, err) < 0
+              || index < 0
+              || lookup_name (seccomp_ops, ARRAY_SIZE (seccomp_ops), json_object_get (a, "op"), &op)
                      < 0)
             return box_err (err, BOX_E_INVALID, "%s.args[%zu] is not a valid condition", where, k);
           const json_t *value = json_object_get (a, "value");
           const json_t *value_two = json_object_get (a, "valueTwo");
           if (!json_is_integer (value) || (value_two && !json_is_integer (value_two)))
             return box_err (err, BOX_E_INVALID, "%s.args[%zu].value is not an integer", where, k);
-          rule->args[k] = (oci_seccomp_arg){ (unsigned) index,
-                                             (uint64_t) json_integer_value (value),
-                                             value_two ? (uint64_t) json_integer_value (value_two)
-                                                       : 0,
-                                             (oci_seccomp_op) op };
+          rule->args[k]
+              = (oci_seccomp_arg){ (unsigned) index, (uint64_t) json_integer_value (value),
+                                   value_two ? (uint64_t) json_integer_value (value_two) : 0,
+                                   (oci_seccomp_op) op };
           rule->n_args++;
         }
     }

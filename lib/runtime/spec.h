@@ -40,9 +40,9 @@ typedef struct spec_id_map {
 } spec_id_map;
 
 typedef enum spec_seccomp_mode {
-  SPEC_SECCOMP_DEFAULT = 0,  /* docker's default profile */
-  SPEC_SECCOMP_UNCONFINED,   /* no filter */
-  SPEC_SECCOMP_PROFILE,      /* seccomp_profile_json: a profile in docker's format */
+  SPEC_SECCOMP_DEFAULT = 0, /* docker's default profile */
+  SPEC_SECCOMP_UNCONFINED,  /* no filter */
+  SPEC_SECCOMP_PROFILE,     /* seccomp_profile_json: a profile in docker's format */
 } spec_seccomp_mode;
 
 typedef struct spec_options {
@@ -87,7 +87,7 @@ typedef struct spec_options {
   const char *netns_path; /* join this network namespace instead of a new one */
   bool has_oom_score_adj;
   int oom_score_adj;
-  const char *cgroups_path; /* linux.cgroupsPath, e.g. "/box/<id>"; NULL: none (backend's) */
+  const char *cgroups_path;  /* linux.cgroupsPath, e.g. "/box/<id>"; NULL: none (backend's) */
   const char *const *sysctl; /* NULL-terminated "key=value" */
 } spec_options;
 
@@ -106,11 +106,11 @@ typedef struct oci_mount {
   char *destination;
   char *type;
   char *source;
-  unsigned long flags;      /* MS_* from the options */
+  unsigned long flags;       /* MS_* from the options */
   unsigned long clear_flags; /* MS_* the options turn off ("rw", "suid", ...) */
   unsigned long propagation; /* MS_PRIVATE, MS_SLAVE, MS_SHARED, MS_UNBINDABLE, 0 */
-  char *data;               /* the remaining options, comma-joined ("mode=755,size=65536k") */
-  bool bind;                /* "bind" or "rbind" option, or type "bind" */
+  char *data;                /* the remaining options, comma-joined ("mode=755,size=65536k") */
+  bool bind;                 /* "bind" or "rbind" option, or type "bind" */
 } oci_mount;
 
 typedef struct oci_rlimit {
@@ -221,10 +221,10 @@ typedef struct oci_config {
   oci_resources resources;
   oci_device *devices;
   size_t n_devices;
-  char **masked_paths;   /* NULL-terminated */
-  char **readonly_paths; /* NULL-terminated */
-  char **sysctl;         /* NULL-terminated "key=value" */
-  oci_seccomp *seccomp;  /* NULL: no filter */
+  char **masked_paths;              /* NULL-terminated */
+  char **readonly_paths;            /* NULL-terminated */
+  char **sysctl;                    /* NULL-terminated "key=value" */
+  oci_seccomp *seccomp;             /* NULL: no filter */
   unsigned long rootfs_propagation; /* MS_PRIVATE (default), MS_SLAVE, MS_SHARED */
 } oci_config;
 

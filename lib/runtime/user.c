@@ -18,8 +18,8 @@
 static FILE *
 open_in_root (int rootfs_dirfd, const char *path)
 {
-  struct open_how how = { .flags = O_RDONLY | O_CLOEXEC,
-                          .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
+  struct open_how how
+      = { .flags = O_RDONLY | O_CLOEXEC, .resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS };
   int fd;
   do
     fd = (int) syscall (SYS_openat2, rootfs_dirfd, path, &how, sizeof how);
@@ -145,8 +145,8 @@ scan_groups (int rootfs_dirfd, const char *group_name, bool *group_found, uint32
       if (user_name && fields[3] && member_of (fields[3], user_name)
           && ids->n_additional_gids < MAX_GROUPS)
         {
-          uint32_t *grown = realloc (ids->additional_gids,
-                                     (ids->n_additional_gids + 1) * sizeof *grown);
+          uint32_t *grown
+              = realloc (ids->additional_gids, (ids->n_additional_gids + 1) * sizeof *grown);
           if (!grown)
             return box_err (err, BOX_E_INTERNAL, "out of memory");
           ids->additional_gids = grown;

@@ -350,3 +350,15 @@ def test_lifecycle_state_machine(rt):
         "deleted created box", "killed running box", "force-deleted running box"]
     assert not os.path.exists("/sys/fs/cgroup/memory/box/lifecycle")
     assert not os.path.exists("/sys/fs/cgroup/unified/box/lifecycle")
+
+
+def test_exec_with_terminal(rt, tmp_path):
+    process = tmp_path / "process.json"
+    process.write_text(json.dumps({
+        "terminal": True, "args": ["sh", "-c", "tty; test -t 1 && echo on-a-tty"],
+        "env": ["PATH=/bin"], "cwd": "/", "user": {"uid": 0, "gid": 0},
+    }))
+    proc, _ = rt.run(cmd=["sleep", "100"], extra=["--exec-json", str(process)])
+    assert proc.returncode == 0, proc.stderr
+    assert "/dev/pts/" in proc.stdout
+    assert "on-a-tty" in proc.stdout

@@ -46,7 +46,7 @@ spec_command (int argc, char **argv)
     return 2;
   const char *bundle = argv[2];
   const char *env[MAX_ITEMS + 1] = { 0 }, *cap_add[MAX_ITEMS + 1] = { 0 },
-             *cap_drop[MAX_ITEMS + 1] = { 0 };
+                              *cap_drop[MAX_ITEMS + 1] = { 0 };
   spec_rlimit rlimits[MAX_ITEMS];
   spec_mount mounts[MAX_ITEMS];
   char *mount_opts[MAX_ITEMS][3];
@@ -241,7 +241,8 @@ run_command (int argc, char **argv)
       if (check_states && !expect_status (rt, &ctx, id, RUNTIME_STATUS_RUNNING, "after start"))
         return 99;
       pid_t exec_pid;
-      int rc = rt->exec (rt, &ctx, id, process, &stdio, &exec_pid, NULL, &err);
+      int exec_console = -1;
+      int rc = rt->exec (rt, &ctx, id, process, &stdio, &exec_pid, &exec_console, &err);
       free (process);
       if (rc < 0)
         {
@@ -249,6 +250,15 @@ run_command (int argc, char **argv)
           rt->delete (rt, &ctx, id, true, NULL);
           wait_status (pid);
           return code;
+        }
+      if (exec_console >= 0)
+        {
+          char buf[4096];
+          ssize_t n;
+          while ((n = read (exec_console, buf, sizeof buf)) > 0)
+            if (write (1, buf, (size_t) n) < 0)
+              break;
+          close (exec_console);
         }
       exec_status = wait_status (exec_pid);
       rt->kill (rt, &ctx, id, SIGKILL, true, NULL);

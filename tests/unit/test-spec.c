@@ -2,15 +2,15 @@
  * translation, resources, and the parser's errors. */
 #include "unit.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
-#include <dirent.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <unistd.h>
 
 #include <linux/capability.h>
@@ -61,9 +61,8 @@ seccomp_allows (const json_t *seccomp, const char *name)
       continue;
     size_t k;
     json_t *n;
-    json_array_foreach (json_object_get (rule, "names"), k, n)
-    if (strcmp (json_string_value (n), name) == 0)
-      return true;
+    json_array_foreach (json_object_get (rule, "names"), k,
+                        n) if (strcmp (json_string_value (n), name) == 0) return true;
   }
   return false;
 }
@@ -77,9 +76,8 @@ seccomp_mentions (const json_t *seccomp, const char *name)
   {
     size_t k;
     json_t *n;
-    json_array_foreach (json_object_get (rule, "names"), k, n)
-    if (strcmp (json_string_value (n), name) == 0)
-      return true;
+    json_array_foreach (json_object_get (rule, "names"), k,
+                        n) if (strcmp (json_string_value (n), name) == 0) return true;
   }
   return false;
 }
@@ -89,9 +87,10 @@ find_mount (const json_t *config, const char *destination)
 {
   size_t i;
   json_t *m;
-  json_array_foreach (json_object_get (config, "mounts"), i, m)
-  if (strcmp (json_string_value (json_object_get (m, "destination")), destination) == 0)
-    return m;
+  json_array_foreach (
+      json_object_get (config, "mounts"), i,
+      m) if (strcmp (json_string_value (json_object_get (m, "destination")), destination)
+             == 0) return m;
   return NULL;
 }
 
@@ -100,9 +99,8 @@ mount_has_option (const json_t *m, const char *option)
 {
   size_t i;
   json_t *o;
-  json_array_foreach (json_object_get (m, "options"), i, o)
-  if (strcmp (json_string_value (o), option) == 0)
-    return true;
+  json_array_foreach (json_object_get (m, "options"), i,
+                      o) if (strcmp (json_string_value (o), option) == 0) return true;
   return false;
 }
 
@@ -130,9 +128,9 @@ test_docker_defaults (void **state)
   assert_string_equal (json_string_value (json_object_get (process, "cwd")), "/");
   const json_t *bounding = json_object_get (json_object_get (process, "capabilities"), "bounding");
   assert_int_equal (json_array_size (bounding), 14);
-  assert_int_equal (json_array_size (json_object_get (
-                        json_object_get (process, "capabilities"), "inheritable")),
-                    0);
+  assert_int_equal (
+      json_array_size (json_object_get (json_object_get (process, "capabilities"), "inheritable")),
+      0);
 
   const json_t *linux_obj = json_object_get (config, "linux");
   assert_int_equal (json_array_size (json_object_get (linux_obj, "maskedPaths")), 11);
@@ -177,8 +175,8 @@ test_caps_arithmetic (void **state)
 
   const char *const drop_all[] = { "ALL", NULL };
   const char *const add_raw[] = { "cap_net_raw", NULL };
-  spec_options minimal = { .args = true_args, .rootfs = "r", .cap_drop = drop_all,
-                           .cap_add = add_raw };
+  spec_options minimal
+      = { .args = true_args, .rootfs = "r", .cap_drop = drop_all, .cap_add = add_raw };
   c = round_trip (&minimal);
   assert_int_equal (c->process.cap_bounding, UINT64_C (1) << CAP_NET_RAW);
   assert_int_equal (c->process.cap_permitted, UINT64_C (1) << CAP_NET_RAW);
@@ -217,8 +215,8 @@ test_privileged (void **state)
   assert_null (c->masked_paths[0]);
   oci_config_free (c);
 
-  spec_options unconfined = { .args = true_args, .rootfs = "r",
-                              .seccomp_mode = SPEC_SECCOMP_UNCONFINED };
+  spec_options unconfined
+      = { .args = true_args, .rootfs = "r", .seccomp_mode = SPEC_SECCOMP_UNCONFINED };
   c = round_trip (&unconfined);
   assert_null (c->seccomp);
   assert_non_null (c->masked_paths[0]);
@@ -240,13 +238,35 @@ test_round_trip (void **state)
   const spec_id_map maps[] = { { 0, 100000, 65536 } };
   const char *const sysctl[] = { "net.ipv4.ip_forward=1", NULL };
   spec_options opts = {
-    .args = args, .env = env, .cwd = "/work", .uid = 1000, .gid = 1001,
-    .additional_gids = gids, .n_additional_gids = 2, .hostname = "h1", .terminal = true,
-    .rootfs = "/abs/rootfs", .readonly_rootfs = true, .mounts = mounts, .n_mounts = 2,
-    .no_new_privs = true, .rlimits = rlimits, .n_rlimits = 1, .memory_bytes = 64 << 20,
-    .cpus = 1.5, .cpu_shares = 512, .pids_limit = 20, .userns = true, .uid_maps = maps,
-    .n_uid_maps = 1, .gid_maps = maps, .n_gid_maps = 1, .netns_path = "/run/netns/x",
-    .has_oom_score_adj = true, .oom_score_adj = 500, .cgroups_path = "/box/abc",
+    .args = args,
+    .env = env,
+    .cwd = "/work",
+    .uid = 1000,
+    .gid = 1001,
+    .additional_gids = gids,
+    .n_additional_gids = 2,
+    .hostname = "h1",
+    .terminal = true,
+    .rootfs = "/abs/rootfs",
+    .readonly_rootfs = true,
+    .mounts = mounts,
+    .n_mounts = 2,
+    .no_new_privs = true,
+    .rlimits = rlimits,
+    .n_rlimits = 1,
+    .memory_bytes = 64 << 20,
+    .cpus = 1.5,
+    .cpu_shares = 512,
+    .pids_limit = 20,
+    .userns = true,
+    .uid_maps = maps,
+    .n_uid_maps = 1,
+    .gid_maps = maps,
+    .n_gid_maps = 1,
+    .netns_path = "/run/netns/x",
+    .has_oom_score_adj = true,
+    .oom_score_adj = 500,
+    .cgroups_path = "/box/abc",
     .sysctl = sysctl,
   };
   oci_config *c = round_trip (&opts);
@@ -329,8 +349,7 @@ test_round_trip (void **state)
 static void
 test_build_errors (void **state)
 {
-  struct
-  {
+  struct {
     spec_options opts;
     const char *needle;
   } cases[] = {
@@ -339,17 +358,25 @@ test_build_errors (void **state)
     { { .args = true_args, .rootfs = "r", .cwd = "relative" }, "not an absolute" },
     { { .args = true_args, .rootfs = "r", .env = (const char *const[]){ "NOEQUALS", NULL } },
       "NOEQUALS" },
-    { { .args = true_args, .rootfs = "r",
-        .rlimits = (const spec_rlimit[]){ { "nofile", 10, 5 } }, .n_rlimits = 1 },
+    { { .args = true_args,
+        .rootfs = "r",
+        .rlimits = (const spec_rlimit[]){ { "nofile", 10, 5 } },
+        .n_rlimits = 1 },
       "soft limit" },
-    { { .args = true_args, .rootfs = "r",
-        .rlimits = (const spec_rlimit[]){ { "bogus", 1, 1 } }, .n_rlimits = 1 },
+    { { .args = true_args,
+        .rootfs = "r",
+        .rlimits = (const spec_rlimit[]){ { "bogus", 1, 1 } },
+        .n_rlimits = 1 },
       "unknown ulimit" },
     { { .args = true_args, .rootfs = "r", .userns = true }, "mappings" },
-    { { .args = true_args, .rootfs = "r", .seccomp_mode = SPEC_SECCOMP_PROFILE,
+    { { .args = true_args,
+        .rootfs = "r",
+        .seccomp_mode = SPEC_SECCOMP_PROFILE,
         .seccomp_profile_json = "{\"syscalls\":[]}" },
       "defaultAction" },
-    { { .args = true_args, .rootfs = "r", .seccomp_mode = SPEC_SECCOMP_PROFILE,
+    { { .args = true_args,
+        .rootfs = "r",
+        .seccomp_mode = SPEC_SECCOMP_PROFILE,
         .seccomp_profile_json = "not json" },
       "invalid JSON" },
     { { .args = true_args, .rootfs = "r", .cpus = 0.001 }, "--cpus" },
@@ -376,8 +403,10 @@ test_custom_seccomp_profile (void **state)
                         "\"excludes\":{\"caps\":[\"CAP_FOWNER\"]}},"
                         "{\"names\":[\"personality\"],\"action\":\"SCMP_ACT_ERRNO\","
                         "\"args\":[{\"index\":0,\"value\":8,\"op\":\"SCMP_CMP_EQ\"}]}]}";
-  spec_options opts = { .args = true_args, .rootfs = "r",
-                        .seccomp_mode = SPEC_SECCOMP_PROFILE, .seccomp_profile_json = profile };
+  spec_options opts = { .args = true_args,
+                        .rootfs = "r",
+                        .seccomp_mode = SPEC_SECCOMP_PROFILE,
+                        .seccomp_profile_json = profile };
   oci_config *c = round_trip (&opts);
   assert_non_null (c->seccomp);
   assert_int_equal (c->seccomp->default_action, OCI_SECCOMP_ALLOW);
@@ -396,8 +425,7 @@ test_custom_seccomp_profile (void **state)
 static void
 test_parse_errors (void **state)
 {
-  static const struct
-  {
+  static const struct {
     const char *json;
     const char *needle;
   } cases[] = {
@@ -428,7 +456,8 @@ test_parse_errors (void **state)
       "defaultAction" },
     { "{\"process\":{\"args\":[\"a\"],\"cwd\":\"/\"},\"root\":{\"path\":\"r\"},\"linux\":{"
       "\"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\",\"syscalls\":[{\"names\":[\"x\"],"
-      "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":9,\"value\":1,\"op\":\"SCMP_CMP_EQ\"}]}]}}}",
+      "\"action\":\"SCMP_ACT_ERRNO\",\"args\":[{\"index\":9,\"value\":1,\"op\":\"SCMP_CMP_EQ\"}]}]}"
+      "}}",
       "args[0]" },
   };
   for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
@@ -451,12 +480,15 @@ test_minimal_runc_style_config (void **state)
   const char *json
       = "{\"ociVersion\":\"1.0.2-dev\",\"process\":{\"terminal\":false,\"user\":{\"uid\":0,"
         "\"gid\":0},\"args\":[\"sh\"],\"env\":[\"PATH=/bin\",\"TERM=xterm\"],\"cwd\":\"/\","
-        "\"capabilities\":{\"bounding\":[\"CAP_AUDIT_WRITE\",\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"]},"
+        "\"capabilities\":{\"bounding\":[\"CAP_AUDIT_WRITE\",\"CAP_KILL\",\"CAP_NET_BIND_SERVICE\"]"
+        "},"
         "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}],"
         "\"noNewPrivileges\":true},\"root\":{\"path\":\"rootfs\",\"readonly\":true},"
         "\"hostname\":\"runc\",\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\","
-        "\"source\":\"proc\"}],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"},"
-        "{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"}],\"maskedPaths\":[\"/proc/kcore\"]}}";
+        "\"source\":\"proc\"}],\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"network\"}"
+        ","
+        "{\"type\":\"ipc\"},{\"type\":\"uts\"},{\"type\":\"mount\"}],\"maskedPaths\":[\"/proc/"
+        "kcore\"]}}";
   oci_config *c = NULL;
   box_error *err = NULL;
   int rc = spec_parse (json, strlen (json), &c, &err);
@@ -491,9 +523,10 @@ test_user_resolve (void **state)
   int rootfd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   assert_true (rootfd >= 0);
   assert_int_equal (mkdirat (rootfd, "etc", 0755), 0);
-  write_file (rootfd, "etc/passwd",
-              "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\n"
-              "app:x:1000:1000:App:/home/app:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n");
+  write_file (
+      rootfd, "etc/passwd",
+      "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\n"
+      "app:x:1000:1000:App:/home/app:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n");
   write_file (rootfd, "etc/group",
               "root:x:0:\napp:x:1000:\nwheel:x:10:root,app\naudio:x:29:app\nstaff:x:50:\n");
   /* a symlink that would leave the rootfs resolves inside it instead */
@@ -568,7 +601,8 @@ test_seccomp_cache (void **state)
   assert_ok (rc, err);
   assert_int_equal (first.length, compiled.length);
   assert_int_equal (second.length, compiled.length);
-  assert_memory_equal (second.filter, compiled.filter, compiled.length * sizeof (struct sock_filter));
+  assert_memory_equal (second.filter, compiled.filter,
+                       compiled.length * sizeof (struct sock_filter));
 
   /* a cache file that does not hold these rules (collision, corruption) is not used */
   DIR *d = opendir (cache);
@@ -588,7 +622,8 @@ test_seccomp_cache (void **state)
   seccomp_program third;
   rc = seccomp_program_get (c->seccomp, cache, &third, &err);
   assert_ok (rc, err);
-  assert_memory_equal (third.filter, compiled.filter, compiled.length * sizeof (struct sock_filter));
+  assert_memory_equal (third.filter, compiled.filter,
+                       compiled.length * sizeof (struct sock_filter));
 
   /* other rules, another program */
   const char *const add_admin[] = { "SYS_ADMIN", NULL };
@@ -597,8 +632,10 @@ test_seccomp_cache (void **state)
   seccomp_program other;
   rc = seccomp_program_get (c2->seccomp, cache, &other, &err);
   assert_ok (rc, err);
-  assert_true (other.length != compiled.length
-               || memcmp (other.filter, compiled.filter, compiled.length * sizeof (struct sock_filter)) != 0);
+  assert_true (
+      other.length != compiled.length
+      || memcmp (other.filter, compiled.filter, compiled.length * sizeof (struct sock_filter))
+             != 0);
 
   seccomp_program_clear (&compiled);
   seccomp_program_clear (&first);
@@ -615,16 +652,11 @@ int
 main (void)
 {
   const struct CMUnitTest tests[] = {
-    cmocka_unit_test (test_docker_defaults),
-    cmocka_unit_test (test_caps_arithmetic),
-    cmocka_unit_test (test_privileged),
-    cmocka_unit_test (test_round_trip),
-    cmocka_unit_test (test_build_errors),
-    cmocka_unit_test (test_custom_seccomp_profile),
-    cmocka_unit_test (test_parse_errors),
-    cmocka_unit_test (test_minimal_runc_style_config),
-    cmocka_unit_test (test_user_resolve),
-    cmocka_unit_test (test_seccomp_cache),
+    cmocka_unit_test (test_docker_defaults), cmocka_unit_test (test_caps_arithmetic),
+    cmocka_unit_test (test_privileged),      cmocka_unit_test (test_round_trip),
+    cmocka_unit_test (test_build_errors),    cmocka_unit_test (test_custom_seccomp_profile),
+    cmocka_unit_test (test_parse_errors),    cmocka_unit_test (test_minimal_runc_style_config),
+    cmocka_unit_test (test_user_resolve),    cmocka_unit_test (test_seccomp_cache),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
