@@ -123,10 +123,62 @@ typedef struct box_box {
   int64_t finished_ns;
   box_label *labels;
   size_t n_labels;
+  /* appended by the lifecycle */
+  int oom_killed;     /* the box's last run ended in an OOM kill */
+  char *error;        /* why the last start failed, "" when it did not */
+  char *runtime;      /* the backend the box runs on ("native", "runc", ...) */
 } box_box;
 
 BOX_API void box_box_free (box_box *box);
 BOX_API void box_box_list_free (box_box **boxes, size_t n);
+
+/* A resource limit for the box's processes (--ulimit NAME=SOFT[:HARD]). */
+typedef struct box_ulimit {
+  const char *name; /* "nofile", "nproc", "core", ... (RLIMIT_ without the prefix) */
+  int64_t soft;
+  int64_t hard;
+} box_ulimit;
+
+/* What the box runs and how: docker's `run` options. Everything left zero/NULL takes the
+ * image's value (command, env, workdir, user, stop signal) or docker's default. */
+#define BOX_RUN_OPTIONS_VERSION 1
+typedef struct box_run_options {
+  unsigned version;
+  const char *const *cmd; /* NULL: the image's Cmd */
+  size_t n_cmd;
+  const char *const *entrypoint; /* used when entrypoint_set; {} (n 0) clears the image's */
+  size_t n_entrypoint;
+  int entrypoint_set;
+  const char *const *env; /* KEY=VALUE, over the image's Env; "KEY" alone unsets nothing */
+  size_t n_env;
+  const char *workdir;  /* NULL: the image's WorkingDir, else "/" */
+  const char *user;     /* user[:group] (names or ids); NULL: the image's User */
+  const char *hostname; /* NULL: the short id */
+  int tty;              /* -t: a pseudo-terminal for the box */
+  int open_stdin;       /* -i: keep stdin open */
+  int read_only;        /* --read-only root filesystem */
+  int privileged;       /* every capability, no seccomp, no masked paths */
+  int init;             /* --init: box-init as pid 1 (reaps, forwards signals) */
+  int auto_remove;      /* --rm: removed (record, rootfs, logs) once it exits */
+  int64_t memory_bytes; /* 0: unlimited */
+  int64_t nano_cpus;    /* --cpus x 1e9; 0: unlimited */
+  int64_t cpu_shares;   /* 0: default */
+  int64_t pids_limit;   /* 0: unlimited */
+  const char *const *cap_add; /* "NET_ADMIN", "CAP_NET_ADMIN" or "ALL" */
+  size_t n_cap_add;
+  const char *const *cap_drop;
+  size_t n_cap_drop;
+  const char *const *security_opt; /* "no-new-privileges", "seccomp=unconfined|FILE" */
+  size_t n_security_opt;
+  const box_ulimit *ulimits;
+  size_t n_ulimits;
+  const char *stop_signal; /* NULL: the image's StopSignal, else SIGTERM */
+  int stop_timeout;        /* seconds; < 0: the default (10) */
+  const char *runtime;     /* NULL: "native"; "runc"; "oci:/path/to/runtime" */
+  int64_t log_max_bytes;   /* size of one log file before rotation; 0: 10 MiB */
+  int log_max_files;       /* log files kept (the live one included); 0: 2 */
+} box_run_options;
+#define BOX_RUN_OPTIONS_INIT { .version = BOX_RUN_OPTIONS_VERSION, .stop_timeout = -1 }
 
 #define BOX_BOX_CREATE_OPTIONS_VERSION 1
 typedef struct box_box_create_options {
@@ -134,13 +186,17 @@ typedef struct box_box_create_options {
   const char *name;         /* NULL: generate a readable unique name */
   const char *external_ref; /* NULL: none */
   const char *image;        /* required */
-  const char *config_json;  /* NULL: "{}" */
+  const char *config_json;  /* record-only boxes (run == NULL): NULL means "{}" */
   const box_label *labels;
   size_t n_labels;
+  /* NULL: only record the box (no image lookup, no bundle; it cannot be started). Else the
+   * image is resolved and the box's bundle (rootfs dirs, config.json, /etc files) written;
+   * config_json must then be NULL: the engine writes the docker-style config itself. */
+  const box_run_options *run;
 } box_box_create_options;
-#define BOX_BOX_CREATE_OPTIONS_INIT { BOX_BOX_CREATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0 }
+#define BOX_BOX_CREATE_OPTIONS_INIT { BOX_BOX_CREATE_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, 0, NULL }
 
-/* Records a new box in state "created". Name and external_ref must be unused. */
+/* Creates a new box in state "created". Name and external_ref must be unused. */
 BOX_API int box_box_create (box_engine *eng, const box_box_create_options *opts, box_box **out,
                             box_error **err);
 
@@ -153,8 +209,117 @@ BOX_API int box_box_list (box_engine *eng, box_box ***out, size_t *out_n, box_er
 
 BOX_API int box_box_rename (box_engine *eng, const char *ref, const char *new_name, box_error **err);
 
-/* Removes the box record. A running box is refused with BOX_E_CONFLICT. */
+/* Removes the box: record, rootfs, bundle and logs. A running box is refused with
+ * BOX_E_CONFLICT. */
 BOX_API int box_box_remove (box_engine *eng, const char *ref, box_error **err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Boxes: lifecycle                                                                         */
+/* ---------------------------------------------------------------------------------------- */
+
+/* The stdio a started box is attached to. Fds are the caller's and are only borrowed: the
+ * monitor gets copies. With all three -1 the box is detached (stdin /dev/null, output to the
+ * log only). */
+#define BOX_START_OPTIONS_VERSION 1
+typedef struct box_start_options {
+  unsigned version;
+  int stdin_fd;  /* -1: none (/dev/null), unless open_stdin */
+  int stdout_fd; /* -1: log only */
+  int stderr_fd;
+  /* When set, the box's stdout/stderr go straight to stdout_fd/stderr_fd (no pipe through the
+   * monitor, no log): the fast path of an attached `run --rm`, whose log nobody can read. */
+  int direct_stdio;
+  /* When not NULL, receives an fd that becomes readable (and reads "EXIT <code>\n") once
+   * the box has exited and its exit is recorded. Close it when done. */
+  int *exit_fd;
+} box_start_options;
+#define BOX_START_OPTIONS_INIT { BOX_START_OPTIONS_VERSION, -1, -1, -1, 0, NULL }
+
+/* Starts a created or exited box: mounts its rootfs and spawns its monitor, which creates
+ * and starts it through the runtime backend. Returns once the box's process runs. */
+BOX_API int box_box_start (box_engine *eng, const char *ref, const box_start_options *opts,
+                           box_error **err);
+
+/* Sends the stop signal (the box's, else signal_name when given), waits up to timeout
+ * seconds (< 0: the box's stop timeout), then SIGKILL; returns once the box has exited.
+ * Stopping a box that is not running succeeds. */
+BOX_API int box_box_stop (box_engine *eng, const char *ref, int timeout, box_error **err);
+
+/* Sends a signal ("KILL", "SIGTERM", "15"; NULL: SIGKILL) to the box's main process. */
+BOX_API int box_box_kill (box_engine *eng, const char *ref, const char *signal_name,
+                          box_error **err);
+
+/* Waits until the box is not running and stores its exit code. */
+BOX_API int box_box_wait (box_engine *eng, const char *ref, int *exit_code, box_error **err);
+
+/* Removes a box; force: stop (SIGKILL) a running one first. */
+BOX_API int box_box_remove_force (box_engine *eng, const char *ref, int force, box_error **err);
+
+/* The box's processes as docker top shows them: a JSON object {"Titles":[...],
+ * "Processes":[[...],...]}; free() it. */
+BOX_API int box_box_top_json (box_engine *eng, const char *ref, char **out_json,
+                              box_error **err);
+
+/* The box's merged inspect document (docker's container inspect shape) as JSON; free() it. */
+BOX_API int box_box_inspect_json (box_engine *eng, const char *ref, char **out_json,
+                                  box_error **err);
+
+/* Parses a signal given as "KILL", "SIGKILL" or "9"; returns the number or BOX_E_INVALID. */
+BOX_API int box_signal_parse (const char *name, box_error **err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Logs                                                                                     */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef enum box_log_stream {
+  BOX_LOG_STDOUT = 1,
+  BOX_LOG_STDERR = 2,
+} box_log_stream;
+
+/* Called for every log record; return non-zero to stop reading. */
+typedef int (*box_log_callback) (void *data, box_log_stream stream, int64_t time_ns,
+                                 const char *bytes, size_t len);
+
+#define BOX_LOGS_OPTIONS_VERSION 1
+typedef struct box_logs_options {
+  unsigned version;
+  int follow;       /* keep reading while the box runs */
+  int64_t tail;     /* < 0: all; else only the last N records */
+  int64_t since_ns; /* 0: no bound */
+  int64_t until_ns; /* 0: no bound */
+} box_logs_options;
+#define BOX_LOGS_OPTIONS_INIT { BOX_LOGS_OPTIONS_VERSION, 0, -1, 0, 0 }
+
+BOX_API int box_box_logs (box_engine *eng, const char *ref, const box_logs_options *opts,
+                          box_log_callback callback, void *data, box_error **err);
+
+/* ---------------------------------------------------------------------------------------- */
+/* Events                                                                                   */
+/* ---------------------------------------------------------------------------------------- */
+
+typedef struct box_event {
+  int64_t seq;
+  int64_t time_ns;
+  const char *type;       /* "container", ... */
+  const char *action;     /* "create", "start", "die", ... */
+  const char *actor_id;
+  const char *attributes_json; /* JSON object of strings */
+} box_event;
+
+/* Return non-zero to stop. */
+typedef int (*box_event_callback) (void *data, const box_event *event);
+
+#define BOX_EVENTS_OPTIONS_VERSION 1
+typedef struct box_events_options {
+  unsigned version;
+  int64_t since_ns; /* 0: from now on (with follow), or from the start (without) */
+  int64_t until_ns; /* 0: forever (follow) or up to now */
+  int follow;       /* stream new events until until_ns or the callback stops */
+} box_events_options;
+#define BOX_EVENTS_OPTIONS_INIT { BOX_EVENTS_OPTIONS_VERSION, 0, 0, 0 }
+
+BOX_API int box_events_read (box_engine *eng, const box_events_options *opts,
+                             box_event_callback callback, void *data, box_error **err);
 
 /* Validation rules, for callers that want to check input before acting. */
 BOX_API int box_name_validate (const char *name, box_error **err);

@@ -61,6 +61,15 @@ box_box_create (box_engine *eng, const box_box_create_options *opts, box_box **o
 {
   if (!opts || opts->version != BOX_BOX_CREATE_OPTIONS_VERSION)
     return box_err (err, BOX_E_INVALID, "box_box_create_options: missing or unknown version");
+  if (opts->run)
+    return engine_box_create_from_image (eng, opts, out, err);
+  return engine_box_record (eng, opts, NULL, NULL, NULL, out, err);
+}
+
+int
+engine_box_record (box_engine *eng, const box_box_create_options *opts, const char *id,
+                   const char *config_json, const char *runtime, box_box **out, box_error **err)
+{
   if (!opts->image || !*opts->image)
     return box_err (err, BOX_E_INVALID, "create box: no image given");
   if (opts->name && box_name_validate (opts->name[0] == '/' ? opts->name + 1 : opts->name, err) < 0)
@@ -69,23 +78,28 @@ box_box_create (box_engine *eng, const box_box_create_options *opts, box_box **o
     return box_err_wrap (err, "create box");
   if (validate_labels (opts->labels, opts->n_labels, err) < 0)
     return box_err_wrap (err, "create box");
-  if (opts->config_json)
+  if (!config_json)
+    config_json = opts->config_json;
+  if (config_json)
     {
       _cleanup_json_ json_t *config = NULL;
-      if (json_parse_object (opts->config_json, "box config", &config, err) < 0)
+      if (json_parse_object (config_json, "box config", &config, err) < 0)
         return box_err_wrap (err, "create box");
     }
 
   box_box row = {
     .external_ref = (char *) opts->external_ref,
     .image = (char *) opts->image,
-    .config_json = (char *) (opts->config_json ? opts->config_json : "{}"),
+    .config_json = (char *) (config_json ? config_json : "{}"),
     .state = BOX_STATE_CREATED,
     .created_ns = time_now_ns (),
     .labels = (box_label *) opts->labels,
     .n_labels = opts->n_labels,
+    .runtime = (char *) runtime,
   };
-  if (random_id (row.id, err) < 0)
+  if (id)
+    memcpy (row.id, id, BOX_ID_HEX_LENGTH + 1);
+  else if (random_id (row.id, err) < 0)
     return box_err_wrap (err, "create box");
 
   _cleanup_tx_ store_tx tx = { 0 };
@@ -160,7 +174,7 @@ box_box_rename (box_engine *eng, const char *ref, const char *new_name, box_erro
 }
 
 int
-box_box_remove (box_engine *eng, const char *ref, box_error **err)
+engine_box_remove_record (box_engine *eng, const char *ref, box_box **out_removed, box_error **err)
 {
   _cleanup_tx_ store_tx tx = { 0 };
   if (store_tx_begin (eng->store, &tx, err) < 0)
@@ -178,5 +192,7 @@ box_box_remove (box_engine *eng, const char *ref, box_error **err)
     return box_err_wrap (err, "remove %s", ref);
   if (store_tx_commit (&tx, err) < 0)
     return box_err_wrap (err, "remove %s", ref);
+  if (out_removed)
+    *out_removed = TAKE_PTR (box);
   return 0;
 }

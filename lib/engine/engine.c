@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "engine/lifecycle.h"
 #include "image/content-store.h"
 #include "image/layer-store.h"
 #include "util/cleanup.h"
@@ -54,6 +55,8 @@ box_engine_open (const box_engine_options *opts, box_engine **out, box_error **e
   if (asprintf (&db_path, "%s/box.db", eng->root) < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
   if (store_open (db_path, &eng->store, err) < 0)
+    return box_err_code (err);
+  if (engine_reconcile (eng, err) < 0)
     return box_err_code (err);
 
   /* what an interrupted writer left: half-written blobs, half-unpacked layers */

@@ -25,4 +25,19 @@ int engine_generate_name (box_engine *eng, char **out, box_error **err);
 int engine_box_event (box_engine *eng, const box_box *box, const char *action,
                       const char *extra_attributes_json, box_error **err);
 
+/* Inserts the box row (and its create event) with the given id (NULL: a new random one),
+ * config (NULL: opts->config_json) and runtime name. */
+int engine_box_record (box_engine *eng, const box_box_create_options *opts, const char *id,
+                       const char *config_json, const char *runtime, box_box **out,
+                       box_error **err);
+
+/* box_box_create with run options: resolves the image, writes the box's directory. */
+int engine_box_create_from_image (box_engine *eng, const box_box_create_options *opts,
+                                  box_box **out, box_error **err);
+
+/* Deletes a box row that is not running, with its destroy event; *out_removed (optional)
+ * gets the row as it was. */
+int engine_box_remove_record (box_engine *eng, const char *ref, box_box **out_removed,
+                              box_error **err);
+
 #endif

@@ -1,14 +1,15 @@
 /* Owns the SQL of the boxes and box_labels tables. */
 #include "store/boxes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "util/cleanup.h"
 
 #define BOX_COLUMNS                                                                                \
-  "id, name, external_ref, image, config, state, pid, exit_code, created_ns, started_ns, "         \
-  "finished_ns"
+  "id, name, external_ref, image, config, state, pid, exit_code, created_ns, started_ns, "        \
+  "finished_ns, oom_killed, error, runtime"
 
 static const char *const state_names[] = {
   [BOX_STATE_CREATED] = "created",   [BOX_STATE_RUNNING] = "running",
@@ -52,6 +53,8 @@ box_box_free (box_box *box)
       free (box->labels[i].value);
     }
   free (box->labels);
+  free (box->error);
+  free (box->runtime);
   free (box);
 }
 DEFINE_POINTER_CLEANUP (box_box, box_box_free)
@@ -122,6 +125,9 @@ row_to_box (store *s, sqlite3_stmt *st, box_box **out, box_error **err)
   box->created_ns = sqlite3_column_int64 (st, 8);
   box->started_ns = sqlite3_column_int64 (st, 9);
   box->finished_ns = sqlite3_column_int64 (st, 10);
+  box->oom_killed = sqlite3_column_int (st, 11);
+  if (store_column_strdup (st, 12, &box->error) < 0 || store_column_strdup (st, 13, &box->runtime) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
   if (load_labels (s, box, err) < 0)
     return box_err_code (err);
   *out = TAKE_PTR (box);
@@ -267,7 +273,7 @@ store_box_insert (store *s, const box_box *box, box_error **err)
   _cleanup_stmt_ sqlite3_stmt *st = NULL;
   if (store_prepare (s,
                      "INSERT INTO boxes (" BOX_COLUMNS ") "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                      &st, err)
       < 0)
     return box_err_code (err);
@@ -285,6 +291,9 @@ store_box_insert (store *s, const box_box *box, box_error **err)
   sqlite3_bind_int64 (st, 9, box->created_ns);
   sqlite3_bind_int64 (st, 10, box->started_ns);
   sqlite3_bind_int64 (st, 11, box->finished_ns);
+  sqlite3_bind_int (st, 12, box->oom_killed);
+  sqlite3_bind_text (st, 13, box->error ? box->error : "", -1, SQLITE_STATIC);
+  sqlite3_bind_text (st, 14, box->runtime ? box->runtime : "", -1, SQLITE_STATIC);
   int rc = sqlite3_step (st);
   if (rc != SQLITE_DONE)
     return map_unique_violation (s, sqlite3_extended_errcode (store_db (s)), box, box->name, err);
@@ -333,11 +342,17 @@ store_box_set_state (store *s, const char *id, const store_box_state_update *upd
   if (store_prepare (s,
                      "UPDATE boxes SET state = ?2, pid = ?3, exit_code = ?4,"
                      " started_ns = CASE WHEN ?5 = 0 THEN started_ns ELSE ?5 END,"
-                     " finished_ns = CASE WHEN ?6 = 0 THEN finished_ns ELSE ?6 END"
+                     " finished_ns = CASE WHEN ?6 = 0 THEN finished_ns ELSE ?6 END,"
+                     " monitor_pid = ?7, monitor_start = ?8, oom_killed = ?9,"
+                     " error = ?10"
                      " WHERE id = ?1",
                      &st, err)
       < 0)
     return box_err_code (err);
+  sqlite3_bind_int (st, 7, update->monitor_pid);
+  sqlite3_bind_int64 (st, 8, update->monitor_start);
+  sqlite3_bind_int (st, 9, update->oom_killed);
+  sqlite3_bind_text (st, 10, update->error ? update->error : "", -1, SQLITE_STATIC);
   sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
   sqlite3_bind_text (st, 2, box_state_name (update->state), -1, SQLITE_STATIC);
   sqlite3_bind_int (st, 3, update->pid);
@@ -363,4 +378,60 @@ store_box_delete (store *s, const char *id, box_error **err)
   if (rc != SQLITE_DONE)
     return store_error (s, err, rc, "store: delete box");
   return sqlite3_changes (store_db (s)) > 0 ? 1 : 0;
+}
+
+int
+store_box_get_monitor (store *s, const char *id, store_box_monitor *out, box_error **err)
+{
+  _cleanup_stmt_ sqlite3_stmt *st = NULL;
+  if (store_prepare (s, "SELECT monitor_pid, monitor_start FROM boxes WHERE id = ?1", &st, err)
+      < 0)
+    return box_err_code (err);
+  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE)
+    return 0;
+  if (rc != SQLITE_ROW)
+    return store_error (s, err, rc, "store: read box monitor");
+  out->pid = sqlite3_column_int (st, 0);
+  out->start_ticks = sqlite3_column_int64 (st, 1);
+  return 1;
+}
+
+int
+store_box_list_live (store *s, store_live_box **out, size_t *out_n, box_error **err)
+{
+  _cleanup_stmt_ sqlite3_stmt *st = NULL;
+  if (store_prepare (s,
+                     "SELECT id, monitor_pid, monitor_start FROM boxes"
+                     " WHERE state IN ('running', 'paused', 'restarting')",
+                     &st, err)
+      < 0)
+    return box_err_code (err);
+  store_live_box *list = NULL;
+  size_t n = 0;
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    {
+      store_live_box *bigger = realloc (list, (n + 1) * sizeof *bigger);
+      if (!bigger)
+        {
+          free (list);
+          return box_err (err, BOX_E_INTERNAL, "out of memory");
+        }
+      list = bigger;
+      const char *id = (const char *) sqlite3_column_text (st, 0);
+      snprintf (list[n].id, sizeof list[n].id, "%s", id ? id : "");
+      list[n].monitor.pid = sqlite3_column_int (st, 1);
+      list[n].monitor.start_ticks = sqlite3_column_int64 (st, 2);
+      n++;
+    }
+  if (rc != SQLITE_DONE)
+    {
+      free (list);
+      return store_error (s, err, rc, "store: list live boxes");
+    }
+  *out = list;
+  *out_n = n;
+  return 0;
 }

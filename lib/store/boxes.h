@@ -33,9 +33,28 @@ typedef struct store_box_state_update {
   int exit_code;
   int64_t started_ns;
   int64_t finished_ns;
+  int monitor_pid;       /* 0 when no monitor watches the box */
+  int64_t monitor_start; /* the monitor's start time (clock ticks since boot, /proc stat) */
+  int oom_killed;
+  const char *error;     /* NULL: "" */
 } store_box_state_update;
 int store_box_set_state (store *s, const char *id, const store_box_state_update *update,
                          box_error **err);
+
+typedef struct store_box_monitor {
+  int pid;
+  int64_t start_ticks;
+} store_box_monitor;
+
+/* 1 and *out when the box exists, 0 when not. */
+int store_box_get_monitor (store *s, const char *id, store_box_monitor *out, box_error **err);
+
+/* Boxes the store says are running (or paused, restarting): what reconcile checks. */
+typedef struct store_live_box {
+  char id[BOX_ID_HEX_LENGTH + 1];
+  store_box_monitor monitor;
+} store_live_box;
+int store_box_list_live (store *s, store_live_box **out, size_t *out_n, box_error **err);
 
 /* Deletes the row (labels go with it). Returns 1 when a row was deleted, 0 when none. */
 int store_box_delete (store *s, const char *id, box_error **err);

@@ -90,6 +90,16 @@ const char *const store_migrations[] = {
   "  PRIMARY KEY (image_id, digest)"
   ") WITHOUT ROWID;"
   "CREATE INDEX image_blobs_digest ON image_blobs (digest);",
+
+  /* 4: the lifecycle: who watches a running box (its monitor, identified by pid and start
+   * time so a recycled pid is never mistaken for it), how its last run ended, and the
+   * backend it runs on */
+  "ALTER TABLE boxes ADD COLUMN monitor_pid INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE boxes ADD COLUMN monitor_start INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE boxes ADD COLUMN oom_killed INTEGER NOT NULL DEFAULT 0;"
+  "ALTER TABLE boxes ADD COLUMN error TEXT NOT NULL DEFAULT '';"
+  "ALTER TABLE boxes ADD COLUMN runtime TEXT NOT NULL DEFAULT '';"
+  "CREATE INDEX boxes_live ON boxes (state) WHERE state IN ('running', 'paused', 'restarting');",
 };
 
 const size_t store_migration_count = sizeof store_migrations / sizeof store_migrations[0];

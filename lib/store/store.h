@@ -11,7 +11,7 @@
 
 /* The schema this build writes; older stores are migrated forward on open, newer ones are
  * refused (an older binary must not scribble on a layout it does not know). */
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 
 typedef struct store store;
 

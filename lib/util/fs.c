@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,9 +60,26 @@ write_all (int fd, const void *data, size_t len)
   return 0;
 }
 
+static int write_file_replacing (int dirfd, const char *name, const void *data, size_t len,
+                                 mode_t mode, bool durable, box_error **err);
+
 int
 fs_write_file_atomic (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                       box_error **err)
+{
+  return write_file_replacing (dirfd, name, data, len, mode, true, err);
+}
+
+int
+fs_write_file_replace (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                       box_error **err)
+{
+  return write_file_replacing (dirfd, name, data, len, mode, false, err);
+}
+
+static int
+write_file_replacing (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                      bool durable, box_error **err)
 {
   char suffix[17];
   unsigned char raw[8];
@@ -82,7 +100,7 @@ fs_write_file_atomic (int dirfd, const char *name, const void *data, size_t len,
   _cleanup_close_ int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0)
     return box_err_errno (err, errno, "create %s", tmp);
-  if (write_all (fd, data, len) < 0 || fsync (fd) < 0)
+  if (write_all (fd, data, len) < 0 || (durable && fsync (fd) < 0))
     {
       int saved = errno;
       unlinkat (dirfd, tmp, 0);
@@ -94,7 +112,8 @@ fs_write_file_atomic (int dirfd, const char *name, const void *data, size_t len,
       unlinkat (dirfd, tmp, 0);
       return box_err_errno (err, saved, "rename %s to %s", tmp, name);
     }
-  fsync (dirfd);
+  if (durable)
+    fsync (dirfd);
   return 0;
 }
 

@@ -16,6 +16,12 @@ int fs_mkdir_p (const char *path, mode_t mode, box_error **err);
 int fs_write_file_atomic (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                           box_error **err);
 
+/* The same without the fsyncs: atomic against crashes of processes (readers see the old or
+ * the new content), not against power loss. For files that are rebuilt after a reboot
+ * anyway (a box's bundle and /etc files). */
+int fs_write_file_replace (int dirfd, const char *name, const void *data, size_t len,
+                           mode_t mode, box_error **err);
+
 /* Reads a whole file (NUL-terminated for convenience; *out_len excludes the NUL). */
 int fs_read_file (int dirfd, const char *path, char **out, size_t *out_len, box_error **err);
 

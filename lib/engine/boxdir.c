@@ -1,0 +1,211 @@
+/* Owns the per-box directory and intent locks, the runtime context of an engine root, the
+ * release of what a stopped box still holds, and finding the helper programs. */
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "engine/lifecycle.h"
+#include "engine/rootfs.h"
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+int
+engine_box_dir (const char *root, const char *id, char **out, box_error **err)
+{
+  if (asprintf (out, "%s/" ENGINE_BOXES_DIR "/%s", root, id) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  return 0;
+}
+
+int
+engine_intent_lock (const char *root, const char *id, bool wait, int *out_fd, box_error **err)
+{
+  _cleanup_free_ char *path = NULL;
+  if (asprintf (&path, "%s/" ENGINE_INTENTS_DIR "/%s", root, id) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  for (;;)
+    {
+      _cleanup_close_ int fd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+      if (fd < 0 && errno == ENOENT)
+        {
+          _cleanup_free_ char *dir = NULL;
+          if (asprintf (&dir, "%s/" ENGINE_INTENTS_DIR, root) < 0)
+            return box_err (err, BOX_E_INTERNAL, "out of memory");
+          if (mkdir (dir, 0700) < 0 && errno != EEXIST)
+            return box_err_errno (err, errno, "mkdir %s", dir);
+          continue;
+        }
+      if (fd < 0)
+        return box_err_errno (err, errno, "open %s", path);
+      int rc;
+      do
+        rc = flock (fd, LOCK_EX | (wait ? 0 : LOCK_NB));
+      while (rc < 0 && errno == EINTR);
+      if (rc < 0)
+        {
+          if (errno == EWOULDBLOCK)
+            return 0;
+          return box_err_errno (err, errno, "lock %s", path);
+        }
+      /* the holder before us may have finished and unlinked the file: then our lock is on a
+       * file nobody else sees, and we start over */
+      struct stat by_fd, by_path;
+      if (fstat (fd, &by_fd) < 0)
+        return box_err_errno (err, errno, "stat %s", path);
+      if (stat (path, &by_path) < 0 || by_fd.st_ino != by_path.st_ino
+          || by_fd.st_dev != by_path.st_dev)
+        continue;
+      *out_fd = TAKE_FD (fd);
+      return 1;
+    }
+}
+
+void
+engine_intent_done (const char *root, const char *id, int fd)
+{
+  if (fd < 0)
+    return;
+  char path[PATH_MAX];
+  snprintf (path, sizeof path, "%s/" ENGINE_INTENTS_DIR "/%s", root, id);
+  unlink (path);
+  close (fd);
+}
+
+int
+engine_runtime_open (const char *root, const char *name, engine_runtime *out, box_error **err)
+{
+  memset (out, 0, sizeof *out);
+  if (!name || !*name)
+    name = ENGINE_DEFAULT_RUNTIME;
+  out->backend = runtime_backend_lookup (name);
+  if (!out->backend)
+    return box_err (err, BOX_E_INVALID,
+                    "unknown runtime \"%s\" (known: native, runc, oci:/path/to/runtime)", name);
+  if (asprintf (&out->state_dir, "%s/" ENGINE_RUNTIME_DIR, root) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  if (mkdir (out->state_dir, 0700) < 0 && errno != EEXIST)
+    return box_err_errno (err, errno, "mkdir %s", out->state_dir);
+  out->ctx.state_dir = out->state_dir;
+  return 0;
+}
+
+void
+engine_runtime_clear (engine_runtime *rt)
+{
+  free (rt->state_dir);
+  rt->state_dir = NULL;
+}
+
+int
+engine_box_release (const char *root, const char *id, const char *runtime_name,
+                    box_error **err)
+{
+  engine_runtime rt;
+  if (engine_runtime_open (root, runtime_name, &rt, err) < 0)
+    return box_err_wrap (err, "release box %s", id);
+  int rc = rt.backend->delete (rt.backend, &rt.ctx, id, true, err);
+  engine_runtime_clear (&rt);
+  if (rc < 0)
+    return box_err_wrap (err, "release box %s", id);
+  _cleanup_free_ char *dir = NULL;
+  if (engine_box_dir (root, id, &dir, err) < 0)
+    return box_err_code (err);
+  if (rootfs_unmount (dir, err) < 0)
+    return box_err_wrap (err, "release box %s", id);
+  return 0;
+}
+
+int
+engine_box_remove_dir (const char *root, const char *id, box_error **err)
+{
+  _cleanup_free_ char *dir = NULL;
+  if (engine_box_dir (root, id, &dir, err) < 0)
+    return box_err_code (err);
+  if (rootfs_unmount (dir, err) < 0)
+    return box_err_wrap (err, "remove box %s", id);
+  /* never recurse through a mount: that would delete inside whatever is mounted there */
+  if (rootfs_is_mounted (dir))
+    return box_err (err, BOX_E_BUSY, "remove box %s: %s/rootfs is still mounted", id, dir);
+  _cleanup_free_ char *boxes = NULL;
+  if (asprintf (&boxes, "%s/" ENGINE_BOXES_DIR, root) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  _cleanup_close_ int boxes_fd = open (boxes, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (boxes_fd < 0)
+    return errno == ENOENT ? 0 : box_err_errno (err, errno, "open %s", boxes);
+  if (fs_remove_tree (boxes_fd, id, err) < 0)
+    return box_err_wrap (err, "remove box %s", id);
+  return 0;
+}
+
+/* Directory of the file that holds this function: libbox.so, or the program that linked the
+ * library statically (box-monitor, the unit tests). */
+static char *
+library_dir (void)
+{
+  Dl_info info;
+  if (!dladdr ((void *) library_dir, &info) || !info.dli_fname)
+    return NULL;
+  char *resolved = realpath (info.dli_fname, NULL);
+  if (!resolved)
+    return NULL;
+  char *slash = strrchr (resolved, '/');
+  if (slash)
+    *slash = '\0';
+  return resolved;
+}
+
+int
+engine_find_helper (const char *name, char **out, box_error **err)
+{
+  /* an explicit override, e.g. for an embedding program that installs helpers elsewhere */
+  const char *env_name = strcmp (name, "box-monitor") == 0 ? "BOX_MONITOR" : "BOX_INIT";
+  const char *env = getenv (env_name);
+  if (env && *env)
+    {
+      if (access (env, X_OK) < 0)
+        return box_err_errno (err, errno, "%s=%s", env_name, env);
+      *out = strdup (env);
+      return *out ? 0 : box_err (err, BOX_E_INTERNAL, "out of memory");
+    }
+
+  _cleanup_free_ char *lib = library_dir ();
+  _cleanup_free_ char *exe = realpath ("/proc/self/exe", NULL);
+  char *slash = exe ? strrchr (exe, '/') : NULL;
+  if (slash)
+    *slash = '\0';
+  const char *subdir = strcmp (name, "box-monitor") == 0 ? "monitor" : "init";
+  char candidates[5][PATH_MAX];
+  size_t n = 0;
+  if (lib)
+    {
+      /* build tree: build/lib/libbox.so next to build/src/<helper>/ */
+      snprintf (candidates[n++], PATH_MAX, "%s/../src/%s/%s", lib, subdir, name);
+      snprintf (candidates[n++], PATH_MAX, "%s/%s", lib, name);
+    }
+  if (exe)
+    {
+      /* installed next to box; or the build tree's src/box/box */
+      snprintf (candidates[n++], PATH_MAX, "%s/%s", exe, name);
+      snprintf (candidates[n++], PATH_MAX, "%s/../%s/%s", exe, subdir, name);
+    }
+#ifdef BOX_HELPER_INSTALL_DIR
+  snprintf (candidates[n++], PATH_MAX, "%s/%s", BOX_HELPER_INSTALL_DIR, name);
+#endif
+  for (size_t i = 0; i < n; i++)
+    if (access (candidates[i], X_OK) == 0)
+      {
+        *out = realpath (candidates[i], NULL);
+        return *out ? 0 : box_err_errno (err, errno, "resolve %s", candidates[i]);
+      }
+  return box_err (err, BOX_E_NOT_FOUND,
+                  "cannot find the %s program next to libbox or the running program "
+                  "(set $%s to its path)",
+                  name, env_name);
+}

@@ -1,0 +1,105 @@
+/* What the lifecycle modules (create, start, stop, reconcile, logs) and the monitor share:
+ * the per-box directory layout, intent locks, and the monitor's protocol. */
+#ifndef BOX_ENGINE_LIFECYCLE_H
+#define BOX_ENGINE_LIFECYCLE_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include <jansson.h>
+
+#include "engine/engine.h"
+#include "runtime/runtime.h"
+
+/* <root>/boxes/<id>: the bundle (config.json, rootfs/, upper/, work/), /etc files, logs and
+ * the monitor's socket. */
+#define ENGINE_BOXES_DIR "boxes"
+/* <root>/intents/<id>: an flock()ed file held while a box is being created, started or
+ * removed. A crash leaves the file unlocked; reconcile finds it and finishes the job. */
+#define ENGINE_INTENTS_DIR "intents"
+/* <root>/runtime: the backends' state directory */
+#define ENGINE_RUNTIME_DIR "runtime"
+
+#define ENGINE_LOG_FILE "json.log"
+#define ENGINE_MONITOR_SOCKET "monitor.sock"
+/* docker's default grace period between the stop signal and SIGKILL */
+#define ENGINE_DEFAULT_STOP_TIMEOUT 10
+#define ENGINE_DEFAULT_RUNTIME "native"
+/* logs are capped: one file of this size is rotated to json.log.1 (and so on) */
+#define ENGINE_DEFAULT_LOG_MAX_BYTES (10 * 1024 * 1024)
+#define ENGINE_DEFAULT_LOG_MAX_FILES 2
+
+int engine_box_dir (const char *root, const char *id, char **out, box_error **err);
+
+/* Takes the intent lock of a box (creating the file). wait: block until it is free; else
+ * return 0 when another process holds it. 1 and *out_fd (the locked file) on success. */
+int engine_intent_lock (const char *root, const char *id, bool wait, int *out_fd,
+                        box_error **err);
+/* Removes the intent file and closes fd (the job is complete). */
+void engine_intent_done (const char *root, const char *id, int fd);
+
+/* Runtime context of an engine root (state dir <root>/runtime). */
+typedef struct engine_runtime {
+  char *state_dir;
+  runtime_context ctx;
+  const runtime_backend *backend;
+} engine_runtime;
+int engine_runtime_open (const char *root, const char *name, engine_runtime *out,
+                         box_error **err);
+void engine_runtime_clear (engine_runtime *rt);
+
+/* Releases what a box that no longer runs may still hold: the backend's state (cgroups,
+ * processes: killed) and the rootfs mount. Idempotent. */
+int engine_box_release (const char *root, const char *id, const char *runtime_name,
+                        box_error **err);
+
+/* Removes the box's directory (after its rootfs is unmounted). */
+int engine_box_remove_dir (const char *root, const char *id, box_error **err);
+
+/* Repairs what crashed processes left behind (see ARCHITECTURE.md, "reconcile"). */
+int engine_reconcile (box_engine *eng, box_error **err);
+
+/* Records that a box whose monitor is gone has exited (exit code 255 unless known), or
+ * removes it when it was --rm; releases its runtime state and mount. */
+int engine_box_mark_dead (box_engine *eng, const char *id, const char *why, box_error **err);
+
+/* How a run ended, as the monitor (or reconcile) records it. */
+typedef struct engine_exit {
+  int exit_code;   /* the process's code, or 128 + signal */
+  int oom_killed;
+  int stopped;     /* a stop request ended it: a "stop" event follows "die" */
+  const char *error;
+} engine_exit;
+
+/* Records the exit (state exited + events oom/die/stop in one transaction), or for an
+ * --rm box removes it (die, destroy; then its directory). The caller released the runtime
+ * state and the mount first. */
+int engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit_info,
+                            box_error **err);
+
+/* The stored creation config of a box (parsed config_json). */
+int engine_box_config (const box_box *box, json_t **out, box_error **err);
+
+/* ---- the monitor ---------------------------------------------------------------------- */
+
+/* fds the monitor finds at fixed numbers (its stdin/stdout/stderr are the attached stdio) */
+#define MONITOR_SYNC_FD 3  /* write end: "OK <pid>\n" or "ERR <code> <message>\n" */
+#define MONITOR_INTENT_FD 4 /* the start's intent lock, held until the box runs */
+#define MONITOR_EXIT_FD 5  /* optional write end: "EXIT <code>\n" once the exit is recorded */
+
+/* Requests on the monitor's socket (SOCK_SEQPACKET, one message each):
+ *   "KILL <signal>"            -> "OK" | "ERR <code> <message>"
+ *   "STOP <signal> <seconds>"  -> "EXIT <code>" once the box has exited
+ *   "WAIT"                     -> "EXIT <code>" once the box has exited                   */
+#define MONITOR_MESSAGE_MAX 1024
+
+/* Connects to a box's monitor; BOX_E_NOT_FOUND when no monitor listens. */
+int monitor_connect (const char *root, const char *id, int *out_fd, box_error **err);
+/* Sends a request and reads one reply. timeout_ms < 0: wait forever. */
+int monitor_request (int fd, const char *request, char *reply, size_t reply_size,
+                     box_error **err);
+
+/* Where the box-monitor and box-init programs are. */
+int engine_find_helper (const char *name, char **out, box_error **err);
+
+#endif

@@ -1,0 +1,162 @@
+/* Owns box root filesystems: the overlay mount of image layers plus a per-box upper layer.
+ * The mount goes through the new mount API, one "lowerdir+" per layer (kernel 6.8+), so the
+ * number of layers is not bounded by the one-page option string of mount(2); older kernels
+ * get the classic colon-joined lowerdir through short per-box symlinks (l/0, l/1, ...). */
+#include "engine/rootfs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/cleanup.h"
+#include "util/fs.h"
+
+#define BOX_DIR_MODE 0700
+
+int
+rootfs_prepare_dirs (const char *box_dir, box_error **err)
+{
+  static const char *const names[] = { "rootfs", "upper", "work" };
+  for (size_t i = 0; i < ARRAY_SIZE (names); i++)
+    {
+      _cleanup_free_ char *path = NULL;
+      if (asprintf (&path, "%s/%s", box_dir, names[i]) < 0)
+        return box_err (err, BOX_E_INTERNAL, "out of memory");
+      /* the rootfs mount point must be traversable by the box's (possibly non-root) user */
+      if (mkdir (path, i == 0 ? 0755 : BOX_DIR_MODE) < 0 && errno != EEXIST)
+        return box_err_errno (err, errno, "mkdir %s", path);
+    }
+  return 0;
+}
+
+bool
+rootfs_is_mounted (const char *box_dir)
+{
+  _cleanup_free_ char *rootfs = NULL;
+  if (asprintf (&rootfs, "%s/rootfs", box_dir) < 0)
+    return false;
+  struct stat dir_st, root_st;
+  if (stat (box_dir, &dir_st) < 0 || lstat (rootfs, &root_st) < 0)
+    return false;
+  return dir_st.st_dev != root_st.st_dev;
+}
+
+static int
+fsconfig_string (int fs_fd, const char *key, const char *value, box_error **err)
+{
+  if (fsconfig (fs_fd, FSCONFIG_SET_STRING, key, value, 0) < 0)
+    return box_err_errno (err, errno, "overlay option %s=%s", key, value);
+  return 0;
+}
+
+/* Older kernels: one "lowerdir" string of short symlinks to the layers, topmost first. */
+static int
+configure_legacy_lowerdir (int fs_fd, const char *box_dir, char *const *layer_dirs,
+                           size_t n_layers, box_error **err)
+{
+  _cleanup_free_ char *link_dir = NULL;
+  if (asprintf (&link_dir, "%s/l", box_dir) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  if (mkdir (link_dir, BOX_DIR_MODE) < 0 && errno != EEXIST)
+    return box_err_errno (err, errno, "mkdir %s", link_dir);
+  size_t cap = n_layers * (strlen (link_dir) + 24) + 1, used = 0;
+  _cleanup_free_ char *lowerdir = malloc (cap);
+  if (!lowerdir)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  lowerdir[0] = '\0';
+  for (size_t i = n_layers; i-- > 0;)
+    {
+      char link[PATH_MAX];
+      snprintf (link, sizeof link, "%s/%zu", link_dir, i);
+      unlink (link);
+      if (symlink (layer_dirs[i], link) < 0)
+        return box_err_errno (err, errno, "symlink %s", link);
+      used += (size_t) snprintf (lowerdir + used, cap - used, "%s%s", used ? ":" : "", link);
+    }
+  return fsconfig_string (fs_fd, "lowerdir", lowerdir, err);
+}
+
+int
+rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers, box_error **err)
+{
+  if (rootfs_is_mounted (box_dir))
+    return 0;
+  _cleanup_free_ char *rootfs = NULL, *upper = NULL, *work = NULL, *empty = NULL;
+  if (asprintf (&rootfs, "%s/rootfs", box_dir) < 0 || asprintf (&upper, "%s/upper", box_dir) < 0
+      || asprintf (&work, "%s/work", box_dir) < 0 || asprintf (&empty, "%s/empty", box_dir) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+
+  /* overlay needs at least one lower: an image without layers gets an empty one */
+  char *empty_list[1] = { empty };
+  if (n_layers == 0)
+    {
+      if (mkdir (empty, 0755) < 0 && errno != EEXIST)
+        return box_err_errno (err, errno, "mkdir %s", empty);
+      layer_dirs = empty_list;
+      n_layers = 1;
+    }
+
+  _cleanup_close_ int fs_fd = fsopen ("overlay", FSOPEN_CLOEXEC);
+  if (fs_fd < 0)
+    return box_err_errno (err, errno, "mount rootfs %s: fsopen overlay", rootfs);
+
+  /* "lowerdir+" appends below the lowers given so far: the topmost layer goes first */
+  bool appended = true;
+  for (size_t i = n_layers; i-- > 0;)
+    {
+      if (fsconfig (fs_fd, FSCONFIG_SET_STRING, "lowerdir+", layer_dirs[i], 0) == 0)
+        continue;
+      if (errno == EINVAL && i == n_layers - 1)
+        {
+          appended = false; /* kernel before 6.8: no "lowerdir+" */
+          break;
+        }
+      return box_err_errno (err, errno, "mount rootfs %s: layer %s", rootfs, layer_dirs[i]);
+    }
+  if (!appended)
+    {
+      close (fs_fd);
+      fs_fd = fsopen ("overlay", FSOPEN_CLOEXEC);
+      if (fs_fd < 0)
+        return box_err_errno (err, errno, "mount rootfs %s: fsopen overlay", rootfs);
+      if (configure_legacy_lowerdir (fs_fd, box_dir, layer_dirs, n_layers, err) < 0)
+        return box_err_wrap (err, "mount rootfs %s", rootfs);
+    }
+  if (fsconfig_string (fs_fd, "upperdir", upper, err) < 0
+      || fsconfig_string (fs_fd, "workdir", work, err) < 0)
+    return box_err_wrap (err, "mount rootfs %s", rootfs);
+  if (fsconfig (fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    return box_err_errno (err, errno, "mount rootfs %s: create overlay", rootfs);
+  _cleanup_close_ int mount_fd = fsmount (fs_fd, FSMOUNT_CLOEXEC, 0);
+  if (mount_fd < 0)
+    return box_err_errno (err, errno, "mount rootfs %s: fsmount", rootfs);
+  if (move_mount (mount_fd, "", AT_FDCWD, rootfs, MOVE_MOUNT_F_EMPTY_PATH) < 0)
+    return box_err_errno (err, errno, "mount rootfs %s: move_mount", rootfs);
+  return 0;
+}
+
+int
+rootfs_unmount (const char *box_dir, box_error **err)
+{
+  _cleanup_free_ char *rootfs = NULL;
+  if (asprintf (&rootfs, "%s/rootfs", box_dir) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  /* stacked mounts (a crash between two starts) are all taken off */
+  while (rootfs_is_mounted (box_dir))
+    {
+      if (umount2 (rootfs, UMOUNT_NOFOLLOW) == 0)
+        continue;
+      if (errno == EBUSY && umount2 (rootfs, MNT_DETACH | UMOUNT_NOFOLLOW) == 0)
+        continue;
+      if (errno == EINVAL || errno == ENOENT)
+        break;
+      return box_err_errno (err, errno, "unmount %s", rootfs);
+    }
+  return 0;
+}

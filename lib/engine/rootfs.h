@@ -1,0 +1,25 @@
+/* A box's root filesystem: an overlay of its image's layers (lowest first) under a per-box
+ * upper and work directory, mounted at boxes/<id>/rootfs. */
+#ifndef BOX_ENGINE_ROOTFS_H
+#define BOX_ENGINE_ROOTFS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util/error.h"
+
+/* Creates box_dir/{rootfs,upper,work} (existing ones are fine). */
+int rootfs_prepare_dirs (const char *box_dir, box_error **err);
+
+/* Mounts the overlay at box_dir/rootfs; a rootfs that is already mounted is left alone.
+ * layer_dirs are absolute paths, lowest first; any number of them works. */
+int rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers,
+                  box_error **err);
+
+/* Unmounts box_dir/rootfs if mounted (idempotent). */
+int rootfs_unmount (const char *box_dir, box_error **err);
+
+/* True when something is mounted at box_dir/rootfs. */
+bool rootfs_is_mounted (const char *box_dir);
+
+#endif

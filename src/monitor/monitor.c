@@ -1,0 +1,676 @@
+/* box-monitor: the process that watches one running box (like conmon).
+ *
+ *   box-monitor ROOT ID [--direct] [--attach-stdin] [--attach-stdout] [--attach-stderr]
+ *               [--exit-fd]
+ *
+ * Spawned by the engine's start with its own session; it forks once so the real monitor is
+ * nobody's child (the spawner reaps the first process at once). The monitor becomes a
+ * subreaper, creates and starts the box through the runtime backend (so the box's init is its
+ * child), owns the box's stdio (pipes or a pty), writes the json-file log, forwards output to
+ * an attached client, serves KILL / STOP / WAIT on boxes/<id>/monitor.sock, records the exit
+ * (code, signal, OOM, time) in the store, releases the runtime state and the rootfs mount,
+ * removes an --rm box, and exits.
+ *
+ * It keeps no SQLite connection open while the box runs: idle, it is a few pages of memory. */
+#include <errno.h>
+#include <stdarg.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include "engine/lifecycle.h"
+#include "linux/proc.h"
+#include "logwriter.h"
+#include "store/boxes.h"
+#include "util/json.h"
+#include "util/timeutil.h"
+
+#define MAX_CLIENTS 64
+/* after the box's init exits, output still in the pipes is read for at most this long */
+#define DRAIN_TIMEOUT_MS 2000
+#define READ_CHUNK 65536
+
+typedef struct client {
+  int fd;
+  bool waiting; /* gets "EXIT <code>" at the end */
+} client;
+
+typedef struct monitor {
+  const char *root;
+  const char *id;
+  char *dir;
+  int dir_fd;
+  bool direct, attach_stdin, attach_stdout, attach_stderr, want_exit_fd;
+  bool tty, open_stdin;
+  int64_t log_max_bytes;
+  int log_max_files;
+  char *runtime_name;
+
+  engine_runtime rt;
+  pid_t box_pid;
+  int console_fd;
+  int out_r, err_r; /* pipes from the box, -1 when closed */
+  int stdin_fd;     /* attached stdin forwarded to the console (tty), -1 otherwise */
+  int signal_fd, listen_fd, timer_fd;
+  client clients[MAX_CLIENTS];
+  size_t n_clients;
+
+  log_writer log;
+  log_stream_buffer out_buf, err_buf;
+  bool out_forward, err_forward;
+
+  bool exited, stopped;
+  int exit_status;
+} monitor;
+
+/* Opens the store for one short piece of work. */
+static int
+open_engine (monitor *m, box_engine *eng, box_error **err)
+{
+  memset (eng, 0, sizeof *eng);
+  eng->root = (char *) m->root;
+  eng->root_fd = -1;
+  _cleanup_free_ char *db = NULL;
+  if (asprintf (&db, "%s/box.db", m->root) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  return store_open (db, &eng->store, err);
+}
+
+static void
+close_engine (box_engine *eng)
+{
+  store_close (eng->store);
+  eng->store = NULL;
+}
+
+static void
+write_line (int fd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void
+write_line (int fd, const char *fmt, ...)
+{
+  char buf[MONITOR_MESSAGE_MAX];
+  va_list ap;
+  va_start (ap, fmt);
+  int n = vsnprintf (buf, sizeof buf, fmt, ap);
+  va_end (ap);
+  if (n < 0)
+    return;
+  if ((size_t) n >= sizeof buf)
+    n = sizeof buf - 1;
+  while (write (fd, buf, (size_t) n) < 0 && errno == EINTR)
+    ;
+}
+
+static int
+load_box (monitor *m, box_engine *eng, box_error **err)
+{
+  _cleanup_ (box_box_freep) box_box *box = NULL;
+  int found = store_box_get_by_id (eng->store, m->id, &box, err);
+  if (found < 0)
+    return found;
+  if (found == 0)
+    return box_err (err, BOX_E_NOT_FOUND, "No such box: %s", m->id);
+  _cleanup_json_ json_t *doc = NULL;
+  if (engine_box_config (box, &doc, err) < 0)
+    return box_err_code (err);
+  json_t *config = json_object_get (doc, "Config");
+  json_t *host = json_object_get (doc, "HostConfig");
+  m->tty = json_is_true (json_object_get (config, "Tty"));
+  m->open_stdin = json_is_true (json_object_get (config, "OpenStdin"));
+  json_t *log_config = json_object_get (json_object_get (host, "LogConfig"), "Config");
+  m->log_max_bytes = json_integer_value (json_object_get (log_config, "max-size"));
+  m->log_max_files = (int) json_integer_value (json_object_get (log_config, "max-file"));
+  m->runtime_name = strdup (box->runtime && *box->runtime ? box->runtime : ENGINE_DEFAULT_RUNTIME);
+  if (!m->runtime_name)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  return 0;
+}
+
+static int
+open_control_socket (monitor *m, box_error **err)
+{
+  struct sockaddr_un addr = { .sun_family = AF_UNIX };
+  snprintf (addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/" ENGINE_MONITOR_SOCKET,
+            m->dir_fd);
+  unlinkat (m->dir_fd, ENGINE_MONITOR_SOCKET, 0);
+  m->listen_fd = socket (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (m->listen_fd < 0)
+    return box_err_errno (err, errno, "socket");
+  if (bind (m->listen_fd, (struct sockaddr *) &addr, sizeof addr) < 0)
+    return box_err_errno (err, errno, "bind %s/" ENGINE_MONITOR_SOCKET, m->dir);
+  if (listen (m->listen_fd, 16) < 0)
+    return box_err_errno (err, errno, "listen %s/" ENGINE_MONITOR_SOCKET, m->dir);
+  return 0;
+}
+
+/* Creates and starts the box; on return it runs (or an error says why not). */
+static int
+start_box (monitor *m, box_error **err)
+{
+  int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+  runtime_stdio stdio = { -1, -1, -1 };
+  if (m->direct)
+    {
+      stdio.stdin_fd = m->attach_stdin ? STDIN_FILENO : -1;
+      stdio.stdout_fd = STDOUT_FILENO;
+      stdio.stderr_fd = STDERR_FILENO;
+    }
+  else if (!m->tty)
+    {
+      if (pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0)
+        return box_err_errno (err, errno, "pipe");
+      stdio.stdin_fd = m->attach_stdin && m->open_stdin ? STDIN_FILENO : -1;
+      stdio.stdout_fd = out_pipe[1];
+      stdio.stderr_fd = err_pipe[1];
+    }
+  int console = -1;
+  int rc = m->rt.backend->create (m->rt.backend, &m->rt.ctx, m->id, m->dir, &stdio, &m->box_pid,
+                                  &console, err);
+  if (out_pipe[1] >= 0)
+    close (out_pipe[1]);
+  if (err_pipe[1] >= 0)
+    close (err_pipe[1]);
+  m->out_r = out_pipe[0];
+  m->err_r = err_pipe[0];
+  m->console_fd = console;
+  if (rc < 0)
+    return rc;
+  if (m->tty && m->console_fd >= 0)
+    {
+      /* the console gets the attached terminal's size */
+      struct winsize ws;
+      if (ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+        ioctl (m->console_fd, TIOCSWINSZ, &ws);
+      m->out_r = m->console_fd;
+      if (m->attach_stdin && m->open_stdin)
+        m->stdin_fd = STDIN_FILENO;
+    }
+  return m->rt.backend->start (m->rt.backend, &m->rt.ctx, m->id, err);
+}
+
+static int
+record_running (monitor *m, box_engine *eng, box_error **err)
+{
+  _cleanup_tx_ store_tx tx = { 0 };
+  if (store_tx_begin (eng->store, &tx, err) < 0)
+    return box_err_code (err);
+  _cleanup_ (box_box_freep) box_box *box = NULL;
+  int found = store_box_get_by_id (eng->store, m->id, &box, err);
+  if (found <= 0)
+    return found < 0 ? found : box_err (err, BOX_E_NOT_FOUND, "No such box: %s", m->id);
+  store_box_state_update update = {
+    .state = BOX_STATE_RUNNING,
+    .pid = m->box_pid,
+    .started_ns = time_now_ns (),
+    .monitor_pid = getpid (),
+    .monitor_start = proc_start_ticks (getpid ()),
+  };
+  if (store_box_set_state (eng->store, m->id, &update, err) < 0
+      || engine_box_event (eng, box, "start", NULL, err) < 0)
+    return box_err_code (err);
+  return store_tx_commit (&tx, err);
+}
+
+/* Records the box-level event of a signal sent on request ("kill", like docker). */
+static void
+record_kill_event (monitor *m, int sig)
+{
+  box_engine eng;
+  box_error *err = NULL;
+  if (open_engine (m, &eng, &err) == 0)
+    {
+      _cleanup_ (box_box_freep) box_box *box = NULL;
+      if (store_box_get_by_id (eng.store, m->id, &box, &err) > 0)
+        {
+          char extra[64];
+          snprintf (extra, sizeof extra, "{\"signal\":\"%d\"}", sig);
+          engine_box_event (&eng, box, "kill", extra, &err);
+        }
+    }
+  close_engine (&eng);
+  box_error_free (err);
+}
+
+static void
+send_signal (monitor *m, int sig, bool all)
+{
+  box_error *err = NULL;
+  m->rt.backend->kill (m->rt.backend, &m->rt.ctx, m->id, sig, all, &err);
+  box_error_free (err);
+}
+
+static void
+reply (int fd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void
+reply (int fd, const char *fmt, ...)
+{
+  char buf[MONITOR_MESSAGE_MAX];
+  va_list ap;
+  va_start (ap, fmt);
+  int n = vsnprintf (buf, sizeof buf, fmt, ap);
+  va_end (ap);
+  if (n > 0)
+    send (fd, buf, (size_t) n < sizeof buf ? (size_t) n : sizeof buf - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static void
+drop_client (monitor *m, size_t i)
+{
+  close (m->clients[i].fd);
+  m->clients[i] = m->clients[--m->n_clients];
+}
+
+static void
+handle_request (monitor *m, size_t i)
+{
+  char buf[MONITOR_MESSAGE_MAX];
+  ssize_t n = recv (m->clients[i].fd, buf, sizeof buf - 1, MSG_DONTWAIT);
+  if (n <= 0)
+    {
+      if (n == 0 || (errno != EAGAIN && errno != EINTR))
+        drop_client (m, i);
+      return;
+    }
+  buf[n] = '\0';
+  int sig, timeout;
+  if (sscanf (buf, "KILL %d", &sig) == 1)
+    {
+      if (m->exited)
+        {
+          reply (m->clients[i].fd, "ERR %d box %s is not running", BOX_E_CONFLICT, m->id);
+          return;
+        }
+      record_kill_event (m, sig);
+      box_error *err = NULL;
+      if (m->rt.backend->kill (m->rt.backend, &m->rt.ctx, m->id, sig, false, &err) < 0)
+        reply (m->clients[i].fd, "ERR %d %s", box_error_code_of (err), box_error_message (err));
+      else
+        reply (m->clients[i].fd, "OK");
+      box_error_free (err);
+    }
+  else if (sscanf (buf, "STOP %d %d", &sig, &timeout) == 2)
+    {
+      m->clients[i].waiting = true;
+      if (m->exited)
+        return;
+      m->stopped = true;
+      record_kill_event (m, sig);
+      send_signal (m, sig, false);
+      if (timeout <= 0)
+        {
+          if (sig != SIGKILL)
+            {
+              record_kill_event (m, SIGKILL);
+              send_signal (m, SIGKILL, true);
+            }
+        }
+      else
+        {
+          struct itimerspec its = { .it_value = { .tv_sec = timeout } };
+          timerfd_settime (m->timer_fd, 0, &its, NULL);
+        }
+    }
+  else if (strcmp (buf, "WAIT") == 0)
+    m->clients[i].waiting = true;
+  else
+    reply (m->clients[i].fd, "ERR %d unknown request", BOX_E_INVALID);
+}
+
+static void
+forward (int fd, bool *enabled, const char *data, size_t len)
+{
+  if (!*enabled)
+    return;
+  while (len > 0)
+    {
+      ssize_t n = write (fd, data, len);
+      if (n < 0 && errno == EINTR)
+        continue;
+      if (n <= 0)
+        {
+          *enabled = false; /* the attached client went away: keep logging */
+          return;
+        }
+      data += n;
+      len -= (size_t) n;
+    }
+}
+
+/* Reads what the box wrote; returns false at EOF. */
+static bool
+read_output (monitor *m, int fd, bool is_err)
+{
+  static char chunk[READ_CHUNK];
+  ssize_t n = read (fd, chunk, sizeof chunk);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN))
+    return true;
+  if (n <= 0)
+    return false; /* EOF; EIO on a pty whose other side closed */
+  const char *stream = is_err ? "stderr" : "stdout";
+  log_writer_append (&m->log, is_err ? &m->err_buf : &m->out_buf, stream, chunk, (size_t) n);
+  forward (is_err ? STDERR_FILENO : STDOUT_FILENO, is_err ? &m->err_forward : &m->out_forward,
+           chunk, (size_t) n);
+  return true;
+}
+
+static void
+reap (monitor *m)
+{
+  for (;;)
+    {
+      int status;
+      pid_t pid = waitpid (-1, &status, WNOHANG);
+      if (pid <= 0)
+        return;
+      if (pid == m->box_pid && !m->exited)
+        {
+          m->exited = true;
+          m->exit_status = status;
+        }
+    }
+}
+
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
+
+static void
+event_loop (monitor *m)
+{
+  int64_t drain_deadline = 0;
+  for (;;)
+    {
+      if (m->exited)
+        {
+          int64_t now = time_now_ns ();
+          if (!drain_deadline)
+            drain_deadline = now + (int64_t) DRAIN_TIMEOUT_MS * 1000000;
+          if ((m->out_r < 0 && m->err_r < 0) || now >= drain_deadline)
+            return;
+        }
+      struct pollfd fds[8 + MAX_CLIENTS];
+      size_t n = 0;
+      fds[n++] = (struct pollfd){ .fd = m->signal_fd, .events = POLLIN };
+      fds[n++] = (struct pollfd){ .fd = m->timer_fd, .events = POLLIN };
+      fds[n++] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
+      fds[n++] = (struct pollfd){ .fd = m->out_r, .events = POLLIN };
+      fds[n++] = (struct pollfd){ .fd = m->err_r, .events = POLLIN };
+      fds[n++] = (struct pollfd){ .fd = m->exited ? -1 : m->stdin_fd, .events = POLLIN };
+      size_t first_client = n;
+      for (size_t i = 0; i < m->n_clients; i++)
+        fds[n++] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN };
+      int timeout = m->exited ? 50 : -1;
+      int ready = poll (fds, n, timeout);
+      if (ready < 0)
+        {
+          if (errno == EINTR)
+            continue;
+          return;
+        }
+      if (fds[0].revents & POLLIN)
+        {
+          struct signalfd_siginfo si;
+          while (read (m->signal_fd, &si, sizeof si) == sizeof si)
+            ;
+          reap (m);
+        }
+      if (fds[1].revents & POLLIN)
+        {
+          uint64_t expirations;
+          if (read (m->timer_fd, &expirations, sizeof expirations) > 0 && !m->exited)
+            {
+              record_kill_event (m, SIGKILL);
+              send_signal (m, SIGKILL, true);
+            }
+        }
+      if (fds[2].revents & POLLIN)
+        {
+          int c = accept4 (m->listen_fd, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+          if (c >= 0 && m->n_clients < MAX_CLIENTS)
+            m->clients[m->n_clients++] = (client){ .fd = c };
+          else if (c >= 0)
+            close (c);
+        }
+      if (fds[3].revents & (POLLIN | POLLHUP | POLLERR))
+        if (!read_output (m, m->out_r, false))
+          {
+            if (m->out_r == m->console_fd)
+              m->console_fd = -1;
+            close_fd (&m->out_r);
+          }
+      if (fds[4].revents & (POLLIN | POLLHUP | POLLERR))
+        if (!read_output (m, m->err_r, true))
+          close_fd (&m->err_r);
+      if (fds[5].revents & (POLLIN | POLLHUP | POLLERR))
+        {
+          char buf[4096];
+          ssize_t got = read (m->stdin_fd, buf, sizeof buf);
+          if (got <= 0)
+            m->stdin_fd = -1; /* the client's stdin ended; the console stays */
+          else if (m->console_fd >= 0)
+            {
+              bool ok = true;
+              forward (m->console_fd, &ok, buf, (size_t) got);
+            }
+        }
+      /* clients last: handling may drop one and reorder the array */
+      for (size_t k = n; k-- > first_client;)
+        if (fds[k].revents & (POLLIN | POLLHUP | POLLERR))
+          handle_request (m, k - first_client);
+    }
+}
+
+static int
+exit_code_of (int status)
+{
+  if (WIFEXITED (status))
+    return WEXITSTATUS (status);
+  if (WIFSIGNALED (status))
+    return 128 + WTERMSIG (status);
+  return 255;
+}
+
+/* After a failed start: release what the start took, record why, tell the engine. */
+static void
+fail_start (monitor *m, box_error *err)
+{
+  box_error *ignored = NULL;
+  if (m->rt.backend)
+    m->rt.backend->delete (m->rt.backend, &m->rt.ctx, m->id, true, &ignored);
+  box_error_free (ignored);
+  ignored = NULL;
+  engine_box_release (m->root, m->id, m->runtime_name, &ignored);
+  box_error_free (ignored);
+  ignored = NULL;
+  box_engine eng;
+  if (open_engine (m, &eng, &ignored) == 0)
+    {
+      _cleanup_tx_ store_tx tx = { 0 };
+      _cleanup_stmt_ sqlite3_stmt *st = NULL;
+      if (store_tx_begin (eng.store, &tx, &ignored) == 0
+          && store_prepare (eng.store, "UPDATE boxes SET error = ?2 WHERE id = ?1", &st, &ignored)
+                 == 0)
+        {
+          sqlite3_bind_text (st, 1, m->id, -1, SQLITE_STATIC);
+          sqlite3_bind_text (st, 2, box_error_message (err), -1, SQLITE_STATIC);
+          if (sqlite3_step (st) == SQLITE_DONE)
+            store_tx_commit (&tx, &ignored);
+        }
+    }
+  close_engine (&eng);
+  box_error_free (ignored);
+  unlinkat (m->dir_fd, ENGINE_MONITOR_SOCKET, 0);
+  char message[MONITOR_MESSAGE_MAX - 32];
+  snprintf (message, sizeof message, "%s", box_error_message (err));
+  for (char *p = message; *p; p++)
+    if (*p == '\n')
+      *p = ' ';
+  write_line (MONITOR_SYNC_FD, "ERR %d %s\n", box_error_code_of (err), message);
+}
+
+int
+main (int argc, char **argv)
+{
+  if (argc < 3)
+    {
+      fprintf (stderr, "box-monitor: started by the box engine, not by hand\n");
+      return 2;
+    }
+  /* the spawner waits for this first process: fork so the monitor is reparented */
+  pid_t child = fork ();
+  if (child < 0)
+    {
+      write_line (MONITOR_SYNC_FD, "ERR %d fork the monitor: %s\n", BOX_E_IO, strerror (errno));
+      return 1;
+    }
+  if (child > 0)
+    _exit (0);
+
+  monitor m = { .root = argv[1], .id = argv[2], .dir_fd = -1, .console_fd = -1, .out_r = -1,
+                .err_r = -1, .stdin_fd = -1, .signal_fd = -1, .listen_fd = -1, .timer_fd = -1 };
+  for (int i = 3; i < argc; i++)
+    {
+      if (strcmp (argv[i], "--direct") == 0)
+        m.direct = true;
+      else if (strcmp (argv[i], "--attach-stdin") == 0)
+        m.attach_stdin = true;
+      else if (strcmp (argv[i], "--attach-stdout") == 0)
+        m.attach_stdout = true;
+      else if (strcmp (argv[i], "--attach-stderr") == 0)
+        m.attach_stderr = true;
+      else if (strcmp (argv[i], "--exit-fd") == 0)
+        m.want_exit_fd = true;
+    }
+  m.out_forward = m.attach_stdout;
+  m.err_forward = m.attach_stderr;
+
+  prctl (PR_SET_CHILD_SUBREAPER, 1);
+  prctl (PR_SET_NAME, "box-monitor");
+  signal (SIGPIPE, SIG_IGN);
+  sigset_t mask;
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGCHLD);
+  sigaddset (&mask, SIGTERM);
+  sigaddset (&mask, SIGINT);
+  sigaddset (&mask, SIGHUP);
+  sigprocmask (SIG_BLOCK, &mask, NULL);
+  m.signal_fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+  m.timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+
+  box_error *err = NULL;
+  box_engine eng;
+  if (engine_box_dir (m.root, m.id, &m.dir, &err) < 0 || open_engine (&m, &eng, &err) < 0
+      || load_box (&m, &eng, &err) < 0)
+    {
+      fail_start (&m, err);
+      box_error_free (err);
+      return 1;
+    }
+  m.dir_fd = open (m.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  int rc = m.dir_fd < 0 ? box_err_errno (&err, errno, "open %s", m.dir) : 0;
+  if (rc >= 0 && !m.direct)
+    {
+      _cleanup_close_ int dir_rw = open (m.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dir_rw < 0 || log_writer_open (&m.log, dir_rw, m.log_max_bytes, m.log_max_files) < 0)
+        rc = box_err_errno (&err, errno, "open the log of box %s", m.id);
+      else
+        m.log.dir_fd = TAKE_FD (dir_rw);
+    }
+  else
+    m.log.fd = -1, m.log.dir_fd = -1;
+  if (rc >= 0)
+    rc = engine_runtime_open (m.root, m.runtime_name, &m.rt, &err);
+  if (rc >= 0)
+    rc = open_control_socket (&m, &err);
+  if (rc >= 0)
+    rc = start_box (&m, &err);
+  if (rc >= 0)
+    rc = record_running (&m, &eng, &err);
+  close_engine (&eng);
+  if (rc < 0)
+    {
+      fail_start (&m, err);
+      box_error_free (err);
+      return 1;
+    }
+  write_line (MONITOR_SYNC_FD, "OK %d\n", (int) m.box_pid);
+  close (MONITOR_SYNC_FD);
+  close (MONITOR_INTENT_FD);
+  /* the attached stdio the box does not use directly is ours only to forward to */
+  if (!m.direct && m.stdin_fd != STDIN_FILENO)
+    {
+      int devnull = open ("/dev/null", O_RDONLY | O_CLOEXEC);
+      if (devnull >= 0)
+        {
+          dup2 (devnull, STDIN_FILENO);
+          close (devnull);
+        }
+    }
+  if (m.direct)
+    {
+      /* the box holds the client's stdio itself: the monitor lets go of its copies, so the
+       * client sees EOF as soon as the box is done */
+      int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+      if (devnull >= 0)
+        {
+          dup2 (devnull, STDIN_FILENO);
+          dup2 (devnull, STDOUT_FILENO);
+          dup2 (devnull, STDERR_FILENO);
+          close (devnull);
+        }
+    }
+
+  event_loop (&m);
+  reap (&m);
+  if (!m.direct)
+    {
+      log_writer_flush (&m.log, &m.out_buf, "stdout");
+      log_writer_flush (&m.log, &m.err_buf, "stderr");
+      log_writer_close (&m.log);
+    }
+
+  engine_exit exit_info = { .exit_code = m.exited ? exit_code_of (m.exit_status) : 255,
+                            .stopped = m.stopped };
+  runtime_stats stats = { 0 };
+  if (m.rt.backend->stats
+      && m.rt.backend->stats (m.rt.backend, &m.rt.ctx, m.id, &stats, &err) == 0)
+    exit_info.oom_killed = stats.oom_killed;
+  box_error_free (err);
+  err = NULL;
+  if (engine_box_release (m.root, m.id, m.runtime_name, &err) < 0)
+    {
+      exit_info.error = box_error_message (err);
+    }
+  box_error *record_err = NULL;
+  unlinkat (m.dir_fd, ENGINE_MONITOR_SOCKET, 0);
+  if (open_engine (&m, &eng, &record_err) == 0)
+    engine_box_record_exit (&eng, m.id, &exit_info, &record_err);
+  close_engine (&eng);
+  box_error_free (record_err);
+  box_error_free (err);
+
+  if (m.want_exit_fd)
+    write_line (MONITOR_EXIT_FD, "EXIT %d\n", exit_info.exit_code);
+  for (size_t i = 0; i < m.n_clients; i++)
+    if (m.clients[i].waiting)
+      reply (m.clients[i].fd, "EXIT %d", exit_info.exit_code);
+  return 0;
+}
