@@ -14,10 +14,11 @@
 #include "image/image.h"
 #include "util/fs.h"
 #include "util/json.h"
+#include "util/random.h"
 #include "util/strutil.h"
 
 DEFINE_POINTER_CLEANUP (image_for_box, image_for_box_free)
-DEFINE_POINTER_CLEANUP (box_box, box_box_free)
+
 
 static json_t *
 string_array (const char *const *items, size_t n)
@@ -179,7 +180,7 @@ build_config (const image_for_box *image, const char *image_ref, const box_run_o
     json_object_set_new (config, "StopTimeout", json_integer (run->stop_timeout));
 
   json_t *host_config = json_pack (
-      "{s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:b,s:o,s:o,s:s,s:b,s:b,s:{s:s}}", "Memory",
+      "{s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:b,s:o,s:o,s:s,s:b,s:b,s:s}", "Memory",
       (json_int_t) run->memory_bytes, "NanoCpus", (json_int_t) run->nano_cpus, "CpuShares",
       (json_int_t) run->cpu_shares, "PidsLimit", (json_int_t) run->pids_limit, "ReadonlyRootfs",
       run->read_only, "CapAdd", string_array (run->cap_add, run->n_cap_add), "CapDrop",

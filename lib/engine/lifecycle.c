@@ -27,7 +27,7 @@
 
 extern char **environ;
 
-DEFINE_POINTER_CLEANUP (box_box, box_box_free)
+
 
 /* ---- signals ------------------------------------------------------------------------------ */
 
@@ -139,19 +139,36 @@ engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit
     return box_err_wrap (err, "record the exit of box %s", id);
 
   int rc = 0;
+  bool already_recorded = false;
   {
     _cleanup_tx_ store_tx tx = { 0 };
     char extra[128];
     if (store_tx_begin (eng->store, &tx, err) < 0)
       rc = box_err_code (err);
-    if (rc >= 0 && exit_info->oom_killed)
+    /* under the write lock: whoever records first (the monitor, or reconcile after its
+     * death) wins; the other sees the box no longer live */
+    if (rc >= 0)
+      {
+        box_box_free (box);
+        box = NULL;
+        found = store_box_get_by_id (eng->store, id, &box, err);
+        if (found < 0)
+          rc = found;
+        else if (found == 0 || !state_is_live (box->state))
+          already_recorded = true;
+      }
+    if (already_recorded)
+      ; /* nothing to write */
+    else if (rc >= 0 && exit_info->oom_killed)
       rc = engine_box_event (eng, box, "oom", NULL, err);
     snprintf (extra, sizeof extra, "{\"exitCode\":\"%d\"}", exit_info->exit_code);
-    if (rc >= 0)
+    if (rc >= 0 && !already_recorded)
       rc = engine_box_event (eng, box, "die", extra, err);
-    if (rc >= 0 && exit_info->stopped)
+    if (rc >= 0 && !already_recorded && exit_info->stopped)
       rc = engine_box_event (eng, box, "stop", NULL, err);
-    if (rc >= 0 && remove)
+    if (already_recorded)
+      ;
+    else if (rc >= 0 && remove)
       {
         rc = store_box_delete (eng->store, id, err);
         if (rc >= 0)
@@ -171,7 +188,7 @@ engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit
     if (rc >= 0)
       rc = store_tx_commit (&tx, err);
   }
-  if (rc >= 0 && remove)
+  if (rc >= 0 && remove && !already_recorded)
     rc = engine_box_remove_dir (eng->root, id, err);
   if (intent_fd >= 0)
     {

@@ -29,6 +29,8 @@
 #define ENGINE_DEFAULT_LOG_MAX_BYTES (10 * 1024 * 1024)
 #define ENGINE_DEFAULT_LOG_MAX_FILES 2
 
+DEFINE_POINTER_CLEANUP (box_box, box_box_free)
+
 int engine_box_dir (const char *root, const char *id, char **out, box_error **err);
 
 /* Takes the intent lock of a box (creating the file). wait: block until it is free; else

@@ -15,7 +15,7 @@
 #include "store/boxes.h"
 #include "util/strutil.h"
 
-DEFINE_POINTER_CLEANUP (box_box, box_box_free)
+
 
 static int
 reconcile_live_boxes (box_engine *eng, box_error **err)

@@ -34,7 +34,7 @@ read_stat (pid_t pid, char *state)
   p++;
   *state = p[0] == ' ' ? p[1] : '?';
   /* p is at " S ppid ...": field 3 is the state; start time is field 22 */
-  for (int field = 2; field < 22 && p; field++)
+  for (int field = 3; field < 22 && p; field++)
     p = strchr (p + 1, ' ');
   if (!p)
     return 0;

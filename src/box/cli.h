@@ -20,6 +20,7 @@ typedef struct cli_verb {
   const char *name;
   const char *summary;
   const char *usage; /* full help text printed by `box VERB --help` */
+  const char *usage_prefix; /* printed before usage when set (verbs sharing option text) */
   int (*run) (cli_context *ctx, int argc, char **argv);
   bool dispatches; /* a verb group: its subverbs handle --help themselves */
 } cli_verb;
@@ -33,8 +34,10 @@ int cli_report (box_error *err);
 /* Prints "box: <formatted>" and returns CLI_EXIT_ENGINE_ERROR (bad usage, like docker). */
 int cli_usage_error (const char *verb, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
-/* True when argv holds -h/--help before any "--"; the verb then prints its usage. */
-bool cli_wants_help (int argc, char **argv);
+/* True when argv holds -h/--help before any "--"; the verb then prints its usage. For verbs
+ * whose arguments end in a command (run, create), only a --help before the first non-option
+ * counts: "-h" is their --hostname, and the command's own words are not ours. */
+bool cli_wants_help (const cli_verb *verb, int argc, char **argv);
 
 /* Shortens a 64-char id to docker's 12. */
 const char *cli_short_id (const char *id, char buf[13]);
@@ -47,7 +50,9 @@ void cli_format_size (int64_t bytes, char *buf, size_t size);
 
 /* Every verb, defined in its own file. */
 extern const cli_verb cli_verb_version, cli_verb_info, cli_verb_create, cli_verb_ps,
-    cli_verb_inspect, cli_verb_rename, cli_verb_rm, cli_verb_login, cli_verb_logout, cli_verb_pull, cli_verb_push;
+    cli_verb_inspect, cli_verb_rename, cli_verb_rm, cli_verb_run, cli_verb_start, cli_verb_stop,
+    cli_verb_kill, cli_verb_wait, cli_verb_logs, cli_verb_top, cli_verb_events, cli_verb_login,
+    cli_verb_logout, cli_verb_pull, cli_verb_push;
 extern const cli_verb cli_verb_image, cli_verb_images, cli_verb_image_import,
     cli_verb_image_inspect, cli_verb_image_prune, cli_verb_rmi, cli_verb_tag;
 extern const cli_verb cli_verb_load, cli_verb_save;

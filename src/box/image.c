@@ -38,7 +38,7 @@ run_image (cli_context *ctx, int argc, char **argv)
   for (size_t i = 0; i < sizeof subverbs / sizeof subverbs[0]; i++)
     if (strcmp (subverbs[i].name, argv[1]) == 0)
       {
-        if (cli_wants_help (argc - 1, argv + 1))
+        if (cli_wants_help (subverbs[i].verb, argc - 1, argv + 1))
           {
             fputs (subverbs[i].verb->usage, stdout);
             return 0;

@@ -9,10 +9,11 @@
 #include "cli.h"
 
 static const cli_verb *const verbs[] = {
-  &cli_verb_create, &cli_verb_inspect, &cli_verb_ps,      &cli_verb_rename,
-  &cli_verb_rm,     &cli_verb_info,    &cli_verb_version, &cli_verb_login, &cli_verb_logout, &cli_verb_pull, &cli_verb_push,
-  &cli_verb_image, &cli_verb_images, &cli_verb_rmi, &cli_verb_tag,
-  &cli_verb_load,  &cli_verb_save,
+  &cli_verb_run,    &cli_verb_create, &cli_verb_start,   &cli_verb_stop,   &cli_verb_kill,
+  &cli_verb_wait,   &cli_verb_rm,     &cli_verb_ps,      &cli_verb_inspect, &cli_verb_logs,
+  &cli_verb_top,    &cli_verb_events, &cli_verb_rename,  &cli_verb_pull,   &cli_verb_push,
+  &cli_verb_image,  &cli_verb_images, &cli_verb_rmi,     &cli_verb_tag,    &cli_verb_load,
+  &cli_verb_save,   &cli_verb_info,   &cli_verb_version, &cli_verb_login,  &cli_verb_logout,
 };
 
 box_engine *
@@ -55,12 +56,21 @@ cli_usage_error (const char *verb, const char *fmt, ...)
 }
 
 bool
-cli_wants_help (int argc, char **argv)
+cli_wants_help (const cli_verb *verb, int argc, char **argv)
 {
+  bool takes_command = verb->usage_prefix != NULL;
   for (int i = 1; i < argc; i++)
     {
       if (strcmp (argv[i], "--") == 0)
         return false;
+      if (takes_command)
+        {
+          if (argv[i][0] != '-')
+            return false;
+          if (strcmp (argv[i], "--help") == 0)
+            return true;
+          continue;
+        }
       if (strcmp (argv[i], "-h") == 0 || strcmp (argv[i], "--help") == 0)
         return true;
     }
@@ -176,8 +186,10 @@ main (int argc, char **argv)
   int verb_argc = argc - optind;
   char **verb_argv = argv + optind;
   int status;
-  if (!verb->dispatches && cli_wants_help (verb_argc, verb_argv))
+  if (!verb->dispatches && cli_wants_help (verb, verb_argc, verb_argv))
     {
+      if (verb->usage_prefix)
+        fputs (verb->usage_prefix, stdout);
       fputs (verb->usage, stdout);
       status = 0;
     }

@@ -1,4 +1,4 @@
-/* box ps: lists boxes. */
+/* box ps: lists boxes, with docker's filters and formats. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdlib.h>
@@ -6,17 +6,26 @@
 
 #include "cli.h"
 
-/* The box's command as docker shows it: the words joined by spaces, quoted as a whole. */
+#define MAX_FILTERS 32
+
+/* The box's command as docker shows it: Path and Args joined by spaces. */
 static void
 format_command (const char *config_json, char *buf, size_t size, bool truncate)
 {
   buf[0] = '\0';
   json_t *config = json_loads (config_json, 0, NULL);
-  json_t *cmd = config ? json_object_get (config, "Cmd") : NULL;
-  size_t used = 0;
-  size_t i;
+  json_t *words = json_array ();
+  json_t *path = json_object_get (config, "Path");
+  if (json_is_string (path))
+    {
+      json_array_append (words, path);
+      json_array_extend (words, json_object_get (config, "Args"));
+    }
+  else /* record-only boxes keep {"Cmd": [...]} */
+    json_array_extend (words, json_object_get (config, "Cmd"));
+  size_t used = 0, i;
   json_t *word;
-  json_array_foreach (cmd, i, word)
+  json_array_foreach (words, i, word)
   {
     const char *s = json_string_value (word);
     if (!s)
@@ -26,10 +35,125 @@ format_command (const char *config_json, char *buf, size_t size, bool truncate)
       break;
     used += (size_t) n;
   }
+  json_decref (words);
   json_decref (config);
   /* docker cuts the command at 20 columns with an ellipsis */
   if (truncate && strlen (buf) > 20)
     strcpy (buf + 19, "…");
+}
+
+static void
+format_status (const box_box *b, char *buf, size_t size)
+{
+  char ago[48];
+  switch (b->state)
+    {
+    case BOX_STATE_CREATED:
+      snprintf (buf, size, "Created");
+      break;
+    case BOX_STATE_EXITED:
+      cli_format_ago (b->finished_ns, ago, sizeof ago);
+      snprintf (buf, size, "Exited (%d) %s", b->exit_code, ago);
+      break;
+    case BOX_STATE_RUNNING:
+      cli_format_ago (b->started_ns, ago, sizeof ago);
+      /* "Up 3 seconds": docker's wording without "ago" */
+      if (strlen (ago) > 4 && strcmp (ago + strlen (ago) - 4, " ago") == 0)
+        ago[strlen (ago) - 4] = '\0';
+      snprintf (buf, size, "Up %s", ago);
+      break;
+    default:
+      snprintf (buf, size, "%s", box_state_name (b->state));
+    }
+}
+
+static bool
+label_matches (const box_box *b, const char *want)
+{
+  const char *eq = strchr (want, '=');
+  size_t key_len = eq ? (size_t) (eq - want) : strlen (want);
+  for (size_t i = 0; i < b->n_labels; i++)
+    if (strlen (b->labels[i].key) == key_len && strncmp (b->labels[i].key, want, key_len) == 0)
+      return !eq || strcmp (b->labels[i].value, eq + 1) == 0;
+  return false;
+}
+
+/* docker: values of one key are ORed, different keys ANDed. */
+static bool
+filters_match (const box_box *b, const char *const *filters, size_t n)
+{
+  static const char *const keys[] = { "id", "name", "label", "status", "ancestor", "exited" };
+  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+    {
+      size_t key_len = strlen (keys[k]);
+      bool seen = false, any = false;
+      for (size_t i = 0; i < n; i++)
+        {
+          if (strncmp (filters[i], keys[k], key_len) != 0 || filters[i][key_len] != '=')
+            continue;
+          seen = true;
+          const char *v = filters[i] + key_len + 1;
+          switch (k)
+            {
+            case 0:
+              any |= strncmp (b->id, v, strlen (v)) == 0;
+              break;
+            case 1:
+              /* docker matches names as a substring (a regexp, really) */
+              any |= strstr (b->name, v[0] == '/' ? v + 1 : v) != NULL;
+              break;
+            case 2:
+              any |= label_matches (b, v);
+              break;
+            case 3:
+              any |= strcmp (box_state_name (b->state), v) == 0;
+              break;
+            case 4:
+              any |= strcmp (b->image, v) == 0
+                     || (strchr (b->image, ':') == NULL && strlen (v) > strlen (b->image)
+                         && strncmp (v, b->image, strlen (b->image)) == 0
+                         && strcmp (v + strlen (b->image), ":latest") == 0)
+                     || (strchr (v, ':') == NULL && strlen (b->image) > strlen (v)
+                         && strncmp (b->image, v, strlen (v)) == 0
+                         && strcmp (b->image + strlen (v), ":latest") == 0);
+              break;
+            case 5:
+              any |= b->state == BOX_STATE_EXITED && b->exit_code == atoi (v);
+              break;
+            }
+        }
+      if (seen && !any)
+        return false;
+    }
+  return true;
+}
+
+static bool
+filters_name_state (const char *const *filters, size_t n)
+{
+  /* a status or exited filter looks at every box, as docker does */
+  for (size_t i = 0; i < n; i++)
+    if (strncmp (filters[i], "status=", 7) == 0 || strncmp (filters[i], "exited=", 7) == 0)
+      return true;
+  return false;
+}
+
+static json_t *
+box_row_json (const box_box *b, bool no_trunc)
+{
+  char command[1024], status[96], short_id[13], created[48];
+  format_command (b->config_json, command, sizeof command, !no_trunc);
+  format_status (b, status, sizeof status);
+  cli_format_ago (b->created_ns, created, sizeof created);
+  json_t *labels = json_object ();
+  for (size_t i = 0; i < b->n_labels; i++)
+    json_object_set_new (labels, b->labels[i].key, json_string (b->labels[i].value));
+  char quoted[1100];
+  snprintf (quoted, sizeof quoted, "\"%s\"", command);
+  return json_pack ("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "ID",
+                    no_trunc ? b->id : cli_short_id (b->id, short_id), "Names", b->name, "Image",
+                    b->image, "Command", quoted, "State", box_state_name (b->state), "Status",
+                    status, "CreatedAt", created, "Labels", labels);
 }
 
 static int
@@ -39,11 +163,15 @@ run_ps (cli_context *ctx, int argc, char **argv)
     { "all", no_argument, NULL, 'a' },
     { "quiet", no_argument, NULL, 'q' },
     { "no-trunc", no_argument, NULL, 't' },
+    { "filter", required_argument, NULL, 'f' },
+    { "format", required_argument, NULL, 'F' },
     { 0 },
   };
-  bool all = false, quiet = false, no_trunc = false;
+  bool all = false, quiet = false, no_trunc = false, as_json = false;
+  const char *filters[MAX_FILTERS];
+  size_t n_filters = 0;
   int c;
-  while ((c = getopt_long (argc, argv, "aq", options, NULL)) != -1)
+  while ((c = getopt_long (argc, argv, "aqf:", options, NULL)) != -1)
     {
       switch (c)
         {
@@ -56,12 +184,24 @@ run_ps (cli_context *ctx, int argc, char **argv)
         case 't':
           no_trunc = true;
           break;
+        case 'f':
+          if (!strchr (optarg, '=') || n_filters == MAX_FILTERS)
+            return cli_usage_error ("ps", "invalid --filter %s (KEY=VALUE)", optarg);
+          filters[n_filters++] = optarg;
+          break;
+        case 'F':
+          if (strcmp (optarg, "json") != 0 && strcmp (optarg, "{{json .}}") != 0)
+            return cli_usage_error ("ps", "unsupported --format %s (json)", optarg);
+          as_json = true;
+          break;
         default:
           return cli_usage_error ("ps", "unknown option");
         }
     }
   if (optind < argc)
     return cli_usage_error ("ps", "takes no arguments");
+  if (filters_name_state (filters, n_filters))
+    all = true;
 
   box_engine *eng = cli_engine (ctx);
   if (!eng)
@@ -72,13 +212,15 @@ run_ps (cli_context *ctx, int argc, char **argv)
   if (box_box_list (eng, &boxes, &n, &err) < 0)
     return cli_report (err);
 
-  if (!quiet)
+  if (!quiet && !as_json)
     printf ("%-*s   %-20s %-22s %-26s %s\n", no_trunc ? 64 : 12, "BOX ID", "IMAGE", "COMMAND",
             "STATUS", "NAMES");
   for (size_t i = 0; i < n; i++)
     {
       const box_box *b = boxes[i];
       if (!all && b->state != BOX_STATE_RUNNING)
+        continue;
+      if (!filters_match (b, filters, n_filters))
         continue;
       char short_id[13];
       const char *id = no_trunc ? b->id : cli_short_id (b->id, short_id);
@@ -87,17 +229,18 @@ run_ps (cli_context *ctx, int argc, char **argv)
           printf ("%s\n", id);
           continue;
         }
-      char command[256], status[64], ago[48];
-      format_command (b->config_json, command, sizeof command, !no_trunc);
-      if (b->state == BOX_STATE_CREATED)
-        snprintf (status, sizeof status, "Created");
-      else if (b->state == BOX_STATE_EXITED)
+      if (as_json)
         {
-          cli_format_ago (b->finished_ns, ago, sizeof ago);
-          snprintf (status, sizeof status, "Exited (%d) %s", b->exit_code, ago);
+          json_t *row = box_row_json (b, no_trunc);
+          char *text = json_dumps (row, JSON_COMPACT | JSON_PRESERVE_ORDER);
+          printf ("%s\n", text);
+          free (text);
+          json_decref (row);
+          continue;
         }
-      else
-        snprintf (status, sizeof status, "%s", box_state_name (b->state));
+      char command[256], status[96];
+      format_command (b->config_json, command, sizeof command, !no_trunc);
+      format_status (b, status, sizeof status);
       char quoted[260];
       snprintf (quoted, sizeof quoted, "\"%s\"", command);
       printf ("%-*s   %-20s %-22s %-26s %s\n", no_trunc ? 64 : 12, id, b->image, quoted, status,
@@ -113,8 +256,10 @@ const cli_verb cli_verb_ps = {
   .usage = "Usage: box ps [OPTIONS]\n\n"
            "List boxes (running ones unless -a).\n\n"
            "Options:\n"
-           "  -a, --all        show all boxes\n"
-           "  -q, --quiet      only print ids\n"
-           "      --no-trunc   do not truncate ids and commands\n",
+           "  -a, --all               show all boxes\n"
+           "  -q, --quiet             only print ids\n"
+           "      --no-trunc          do not truncate ids and commands\n"
+           "  -f, --filter KEY=VALUE  id, name, label, status, ancestor, exited (repeatable)\n"
+           "      --format json       one JSON object per box\n",
   .run = run_ps,
 };

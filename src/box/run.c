@@ -1,0 +1,81 @@
+/* box run: create a box from an image and start it, attached (exit with its status) or
+ * detached (-d: print its id). */
+#include <stdio.h>
+
+#include "attach.h"
+#include "runopts.h"
+
+static int
+run_run (cli_context *ctx, int argc, char **argv)
+{
+  cli_run r;
+  int status = cli_run_parse ("run", argc, argv, true, &r);
+  if (status)
+    {
+      cli_run_clear (&r);
+      return status;
+    }
+  box_engine *eng = cli_engine (ctx);
+  if (!eng)
+    {
+      cli_run_clear (&r);
+      return CLI_EXIT_ENGINE_ERROR;
+    }
+  box_error *err = NULL;
+  box_box *box = NULL;
+  if (box_box_create (eng, &r.create, &box, &err) < 0)
+    {
+      cli_run_clear (&r);
+      return cli_report (err);
+    }
+  if (r.detach)
+    {
+      if (box_box_start (eng, box->id, NULL, &err) < 0)
+        {
+          status = cli_start_error_exit_code (err);
+          cli_report (err);
+          if (r.run.auto_remove)
+            {
+              box_error *rm_err = NULL;
+              if (box_box_remove_force (eng, box->id, 1, &rm_err) < 0)
+                box_error_free (rm_err);
+            }
+        }
+      else
+        {
+          printf ("%s\n", box->id);
+          status = 0;
+        }
+    }
+  else
+    {
+      /* an attached --rm box's log could never be read: its output goes straight to us */
+      cli_attach_options a = { .tty = r.run.tty, .interactive = r.run.open_stdin,
+                               .direct = r.run.auto_remove && !r.run.tty };
+      int exit_code = 0;
+      status = cli_attach_start (eng, box->id, &a, &exit_code);
+      if (status == 0)
+        status = exit_code;
+      else if (r.run.auto_remove)
+        {
+          box_error *rm_err = NULL;
+          if (box_box_remove_force (eng, box->id, 1, &rm_err) < 0)
+            box_error_free (rm_err);
+        }
+    }
+  box_box_free (box);
+  cli_run_clear (&r);
+  return status;
+}
+
+const cli_verb cli_verb_run = {
+  .name = "run",
+  .summary = "Create and start a new box from an image",
+  .usage_prefix = "Usage: box run [OPTIONS] IMAGE [COMMAND] [ARG...]\n\n"
+                  "Create a box from IMAGE and run it. Attached (the default), box exits with the\n"
+                  "box's exit status (125: engine error, 126: cannot execute, 127: not found).\n\n"
+                  "  -d, --detach               run in the background and print the box's id\n"
+                  "      --rm                   remove the box when it exits\n",
+  .usage = cli_run_options_help,
+  .run = run_run,
+};
