@@ -28,8 +28,9 @@ rootfs_prepare_dirs (const char *box_dir, box_error **err)
       _cleanup_free_ char *path = NULL;
       if (asprintf (&path, "%s/%s", box_dir, names[i]) < 0)
         return box_err (err, BOX_E_INTERNAL, "out of memory");
-      /* the rootfs mount point must be traversable by the box's (possibly non-root) user */
-      if (mkdir (path, i == 0 ? 0755 : BOX_DIR_MODE) < 0 && errno != EEXIST)
+      /* the mount point, and the upper dir whose mode the overlay's root takes, must be
+       * traversable by the box's (possibly non-root) user */
+      if (mkdir (path, i < 2 ? 0755 : BOX_DIR_MODE) < 0 && errno != EEXIST)
         return box_err_errno (err, errno, "mkdir %s", path);
     }
   return 0;

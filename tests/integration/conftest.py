@@ -49,6 +49,9 @@ class Box:
     def json(self, *args):
         return json.loads(self.run(*args).stdout)
 
+    def json_lines(self, *args):
+        return [json.loads(line) for line in self.run(*args).stdout.splitlines() if line]
+
 
 @pytest.fixture
 def box(tmp_path):

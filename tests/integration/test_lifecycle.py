@@ -1,0 +1,442 @@
+"""The box lifecycle through the real binary: run/create/start/stop/kill/wait/rm, the
+monitor, logs, events, reconcile after kill -9, and the isolation a box gets. Every test
+runs under each backend (native, and runc through the oci backend)."""
+import json
+import os
+import random
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+RUNTIMES = ["native", "runc"]
+
+
+@pytest.fixture(params=RUNTIMES)
+def runtime(request):
+    return request.param
+
+
+@pytest.fixture
+def img(busybox_image):
+    return busybox_image
+
+
+def run(box, runtime, *args, **kw):
+    return box.run("run", "--runtime", runtime, *args, **kw)
+
+
+def leaks(box, box_id):
+    """What a removed box could have left behind: mounts, directories, intents, cgroups."""
+    found = []
+    with open("/proc/self/mountinfo") as f:
+        found += [l for l in f if str(box.root) in l]
+    for sub in ("boxes", "intents"):
+        d = box.root / sub
+        if d.exists():
+            found += [str(p) for p in d.iterdir()]
+    assert len(box_id) >= 12
+    cgroups = subprocess.run(["find", "/sys/fs/cgroup", "-maxdepth", "5", "-name", f"*{box_id[:12]}*"],
+                             capture_output=True, text=True).stdout.split()
+    return found + cgroups
+
+
+def wait_for(predicate, timeout=10.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return predicate()
+
+
+# ---- exit codes and stdio ------------------------------------------------------------------
+
+def test_exit_codes_like_docker(box, runtime, img):
+    assert run(box, runtime, "--rm", img, "true").returncode == 0
+    assert run(box, runtime, "--rm", img, "sh", "-c", "exit 3", check=False).returncode == 3
+    proc = run(box, runtime, "--rm", img, "no-such-command", check=False)
+    assert proc.returncode == 127, proc.stderr
+    # a file that exists but is not executable
+    proc = run(box, runtime, "--rm", img, "/etc/hostname", check=False)
+    assert proc.returncode == 126, proc.stderr
+    proc = run(box, runtime, "--rm", "no-such-image", "true", check=False)
+    assert proc.returncode == 125
+    # a box killed by a signal: 128 + signal
+    box_id = run(box, runtime, "-d", img, "sleep", "60").stdout.strip()
+    box.run("kill", box_id)
+    assert box.run("wait", box_id).stdout == "137\n"
+    box.run("rm", box_id)
+
+
+def test_stdout_and_stderr_stay_separate(box, runtime, img):
+    for rm in (["--rm"], []):  # --rm: straight to us; else: through the monitor and the log
+        proc = run(box, runtime, *rm, img, "sh", "-c", "echo out; echo err >&2; echo out2")
+        assert proc.stdout == "out\nout2\n"
+        assert proc.stderr == "err\n"
+
+
+def test_stdin_with_interactive(box, runtime, img):
+    proc = run(box, runtime, "--rm", "-i", img, "sh", "-c", "read line; echo got $line",
+               input="hello\n")
+    assert proc.stdout == "got hello\n"
+
+
+# ---- what the box sees ---------------------------------------------------------------------
+
+def test_env_user_workdir_hostname(box, runtime, img, tmp_path):
+    env_file = tmp_path / "env"
+    env_file.write_text("# comment\nFROM_FILE=yes\n\nB=from-file\n")
+    proc = run(box, runtime, "--rm", "-e", "A=1", "-e", "B=from-flag", "--env-file", str(env_file),
+               "-w", "/work/dir", "-u", "65534:65534", "-h", "myhost", img,
+               "sh", "-c", "echo $A $B $FROM_FILE; pwd; id -u; id -g; hostname; cat /etc/hostname")
+    assert proc.stdout.split("\n")[:6] == ["1 from-file yes", "/work/dir", "65534", "65534",
+                                           "myhost", "myhost"]
+
+
+def test_default_hostname_is_short_id_and_hosts_file(box, runtime, img):
+    box_id = run(box, runtime, "-d", img, "sleep", "30").stdout.strip()
+    try:
+        out = box.run("logs", box_id).stdout
+        proc = box.run("inspect", box_id)
+        assert json.loads(proc.stdout)[0]["Config"]["Hostname"] == box_id[:12]
+    finally:
+        box.run("rm", "-f", box_id)
+    proc = run(box, runtime, "--rm", img, "sh", "-c", "hostname; cat /etc/hosts")
+    assert "localhost" in proc.stdout
+
+
+def test_read_only_root(box, runtime, img):
+    proc = run(box, runtime, "--rm", "--read-only", img, "sh", "-c", "touch /x", check=False)
+    assert proc.returncode != 0
+    assert "Read-only file system" in proc.stderr
+    assert run(box, runtime, "--rm", img, "sh", "-c", "touch /x").returncode == 0
+
+
+def cap_eff(box, runtime, img, *flags):
+    out = run(box, runtime, "--rm", *flags, img, "cat", "/proc/self/status").stdout
+    line = next(l for l in out.splitlines() if l.startswith("CapEff:"))
+    return int(line.split()[1], 16)
+
+
+def test_capabilities_really_dropped(box, runtime, img):
+    default = cap_eff(box, runtime, img)
+    assert default == 0xa80425fb  # docker's default set
+    assert cap_eff(box, runtime, img, "--cap-drop", "ALL") == 0
+    assert cap_eff(box, runtime, img, "--cap-drop", "ALL", "--cap-add", "NET_ADMIN") == 1 << 12
+    assert cap_eff(box, runtime, img, "--cap-drop", "CHOWN") == default & ~1
+    assert cap_eff(box, runtime, img, "--privileged") > default
+
+
+def test_seccomp_blocks_what_dockers_profile_blocks(box, runtime, img):
+    status = run(box, runtime, "--rm", img, "cat", "/proc/self/status").stdout
+    assert "Seccomp:\t2" in status
+    # unshare(CLONE_NEWUSER) needs no capability: only the filter stops it
+    proc = run(box, runtime, "--rm", img, "unshare", "-U", "true", check=False)
+    assert proc.returncode != 0
+    assert "Operation not permitted" in proc.stderr
+    proc = run(box, runtime, "--rm", "--security-opt", "seccomp=unconfined", img,
+               "cat", "/proc/self/status")
+    assert "Seccomp:\t0" in proc.stdout
+
+
+def test_no_new_privileges(box, runtime, img):
+    out = run(box, runtime, "--rm", "--security-opt", "no-new-privileges", img,
+              "cat", "/proc/self/status").stdout
+    assert "NoNewPrivs:\t1" in out
+
+
+def test_ulimit(box, runtime, img):
+    out = run(box, runtime, "--rm", "--ulimit", "nofile=100:200", img,
+              "sh", "-c", "ulimit -n; ulimit -Hn").stdout
+    assert out == "100\n200\n"
+
+
+def test_memory_limit_oom_is_reported(box, runtime, img):
+    # tail keeps the whole (newline-free) input in memory
+    proc = run(box, runtime, "--name", "hog", "--memory", "16m", img, "tail", "/dev/zero",
+               check=False, timeout=60)
+    assert proc.returncode == 137
+    doc = box.json("inspect", "hog")[0]
+    assert doc["State"]["OOMKilled"] is True
+    assert doc["State"]["ExitCode"] == 137
+    assert doc["HostConfig"]["Memory"] == 16 * 1024 * 1024
+    actions = [json.loads(l)["Action"] for l in
+               box.run("events", "--since", "5m", "--until", "0s", "--format", "json").stdout.splitlines()]
+    assert "oom" in actions
+
+
+def test_pids_limit(box, runtime, img):
+    proc = run(box, runtime, "--rm", "--pids-limit", "8", img, "sh", "-c",
+               "for i in $(seq 20); do sleep 2 & done 2>&1; wait", check=False, timeout=60)
+    assert "can't fork" in proc.stdout + proc.stderr
+
+
+def test_init_is_pid_one_and_reaps(box, runtime, img):
+    out = run(box, runtime, "--rm", "--init", img, "sh", "-c",
+              "tr '\\0' ' ' < /proc/1/cmdline; echo; echo $$").stdout.splitlines()
+    assert out[0].startswith("/sbin/box-init")
+    assert out[1] != "1"
+    assert run(box, runtime, "--rm", "--init", img, "sh", "-c", "exit 4",
+               check=False).returncode == 4
+
+
+# ---- stop, kill, wait ----------------------------------------------------------------------
+
+def test_stop_honours_the_stop_signal(box, runtime, img):
+    box_id = run(box, runtime, "-d", "--stop-signal", "USR1", img, "sh", "-c",
+                 "trap 'echo got usr1; exit 9' USR1; echo ready; while :; do sleep 0.1; done").stdout.strip()
+    assert wait_for(lambda: "ready" in box.run("logs", box_id).stdout)
+    box.run("stop", box_id)
+    doc = box.json("inspect", box_id)[0]
+    assert doc["State"]["Status"] == "exited"
+    assert doc["State"]["ExitCode"] == 9
+    assert "got usr1" in box.run("logs", box_id).stdout
+    box.run("rm", box_id)
+
+
+def test_stop_kills_after_the_timeout(box, runtime, img):
+    box_id = run(box, runtime, "-d", img, "sh", "-c",
+                 "trap '' TERM; echo ready; while :; do sleep 0.1; done").stdout.strip()
+    assert wait_for(lambda: "ready" in box.run("logs", box_id).stdout)
+    started = time.monotonic()
+    box.run("stop", "-t", "1", box_id)
+    elapsed = time.monotonic() - started
+    assert elapsed >= 0.9  # it waited for the grace period
+    assert box.json("inspect", box_id)[0]["State"]["ExitCode"] == 137
+    events = [json.loads(l) for l in
+              box.run("events", "--since", "5m", "--until", "0s", "--format", "json",
+                      "--filter", f"box={box_id}").stdout.splitlines()]
+    actions = [e["Action"] for e in events]
+    assert actions[-3:] == ["kill", "die", "stop"], actions
+    kills = [e["Actor"]["Attributes"]["signal"] for e in events if e["Action"] == "kill"]
+    assert kills == ["15", "9"]
+    box.run("rm", box_id)
+
+
+def test_kill_with_signal_and_wait(box, runtime, img):
+    box_id = run(box, runtime, "-d", img, "sh", "-c",
+                 "trap 'exit 42' HUP; echo ready; while :; do sleep 0.1; done").stdout.strip()
+    assert wait_for(lambda: "ready" in box.run("logs", box_id).stdout)
+    waiter = box.popen("wait", box_id)
+    box.run("kill", "-s", "HUP", box_id)
+    out, _ = waiter.communicate(timeout=30)
+    assert out == "42\n"
+    proc = box.run("kill", box_id, check=False)
+    assert proc.returncode == 125 and "not running" in proc.stderr
+    box.run("rm", box_id)
+
+
+def test_rm_refuses_running_box_unless_forced(box, runtime, img):
+    box_id = run(box, runtime, "-d", img, "sleep", "60").stdout.strip()
+    proc = box.run("rm", box_id, check=False)
+    assert proc.returncode == 125 and "stop it before removing it" in proc.stderr
+    box.run("rm", "-f", box_id)
+    assert box.run("ps", "-aq").stdout == ""
+    assert leaks(box, box_id) == []
+
+
+def test_create_then_start_attached_and_restart(box, runtime, img):
+    box_id = box.run("create", "--runtime", runtime, "--name", "later", img,
+                     "sh", "-c", "echo run; exit 2").stdout.strip()
+    assert box.json("inspect", "later")[0]["State"]["Status"] == "created"
+    proc = box.run("start", "-a", "later", check=False)
+    assert proc.returncode == 2 and proc.stdout == "run\n"
+    proc = box.run("start", "-a", "later", check=False)  # an exited box starts again
+    assert proc.returncode == 2
+    assert box.run("logs", "later").stdout == "run\nrun\n"
+    box.run("rm", box_id)
+
+
+# ---- --rm leaves nothing -------------------------------------------------------------------
+
+def test_rm_flag_leaves_nothing(box, runtime, img):
+    proc = run(box, runtime, "--rm", "--name", "gone", img, "sh", "-c", "echo $HOSTNAME")
+    box_id_prefix = proc.stdout.strip()  # the default hostname: the short id
+    assert len(box_id_prefix) == 12
+    assert box.run("ps", "-aq").stdout == ""
+    assert leaks(box, box_id_prefix) == []
+    db_rows = box.run("ps", "-a", "--format", "json").stdout
+    assert db_rows == ""
+
+
+def test_detached_rm_box_removes_itself(box, runtime, img):
+    box_id = run(box, runtime, "-d", "--rm", img, "sh", "-c", "sleep 0.3").stdout.strip()
+    assert wait_for(lambda: box.run("ps", "-aq").stdout == "")
+    assert leaks(box, box_id) == []
+
+
+# ---- crashes: kill -9 of the CLI and of the monitor ------------------------------------------
+
+def monitor_pid(box, box_id):
+    out = subprocess.run(["pgrep", "-f", f"^box-monitor {box.root} {box_id}"],
+                         capture_output=True, text=True).stdout.split()
+    return int(out[0]) if out else None
+
+
+def test_kill_9_of_the_cli_leaves_the_box_running(box, runtime, img):
+    cli = box.popen("run", "--runtime", runtime, "--name", "orphan", img, "sleep", "30")
+    assert wait_for(lambda: box.run("ps", "-q", "--filter", "name=orphan").stdout != "")
+    cli.kill()
+    cli.wait()
+    doc = box.json("inspect", "orphan")[0]
+    assert doc["State"]["Running"] is True
+    box.run("stop", "-t", "0", "orphan")
+    assert box.json("inspect", "orphan")[0]["State"]["Status"] == "exited"
+    box_id = doc["Id"]
+    box.run("rm", "orphan")
+    assert leaks(box, box_id) == []
+
+
+def test_kill_9_of_the_monitor_is_repaired_on_next_open(box, runtime, img):
+    box_id = run(box, runtime, "-d", img, "sleep", "60").stdout.strip()
+    box_pid = box.json("inspect", box_id)[0]["State"]["Pid"]
+    mon = monitor_pid(box, box_id)
+    assert mon
+    os.kill(mon, signal.SIGKILL)
+    assert wait_for(lambda: not Path(f"/proc/{mon}").exists() or
+                    Path(f"/proc/{mon}/stat").read_text().split(")")[1].split()[0] == "Z")
+    doc = box.json("inspect", box_id)[0]  # this open reconciles
+    assert doc["State"]["Status"] == "exited"
+    assert doc["State"]["ExitCode"] == 255
+    assert "monitor" in doc["State"]["Error"]
+    # the box's processes went with their cgroup
+    assert wait_for(lambda: not Path(f"/proc/{box_pid}").exists())
+    box.run("rm", box_id)
+    assert leaks(box, box_id) == []
+
+
+def test_random_kill_9_during_run_rm_leaves_nothing(box, runtime, img):
+    """Kill the CLI, or the monitor, at random points of `run --rm`; afterwards a fresh
+    `box ps` is consistent and, once everything settled, nothing is left."""
+    rng = random.Random(4)
+    for i in range(12):
+        cli = box.popen("run", "--runtime", runtime, "--rm", img, "sh", "-c", "sleep 0.2")
+        time.sleep(rng.uniform(0, 0.15))
+        if i % 2 == 0:
+            cli.kill()
+        else:
+            for line in subprocess.run(["pgrep", "-f", f"^box-monitor {box.root}"],
+                                       capture_output=True, text=True).stdout.split():
+                os.kill(int(line), signal.SIGKILL)
+        cli.wait()
+    assert wait_for(lambda: subprocess.run(["pgrep", "-f", f"^box-monitor {box.root}"],
+                                           capture_output=True).returncode != 0, timeout=20)
+    listed = box.json_lines("ps", "-a", "--format", "json")
+    for b in listed:
+        # a CLI killed between create and start leaves a created box (as docker's does);
+        # a box whose monitor died is recorded as exited
+        assert b["State"] in ("created", "exited"), b
+        box.run("rm", b["ID"])
+    assert box.run("ps", "-aq").stdout == ""
+    ids = {e["id"] for e in box.json_lines("events", "--since", "1h", "--until", "0s",
+                                             "--format", "json")}
+    assert len(ids) == 12
+    for box_id in ids:
+        assert leaks(box, box_id) == []
+
+
+# ---- logs and events ------------------------------------------------------------------------
+
+def test_logs_follow_tail_and_timestamps(box, runtime, img):
+    box_id = run(box, runtime, "-d", img, "sh", "-c",
+                 "for i in 1 2 3 4 5; do echo line$i; sleep 0.1; done; echo bad >&2").stdout.strip()
+    follow = box.popen("logs", "-f", box_id)
+    out, err = follow.communicate(timeout=30)
+    assert out == "".join(f"line{i}\n" for i in range(1, 6))
+    assert err == "bad\n"
+    assert box.run("logs", "--tail", "2", box_id).stdout == "line5\n"
+    stamped = box.run("logs", "-t", box_id).stdout.splitlines()
+    assert stamped[0].endswith("Z line1") and stamped[0][:4].isdigit()
+    assert box.run("logs", "--until", "2000-01-01", box_id).stdout == ""
+    with open(box.root / "boxes" / box_id / "json.log") as f:
+        first = json.loads(f.readline())
+    assert first["log"] == "line1\n" and first["stream"] == "stdout" and first["time"].endswith("Z")
+
+
+def test_log_rotation_caps_the_size(box, runtime, img):
+    box_id = run(box, runtime, "-d", "--log-opt", "max-size=10k", "--log-opt", "max-file=2", img,
+                 "sh", "-c", "i=0; while [ $i -lt 2000 ]; do echo line$i; i=$((i+1)); done").stdout.strip()
+    box.run("wait", box_id)
+    d = box.root / "boxes" / box_id
+    assert (d / "json.log.1").exists()
+    assert not (d / "json.log.2").exists()
+    assert (d / "json.log").stat().st_size <= 10 * 1024
+    lines = box.run("logs", box_id).stdout.splitlines()
+    assert lines[-1] == "line1999"
+    assert len(lines) < 2000  # the oldest were rotated away
+
+
+def test_events_stream(box, runtime, img):
+    box.run("info")
+    stream = box.popen("events", "--format", "json")
+    time.sleep(0.3)
+    box_id = run(box, runtime, "--name", "ev", img, "sh", "-c", "exit 6", check=False)
+    box.run("rename", "ev", "ev2")
+    box.run("rm", "ev2")
+    seen = []
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        line = stream.stdout.readline()
+        e = json.loads(line)
+        seen.append(e)
+        if e["Action"] == "destroy":
+            break
+    stream.kill()
+    stream.wait()
+    actions = [e["Action"] for e in seen]
+    assert actions == ["create", "start", "die", "rename", "destroy"], actions
+    die = seen[2]
+    assert die["Actor"]["Attributes"]["exitCode"] == "6"
+    assert die["Actor"]["Attributes"]["name"] == "ev"
+    assert all(e["timeNano"] >= seen[0]["timeNano"] for e in seen)
+    assert seen[3]["Actor"]["Attributes"]["oldName"] == "ev"
+
+
+# ---- ps, inspect, top -------------------------------------------------------------------------
+
+def test_ps_filters_and_formats(box, runtime, img):
+    a = run(box, runtime, "-d", "--name", "alpha", "-l", "tier=web", img, "sleep", "60").stdout.strip()
+    b = box.run("create", "--runtime", runtime, "--name", "beta", img, "true").stdout.strip()
+    c = run(box, runtime, "--name", "gamma", img, "sh", "-c", "exit 3", check=False)
+    try:
+        assert box.run("ps", "-q").stdout.split() == [a[:12]]
+        assert set(box.run("ps", "-aq").stdout.split()) == {a[:12], b[:12],
+                                                            box.json("inspect", "gamma")[0]["Id"][:12]}
+        assert box.run("ps", "-aq", "--filter", "status=created").stdout.split() == [b[:12]]
+        assert box.run("ps", "-aq", "--filter", "exited=3", "--no-trunc").stdout.split() == \
+            [box.json("inspect", "gamma")[0]["Id"]]
+        assert box.run("ps", "-aq", "--filter", "label=tier=web").stdout.split() == [a[:12]]
+        assert box.run("ps", "-aq", "--filter", "name=bet").stdout.split() == [b[:12]]
+        assert box.run("ps", "-aq", "--filter", f"id={a[:5]}").stdout.split() == [a[:12]]
+        assert len(box.run("ps", "-aq", "--filter", f"ancestor={img}").stdout.split()) == 3
+        rows = box.json_lines("ps", "--format", "json")
+        assert [r["Names"] for r in rows] == ["alpha"]
+        assert rows[0]["State"] == "running" and rows[0]["Status"].startswith("Up")
+        top = box.run("top", "alpha").stdout
+        assert "sleep 60" in top
+    finally:
+        box.run("rm", "-f", "alpha", "beta", "gamma")
+
+
+def test_inspect_is_close_to_docker(box, runtime, img):
+    box_id = run(box, runtime, "-d", "--name", "insp", "-e", "K=V", "--memory", "64m",
+                 "--pids-limit", "50", "--cap-add", "NET_ADMIN", img, "sleep", "60").stdout.strip()
+    try:
+        d = box.json("inspect", "insp")[0]
+        assert d["Id"] == box_id and d["Name"] == "/insp"
+        assert d["Path"] == "sleep" and d["Args"] == ["60"]
+        s = d["State"]
+        assert s["Status"] == "running" and s["Running"] is True and s["Pid"] > 0
+        assert s["StartedAt"] > d["Created"] and s["FinishedAt"].startswith("0001-")
+        assert "K=V" in d["Config"]["Env"] and d["Config"]["Image"] == img
+        assert d["HostConfig"]["Memory"] == 64 * 1024 * 1024
+        assert d["HostConfig"]["PidsLimit"] == 50
+        assert d["HostConfig"]["CapAdd"] == ["NET_ADMIN"]
+        assert d["HostConfig"]["Runtime"] == runtime
+        assert d["Image"].startswith("sha256:")
+        assert Path(d["LogPath"]).exists()
+    finally:
+        box.run("rm", "-f", box_id)
