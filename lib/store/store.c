@@ -169,6 +169,13 @@ store_open (const char *path, store **out, box_error **err)
       return box_err_code (err);
     }
   sqlite3_busy_timeout (s->db, STORE_BUSY_TIMEOUT_MS);
+  /* Most processes open the store for one short command. By default the last connection to
+   * close checkpoints the WAL into the database (with fsyncs) and deletes it, and the next
+   * process recreates it (more fsyncs): milliseconds on every `box` call. Keep the WAL and
+   * leave checkpoints to SQLite's automatic ones instead. */
+  sqlite3_db_config (s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  int persist_wal = 1;
+  sqlite3_file_control (s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
 
   /* journal_mode=WAL needs a moment of exclusive access the first time; the busy timeout
    * covers a concurrent opener. synchronous=NORMAL is durable across process crashes in WAL
