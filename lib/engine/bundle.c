@@ -194,7 +194,12 @@ engine_box_write_bundle (box_engine *eng, const box_box *box, box_error **err)
     { INIT_PATH_IN_BOX, "bind", init_program, bind_ro },
   };
 
+  _cleanup_free_ char *cgroups_path = NULL;
+  if (asprintf (&cgroups_path, "/box/%s", box->id) < 0)
+    rc = rc < 0 ? rc : box_err (err, BOX_E_INTERNAL, "out of memory");
+
   spec_options so = {
+    .cgroups_path = cgroups_path,
     .args = args_v,
     .env = env_v,
     .cwd = workdir,

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <strings.h>
 #include <sys/mount.h>
 #include <sys/resource.h>
@@ -150,12 +151,25 @@ strv_has_all (const char *const *v)
   return false;
 }
 
+/* Every capability this process may still hand out: "all" for a privileged box means these
+ * (as with docker), not capabilities the host took away from the engine (CAP_SYS_RESOURCE is
+ * missing on some machines, and asking for it fails the start). */
+static uint64_t
+caps_all_available (void)
+{
+  uint64_t caps = 0;
+  for (int cap = 0; cap <= CAPS_LAST; cap++)
+    if (prctl (PR_CAPBSET_READ, (unsigned long) cap, 0, 0, 0) == 1)
+      caps |= UINT64_C (1) << cap;
+  return caps & caps_all ();
+}
+
 static int
 compute_caps (const spec_options *opts, uint64_t *out, box_error **err)
 {
   if (opts->privileged)
     {
-      *out = caps_all ();
+      *out = caps_all_available ();
       return 0;
     }
   uint64_t caps = caps_docker_default ();
@@ -171,7 +185,7 @@ compute_caps (const spec_options *opts, uint64_t *out, box_error **err)
       caps &= ~(UINT64_C (1) << cap);
     }
   if (strv_has_all (opts->cap_add))
-    caps = caps_all ();
+    caps = caps_all_available ();
   for (const char *const *p = opts->cap_add; p && *p; p++)
     {
       if (strcasecmp (*p, "ALL") == 0 || strcasecmp (*p, "CAP_ALL") == 0)

@@ -333,7 +333,7 @@ def test_random_kill_9_during_run_rm_leaves_nothing(box, runtime, img):
     assert box.run("ps", "-aq").stdout == ""
     ids = {e["id"] for e in box.json_lines("events", "--since", "1h", "--until", "0s",
                                              "--format", "json")}
-    assert len(ids) == 12
+    assert 1 <= len(ids) <= 12  # a CLI killed at once may not have created its box
     for box_id in ids:
         assert leaks(box, box_id) == []
 
