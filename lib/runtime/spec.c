@@ -495,7 +495,9 @@ spec_write_bundle (const spec_options *opts, const char *bundle_dir, box_error *
   _cleanup_close_ int dirfd = open (bundle_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return box_err_errno (err, errno, "open bundle %s", bundle_dir);
-  if (fs_write_file_atomic (dirfd, "config.json", text, strlen (text), 0600, err) < 0)
+  /* atomic against crashed processes, without fsyncs: a bundle is written anew at every
+   * start, so one torn by a power loss is never used again */
+  if (fs_write_file_replace (dirfd, "config.json", text, strlen (text), 0600, err) < 0)
     return box_err_wrap (err, "bundle %s", bundle_dir);
   return 0;
 }
