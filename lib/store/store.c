@@ -11,6 +11,9 @@
  * to this long for it means "the other process is slow", not "deadlock". */
 #define STORE_BUSY_TIMEOUT_MS 30000
 
+/* WAL pages written before a checkpoint (SQLite's default is 1000): a few box runs' worth */
+#define STORE_WAL_PAGES_TEXT "64"
+
 struct store {
   sqlite3 *db;
   int schema_version;
@@ -170,9 +173,11 @@ store_open (const char *path, store **out, box_error **err)
     }
   sqlite3_busy_timeout (s->db, STORE_BUSY_TIMEOUT_MS);
   /* Most processes open the store for one short command. By default the last connection to
-   * close checkpoints the WAL into the database (with fsyncs) and deletes it, and the next
+   * close checkpoints the WAL into the database (two fsyncs) and deletes it, and the next
    * process recreates it (more fsyncs): milliseconds on every `box` call. Keep the WAL and
-   * leave checkpoints to SQLite's automatic ones instead. */
+   * leave checkpoints to SQLite's automatic ones instead, made frequent (STORE_WAL_PAGES):
+   * each process that opens the store first rebuilds the WAL index by reading every frame
+   * since the last checkpoint, so the WAL must stay short. */
   sqlite3_db_config (s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
   int persist_wal = 1;
   sqlite3_file_control (s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
@@ -182,7 +187,9 @@ store_open (const char *path, store **out, box_error **err)
    * mode, which is the failure the engine must survive (kill -9 at any point). */
   if (exec_sql (s, "PRAGMA journal_mode = WAL", "open store: set WAL mode", err) < 0
       || exec_sql (s, "PRAGMA synchronous = NORMAL", "open store: set synchronous", err) < 0
-      || exec_sql (s, "PRAGMA foreign_keys = ON", "open store: enable foreign keys", err) < 0)
+      || exec_sql (s, "PRAGMA foreign_keys = ON", "open store: enable foreign keys", err) < 0
+      || exec_sql (s, "PRAGMA wal_autocheckpoint = " STORE_WAL_PAGES_TEXT,
+                   "open store: set checkpoint interval", err) < 0)
     return box_err_wrap (err, "%s", path);
 
   if (migrate (s, err) < 0)
