@@ -478,6 +478,15 @@ event_loop (monitor *m)
     }
 }
 
+static void
+monitor_clear (monitor *m)
+{
+  engine_runtime_clear (&m->rt);
+  free (m->runtime_name);
+  free (m->dir);
+  m->runtime_name = m->dir = NULL;
+}
+
 static int
 exit_code_of (int status)
 {
@@ -582,6 +591,7 @@ main (int argc, char **argv)
     {
       fail_start (&m, err);
       box_error_free (err);
+      monitor_clear (&m);
       return 1;
     }
   m.dir_fd = open (m.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -609,6 +619,7 @@ main (int argc, char **argv)
     {
       fail_start (&m, err);
       box_error_free (err);
+      monitor_clear (&m);
       return 1;
     }
   write_line (MONITOR_SYNC_FD, "OK %d\n", (int) m.box_pid);
@@ -672,5 +683,6 @@ main (int argc, char **argv)
   for (size_t i = 0; i < m.n_clients; i++)
     if (m.clients[i].waiting)
       reply (m.clients[i].fd, "EXIT %d", exit_info.exit_code);
+  monitor_clear (&m);
   return 0;
 }

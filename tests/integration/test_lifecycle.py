@@ -4,6 +4,7 @@ runs under each backend (native, and runc through the oci backend)."""
 import json
 import os
 import random
+import select
 import signal
 import subprocess
 import time
@@ -320,7 +321,10 @@ def test_random_kill_9_during_run_rm_leaves_nothing(box, runtime, img):
         else:
             for line in subprocess.run(["pgrep", "-f", f"^box-monitor {box.root}"],
                                        capture_output=True, text=True).stdout.split():
-                os.kill(int(line), signal.SIGKILL)
+                try:
+                    os.kill(int(line), signal.SIGKILL)
+                except ProcessLookupError:
+                    pass  # it finished meanwhile
         cli.wait()
     assert wait_for(lambda: subprocess.run(["pgrep", "-f", f"^box-monitor {box.root}"],
                                            capture_output=True).returncode != 0, timeout=20)
@@ -378,14 +382,18 @@ def test_events_stream(box, runtime, img):
     box.run("rm", "ev2")
     seen = []
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        line = stream.stdout.readline()
-        e = json.loads(line)
-        seen.append(e)
-        if e["Action"] == "destroy":
-            break
-    stream.kill()
-    stream.wait()
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([stream.stdout], [], [], 1.0)
+            if not ready:
+                continue
+            e = json.loads(stream.stdout.readline())
+            seen.append(e)
+            if e["Action"] == "destroy":
+                break
+    finally:
+        stream.kill()
+        stream.wait()
     actions = [e["Action"] for e in seen]
     assert actions == ["create", "start", "die", "rename", "destroy"], actions
     die = seen[2]
