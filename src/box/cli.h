@@ -39,6 +39,11 @@ int cli_usage_error (const char *verb, const char *fmt, ...) __attribute__ ((for
  * counts: "-h" is their --hostname, and the command's own words are not ours. */
 bool cli_wants_help (const cli_verb *verb, int argc, char **argv);
 
+/* Prints one JSON array of inspect_json(ref) for every ref in argv[1..], reporting the refs
+ * that fail (docker's inspect habit); returns the exit status. */
+int cli_inspect_each (cli_context *ctx, const char *verb, int argc, char **argv,
+                      int (*inspect_json) (box_engine *, const char *, char **, box_error **));
+
 /* Shortens a 64-char id to docker's 12. */
 const char *cli_short_id (const char *id, char buf[13]);
 

@@ -1,5 +1,6 @@
 /* box: the command-line face of libbox. Parses the global options, finds the verb, runs it. */
 #include <getopt.h>
+#include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -199,5 +200,37 @@ main (int argc, char **argv)
       status = verb->run (&ctx, verb_argc, verb_argv);
     }
   box_engine_close (ctx.engine);
+  return status;
+}
+
+int
+cli_inspect_each (cli_context *ctx, const char *verb, int argc, char **argv,
+                  int (*inspect_json) (box_engine *, const char *, char **, box_error **))
+{
+  if (argc < 2)
+    return cli_usage_error (verb, "requires at least 1 argument");
+  box_engine *eng = cli_engine (ctx);
+  if (!eng)
+    return CLI_EXIT_ENGINE_ERROR;
+  json_t *out = json_array ();
+  int status = 0;
+  for (int i = 1; i < argc; i++)
+    {
+      box_error *err = NULL;
+      char *text = NULL;
+      if (inspect_json (eng, argv[i], &text, &err) < 0)
+        {
+          status = cli_report (err);
+          continue;
+        }
+      json_array_append_new (out, json_loads (text, 0, NULL));
+      free (text);
+    }
+  /* like docker: print what was found, even when some references failed */
+  char *text = json_dumps (out, JSON_INDENT (4) | JSON_PRESERVE_ORDER);
+  if (text)
+    printf ("%s\n", text);
+  free (text);
+  json_decref (out);
   return status;
 }
