@@ -1202,10 +1202,61 @@ media_type_of_format (decompress_format format)
 
 /* Unpacks (or, when present already, only verifies) each layer, then records the image.
  * committed collects the layers this call made (for removal when it fails). */
+/* Records the archive's names for an image the store already holds: its layers and blobs
+ * stay those it has, and what the archive brought for it is dropped again. */
+static int
+add_names_to_existing (load_state *ls, load_image *li, store_image *existing, box_error **err)
+{
+  _cleanup_free_ image_add_layer *layers
+      = calloc (existing->n_layers ? existing->n_layers : 1, sizeof *layers);
+  if (!layers)
+    return OUT_OF_MEMORY (err);
+  for (size_t i = 0; i < existing->n_layers; i++)
+    layers[i] = (image_add_layer){ .diff_id = existing->layers[i].diff_id,
+                                   .blob_digest = existing->layers[i].blob_digest,
+                                   .blob_media_type = existing->layers[i].blob_media_type,
+                                   .blob_size = existing->layers[i].blob_size,
+                                   .size = existing->layers[i].size };
+  image_add_request req = {
+    .config_digest = existing->id,
+    .manifest_digest = existing->manifest_digest,
+    .manifest_media_type = existing->manifest_media_type,
+    .layers = layers,
+    .n_layers = existing->n_layers,
+    .event_action = "load",
+  };
+  for (size_t i = 0; i < (li->n_names ? li->n_names : 1); i++)
+    {
+      req.tag = li->n_names ? li->names[i] : NULL;
+      if (image_store_add (ls->eng, &req, err) < 0)
+        return box_err_wrap (err, "load image %s", li->config_digest);
+      char shown[IMAGE_REFERENCE_STRING_MAX];
+      if (li->n_names)
+        image_reference_familiarize (li->names[i], shown);
+      else
+        snprintf (shown, sizeof shown, "%s", li->config_digest);
+      if (append_string (&ls->loaded, &ls->n_loaded, shown, err) < 0)
+        return box_err_code (err);
+    }
+  return 0;
+}
+
 static int
 install_image_steps (load_state *ls, load_image *li, char ***committed, size_t *n_committed,
                      box_error **err)
 {
+  {
+    store_image *existing = NULL;
+    int found = store_image_get (ls->eng->store, li->config_digest, &existing, err);
+    if (found < 0)
+      return box_err_code (err);
+    if (found)
+      {
+        int rc = add_names_to_existing (ls, li, existing, err);
+        store_image_free (existing);
+        return rc;
+      }
+  }
   json_t *diff_ids = json_object_get (json_object_get (li->config, "rootfs"), "diff_ids");
   if (json_array_size (diff_ids) != li->n_layers)
     return box_err (err, BOX_E_INVALID, "image %s: the config lists %zu layers, the archive %zu",

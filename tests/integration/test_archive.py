@@ -279,3 +279,16 @@ def test_pull_save_load_push_keeps_every_digest(box, registry, busybox_layout, t
     # the oci-archive carried the pulled manifest and compressed blobs byte for byte: pushing
     # the loaded image gives the registry's original manifest digest
     assert f"digest: {original}" in box.run("push", ref).stdout
+
+
+def test_loading_an_image_already_present_only_adds_its_names(box, busybox_image, tmp_path):
+    archive = tmp_path / "again.tar"
+    box.run("save", "-o", str(archive), "busybox")
+    box.run("tag", "busybox", "keep:1")
+    box.run("rmi", "busybox")  # the image stays, as keep:1
+    blobs, layers = blob_count(box), layer_dirs(box)
+    # a docker-archive carries uncompressed layers and no manifest: none of that is kept for
+    # an image the store has, only the name is added
+    assert box.run("load", "-i", str(archive)).stdout == "Loaded image: busybox:latest\n"
+    assert inspect(box, "busybox")["Id"] == busybox_image
+    assert blob_count(box) == blobs and layer_dirs(box) == layers
