@@ -1,5 +1,7 @@
 /* box images / box image ls: lists images with docker's columns. */
 #include <getopt.h>
+#include <jansson.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -24,15 +26,62 @@ split_repo_tag (const char *ref, char *repo, size_t repo_size, const char **tag)
     }
 }
 
+/* docker's --format json: one object per line and per tag, with its field names */
+static void
+print_json_lines (box_image **images, size_t n, int id_width, bool no_trunc)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      const box_image *image = images[i];
+      char id[80], since[64], size[32], created_at[64];
+      snprintf (id, sizeof id, "%.*s", id_width, no_trunc ? image->id : strchr (image->id, ':') + 1);
+      cli_format_ago (image->created_ns, since, sizeof since);
+      cli_format_size (image->size, size, sizeof size);
+      time_t secs = (time_t) (image->created_ns / 1000000000LL);
+      struct tm tm;
+      gmtime_r (&secs, &tm);
+      strftime (created_at, sizeof created_at, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+      size_t rows = image->n_repo_tags ? image->n_repo_tags : 1;
+      for (size_t r = 0; r < rows; r++)
+        {
+          char repo[512];
+          const char *tag = "<none>";
+          if (image->n_repo_tags)
+            split_repo_tag (image->repo_tags[r], repo, sizeof repo, &tag);
+          else
+            snprintf (repo, sizeof repo, "<none>");
+          const char *digest = "<none>";
+          for (size_t d = 0; d < image->n_repo_digests; d++)
+            {
+              const char *at = strchr (image->repo_digests[d], '@');
+              if (at && strncmp (image->repo_digests[d], repo, strlen (repo)) == 0
+                  && image->repo_digests[d][strlen (repo)] == '@')
+                digest = at + 1;
+            }
+          json_t *o = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "Containers",
+                                 "N/A", "CreatedAt", created_at, "CreatedSince", since, "Digest",
+                                 digest, "ID", id, "Repository", repo, "SharedSize", "N/A",
+                                 "Size", size, "Tag", tag, "UniqueSize", "N/A", "VirtualSize",
+                                 size);
+          char *text = o ? json_dumps (o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+          if (text)
+            printf ("%s\n", text);
+          free (text);
+          json_decref (o);
+        }
+    }
+}
+
 static int
 run_images (cli_context *ctx, int argc, char **argv)
 {
   static const struct option options[] = {
     { "all", no_argument, NULL, 'a' },      { "quiet", no_argument, NULL, 'q' },
     { "no-trunc", no_argument, NULL, 't' }, { "filter", required_argument, NULL, 'f' },
-    { "digests", no_argument, NULL, 'd' },  { 0 },
+    { "digests", no_argument, NULL, 'd' },  { "format", required_argument, NULL, 'F' },
+    { 0 },
   };
-  bool quiet = false, no_trunc = false, digests = false;
+  bool quiet = false, no_trunc = false, digests = false, json = false;
   const char **filters = calloc ((size_t) argc + 2, sizeof *filters);
   if (!filters)
     return cli_usage_error ("images", "out of memory");
@@ -56,6 +105,16 @@ run_images (cli_context *ctx, int argc, char **argv)
           break;
         case 'f':
           filters[n_filters++] = optarg;
+          break;
+        case 'F':
+          if (strcmp (optarg, "json") == 0 || strcmp (optarg, "{{json .}}") == 0)
+            json = true;
+          else if (strcmp (optarg, "table") != 0)
+            {
+              free (filters);
+              return cli_usage_error ("images",
+                                      "--format: only \"table\" and \"json\" are supported");
+            }
           break;
         default:
           free (filters);
@@ -94,7 +153,9 @@ run_images (cli_context *ctx, int argc, char **argv)
     }
 
   int id_width = no_trunc ? 71 : 12;
-  if (quiet)
+  if (json && !quiet)
+    print_json_lines (images, n, id_width, no_trunc);
+  else if (quiet)
     {
       for (size_t i = 0; i < n; i++)
         {
@@ -197,6 +258,7 @@ const cli_verb cli_verb_images = {
            "  -a, --all             show all images (accepted; box keeps no intermediates)\n"
            "      --digests         show digests\n"
            "  -f, --filter FILTER   reference=PATTERN, label=KEY[=VALUE], dangling=true|false\n"
+           "      --format FORMAT   table (default) or json (one object per line)\n"
            "      --no-trunc        show full image ids\n"
            "  -q, --quiet           only image ids\n",
   .run = run_images,

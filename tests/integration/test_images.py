@@ -381,3 +381,15 @@ def test_import_progress_redraws_one_line_on_a_terminal(box, box_bin, busybox_ta
     assert out.decode().startswith("sha256:")
     assert "\r\x1b[KImporting: " in shown and "(100%)" in shown
     assert "import: " not in shown  # the plain-line form is for pipes
+
+
+def test_images_format_json(box, busybox_image):
+    box.run("tag", "busybox", "localhost:5000/team/busybox:v1")
+    lines = box.run("images", "--format", "json").stdout.splitlines()
+    rows = sorted((json.loads(line) for line in lines), key=lambda r: r["Repository"])
+    assert [(r["Repository"], r["Tag"], r["ID"]) for r in rows] == [
+        ("busybox", "latest", busybox_image[7:19]),
+        ("localhost:5000/team/busybox", "v1", busybox_image[7:19])]
+    assert rows[0]["Size"].endswith("MB") and rows[0]["CreatedAt"].endswith("+0000 UTC")
+    r = box.run("images", "--format", "{{.ID}}", check=False)
+    assert r.returncode == 125 and "only \"table\" and \"json\"" in r.stderr
