@@ -301,9 +301,16 @@ enable_v2_controllers (const char *path, box_error **err)
       if (read_at (fd, "cgroup.controllers", available, sizeof available) < 0)
         return box_err_errno (err, errno, "read %s/cgroup.controllers", dir);
       static const char *const wanted[] = { "memory", "cpu", "pids" };
+      char words[520];
+      snprintf (words, sizeof words, " %s ", available);
+      for (char *c = words; *c; c++)
+        if (*c == '\n')
+          *c = ' ';
       for (size_t i = 0; i < ARRAY_SIZE (wanted); i++)
         {
-          if (!strstr (available, wanted[i]))
+          char word[32];
+          snprintf (word, sizeof word, " %s ", wanted[i]);
+          if (!strstr (words, word))
             continue;
           char enable[32];
           snprintf (enable, sizeof enable, "+%s", wanted[i]);

@@ -13,6 +13,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <linux/capability.h>
 #include <linux/sched.h>
 #include <sched.h>
 #include <signal.h>
@@ -457,6 +458,20 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
                     "joining an existing pid namespace is not supported by the native runtime");
   if (check_rlimits (&config->process, err) < 0)
     return box_err_code (err);
+  /* device rules live in the v1 devices controller; on a pure v2 host they would need an
+     eBPF device program, which this runtime does not load yet. Rules that deny by default
+     are then kept by taking CAP_MKNOD away: no device node but the ones the runtime makes
+     (null, zero, full, random, urandom, tty, the pty) can appear in the box */
+  if (cgroup_host_mode () == CGROUP_MODE_V2 && config->resources.devices_rules
+      && str_has_prefix (config->resources.devices_rules, "-a "))
+    {
+      uint64_t mknod = UINT64_C (1) << CAP_MKNOD;
+      config->process.cap_bounding &= ~mknod;
+      config->process.cap_effective &= ~mknod;
+      config->process.cap_permitted &= ~mknod;
+      config->process.cap_inheritable &= ~mknod;
+      config->process.cap_ambient &= ~mknod;
+    }
 
   char rootfs[PATH_MAX];
   int len = config->root_path[0] == '/'
@@ -546,12 +561,9 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
     }
   bool userns = flags & CLONE_NEWUSER;
   const oci_namespace *cgroupns = oci_config_namespace (config, CLONE_NEWCGROUP);
+  /* never CLONE_NEWCGROUP: clone3 roots a new cgroup namespace at the parent's cgroup, even
+     with CLONE_INTO_CGROUP; the child unshares it once it is in its own cgroups */
   bool want_cgroupns = cgroupns && !cgroupns->path;
-  /* on pure v2 the child is born in its cgroup, so its cgroup namespace can be created at
-     once; with v1 hierarchies it must first be attached to them */
-  bool cgroupns_at_clone = want_cgroupns && mode == CGROUP_MODE_V2 && unified_fd >= 0;
-  if (cgroupns_at_clone)
-    flags |= CLONE_NEWCGROUP;
 
   native_init_args args = {
     .config = config,
@@ -563,7 +575,7 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
     .stdio = { stdio ? stdio->stdin_fd : -1, stdio ? stdio->stdout_fd : -1,
                stdio ? stdio->stderr_fd : -1 },
     .devnull_fd = devnull,
-    .unshare_cgroupns = want_cgroupns && !cgroupns_at_clone,
+    .unshare_cgroupns = want_cgroupns,
     .userns = userns,
     .cgroup_mode = mode,
   };
@@ -573,11 +585,6 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
     {
       /* a kernel without CLONE_INTO_CGROUP (before 5.7): attach afterwards */
       close (TAKE_FD (unified_fd));
-      if (cgroupns_at_clone)
-        {
-          flags &= ~(uint64_t) CLONE_NEWCGROUP;
-          args.unshare_cgroupns = true;
-        }
       pid = clone3_fork (flags, -1);
     }
   if (pid < 0)
