@@ -327,7 +327,9 @@ image_reference_familiar_name (const image_reference *ref, char out[IMAGE_REFERE
       image_reference_name (ref, out);
       return;
     }
-  if (strncmp (path, "library/", 8) == 0 && !strchr (path + 8, '/'))
+  /* "library/" goes, unless what remains is 64 hex characters: alone, that reads back as an
+   * image id, not as this repository */
+  if (strncmp (path, "library/", 8) == 0 && !strchr (path + 8, '/') && !is_64_hex (path + 8))
     path += 8;
   snprintf (out, IMAGE_REFERENCE_STRING_MAX, "%s", path);
 }

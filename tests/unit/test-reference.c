@@ -194,6 +194,15 @@ test_familiarize (void **state)
   assert_string_equal (out, "localhost:5000/library/x:1");
   image_reference_familiarize ("not a reference", out);
   assert_string_equal (out, "not a reference");
+
+  /* a repository named like an image id keeps "library/": alone it would read back as an id
+   * (found by fuzz-reference) */
+  image_reference ref, again;
+  assert_int_equal (image_reference_parse ("library/" HEX64, &ref, NULL), 0);
+  image_reference_familiar_string (&ref, out);
+  assert_string_equal (out, "library/" HEX64);
+  assert_int_equal (image_reference_parse (out, &again, NULL), 0);
+  assert_string_equal (again.path, ref.path);
 }
 
 int
