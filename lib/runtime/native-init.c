@@ -13,6 +13,7 @@
 #include <grp.h>
 #include <linux/capability.h>
 #include <linux/openat2.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -737,6 +738,18 @@ finish_and_exec (const native_init_args *a, int console_slave)
       if (send (a->sync_fd, &ready, sizeof ready, MSG_NOSIGNAL) < 0)
         _exit (1);
       close (a->sync_fd);
+      /* wait for start, or for the creator's end: an init orphaned before start would wait
+         forever, holding copies of its creator's fds (an attached CLI's exit pipe among
+         them). The parent-death signal is not enough: it is lost when the creator dies
+         before the prctl runs. */
+      struct pollfd waits[2] = { { .fd = a->start_fd, .events = POLLIN },
+                                 { .fd = a->monitor_pidfd, .events = POLLIN } };
+      int ready_count;
+      do
+        ready_count = poll (waits, a->monitor_pidfd >= 0 ? 2 : 1, -1);
+      while (ready_count < 0 && errno == EINTR);
+      if (ready_count < 0 || (waits[1].revents & (POLLIN | POLLHUP | POLLERR)))
+        _exit (1);
       char byte;
       ssize_t n;
       do
@@ -744,6 +757,8 @@ finish_and_exec (const native_init_args *a, int console_slave)
       while (n < 0 && errno == EINTR);
       if (n != 1)
         _exit (1); /* deleted before start */
+      if (a->monitor_pidfd >= 0)
+        close (a->monitor_pidfd);
       close (a->start_fd);
     }
   reset_signals ();

@@ -38,6 +38,8 @@ typedef struct native_init_args {
   int start_fd;          /* create: the start pipe's read end, to block on until start (the init
                    also holds the write end); -1: run at once (exec) */
   int stdio[3];          /* -1: /dev/null */
+  int monitor_pidfd;     /* create: a pidfd of the process that created the init; waiting for
+                            start ends when it exits (the init must not outlive it unstarted) */
   int devnull_fd;        /* an open /dev/null of the host, for the -1 stdio slots */
   bool unshare_cgroupns; /* cgroup namespace after the parent attached us (v1, hybrid) */
   bool userns;           /* in a new user namespace: bind devices instead of mknod */

@@ -565,6 +565,8 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
      with CLONE_INTO_CGROUP; the child unshares it once it is in its own cgroups */
   bool want_cgroupns = cgroupns && !cgroupns->path;
 
+  /* inherited by the init: it stops waiting for start when this process is gone */
+  _cleanup_close_ int monitor_pidfd = (int) syscall (SYS_pidfd_open, getpid (), 0);
   native_init_args args = {
     .config = config,
     .process = &config->process,
@@ -574,6 +576,7 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
     .start_fd = start_fd,
     .stdio = { stdio ? stdio->stdin_fd : -1, stdio ? stdio->stdout_fd : -1,
                stdio ? stdio->stderr_fd : -1 },
+    .monitor_pidfd = monitor_pidfd,
     .devnull_fd = devnull,
     .unshare_cgroupns = want_cgroupns,
     .userns = userns,
@@ -877,6 +880,7 @@ native_exec (const runtime_backend *rt, const runtime_context *ctx, const char *
     .devnull_fd = devnull,
     .userns = ns_flags & CLONE_NEWUSER,
     .cgroup_mode = cgroup_host_mode (),
+    .monitor_pidfd = -1,
   };
 
   /* an intermediate process joins the box's cgroups and namespaces; setns into a pid
