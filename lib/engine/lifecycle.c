@@ -125,7 +125,7 @@ state_is_live (box_state state)
 
 int
 engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit_info,
-                        box_error **err)
+                        bool intent_held, box_error **err)
 {
   int intent_fd = -1;
   _cleanup_ (box_box_freep) box_box *box = NULL;
@@ -134,8 +134,9 @@ engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit
     return found;
   bool remove = box_auto_remove (box);
   /* a removal runs under the intent lock, so a crash between the row and the directory
-   * leaves an intent reconcile finishes */
-  if (remove && engine_intent_lock (eng->root, id, true, &intent_fd, err) < 0)
+   * leaves an intent reconcile finishes (a flock is per open file: taking it again while
+   * our caller holds it would wait forever) */
+  if (remove && !intent_held && engine_intent_lock (eng->root, id, true, &intent_fd, err) < 0)
     return box_err_wrap (err, "record the exit of box %s", id);
 
   int rc = 0;
@@ -201,7 +202,8 @@ engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit
 }
 
 int
-engine_box_mark_dead (box_engine *eng, const char *id, const char *why, box_error **err)
+engine_box_mark_dead (box_engine *eng, const char *id, const char *why, bool intent_held,
+                      box_error **err)
 {
   _cleanup_ (box_box_freep) box_box *box = NULL;
   int found = store_box_get_by_id (eng->store, id, &box, err);
@@ -218,7 +220,7 @@ engine_box_mark_dead (box_engine *eng, const char *id, const char *why, box_erro
     return 0;
   /* what the monitor would have recorded is lost with it: docker reports 255 then */
   engine_exit exit_info = { .exit_code = 255, .error = why };
-  return engine_box_record_exit (eng, id, &exit_info, err);
+  return engine_box_record_exit (eng, id, &exit_info, intent_held, err);
 }
 
 /* ---- start ---------------------------------------------------------------------------------- */
@@ -356,7 +358,7 @@ box_box_start (box_engine *eng, const char *ref, const box_start_options *opts, 
           /* its monitor died: the box is over */
           close (intent_fd);
           intent_fd = -1;
-          if (engine_box_mark_dead (eng, id, "the box's monitor died", err) < 0)
+          if (engine_box_mark_dead (eng, id, "the box's monitor died", false, err) < 0)
             return box_err_wrap (err, "start %s", ref);
           return box_box_start (eng, id, opts, err);
         }
@@ -431,7 +433,8 @@ box_box_start (box_engine *eng, const char *ref, const box_start_options *opts, 
       rc = box_err (err, BOX_E_INTERNAL, "start %s: the box's monitor exited before starting it",
                     ref);
       box_error *ignored = NULL;
-      engine_box_mark_dead (eng, id, "the box's monitor died while starting it", &ignored);
+      engine_box_mark_dead (eng, id, "the box's monitor died while starting it", true,
+                            &ignored);
       engine_box_release (eng->root, id, box->runtime, &ignored);
       box_error_free (ignored);
       record_start_error (eng, id, box_error_message (*err));
@@ -487,7 +490,7 @@ ask_monitor (box_engine *eng, const box_box *box, const char *request, char *rep
         continue;
       if (!proc_is_alive (monitor.pid, monitor.start_ticks))
         {
-          if (engine_box_mark_dead (eng, id, "the box's monitor died", err) < 0)
+          if (engine_box_mark_dead (eng, id, "the box's monitor died", false, err) < 0)
             return box_err_code (err);
           return box_err (err, BOX_E_CONFLICT, "box %s is not running", id);
         }

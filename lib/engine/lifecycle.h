@@ -62,8 +62,10 @@ int engine_box_remove_dir (const char *root, const char *id, box_error **err);
 int engine_reconcile (box_engine *eng, box_error **err);
 
 /* Records that a box whose monitor is gone has exited (exit code 255 unless known), or
- * removes it when it was --rm; releases its runtime state and mount. */
-int engine_box_mark_dead (box_engine *eng, const char *id, const char *why, box_error **err);
+ * removes it when it was --rm; releases its runtime state and mount. intent_held: the
+ * caller holds the box's intent lock (else a removal takes it). */
+int engine_box_mark_dead (box_engine *eng, const char *id, const char *why, bool intent_held,
+                          box_error **err);
 
 /* How a run ended, as the monitor (or reconcile) records it. */
 typedef struct engine_exit {
@@ -75,9 +77,9 @@ typedef struct engine_exit {
 
 /* Records the exit (state exited + events oom/die/stop in one transaction), or for an
  * --rm box removes it (die, destroy; then its directory). The caller released the runtime
- * state and the mount first. */
+ * state and the mount first. intent_held as for engine_box_mark_dead. */
 int engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit_info,
-                            box_error **err);
+                            bool intent_held, box_error **err);
 
 /* The stored creation config of a box (parsed config_json). */
 int engine_box_config (const box_box *box, json_t **out, box_error **err);

@@ -30,14 +30,14 @@ reconcile_live_boxes (box_engine *eng, box_error **err)
         /* a box that cannot be repaired now is tried again on the next open; it must not
          * make the engine unusable */
         box_error *local = NULL;
-        engine_box_mark_dead (eng, live[i].id, "the box's monitor died", &local);
+        engine_box_mark_dead (eng, live[i].id, "the box's monitor died", false, &local);
         box_error_free (local);
       }
   free (live);
   return 0;
 }
 
-/* An unheld intent: the process that took it died before finishing. */
+/* An unheld intent: the process that took it died before finishing. We hold it now. */
 static int
 finish_intent (box_engine *eng, const char *id, box_error **err)
 {
@@ -59,7 +59,7 @@ finish_intent (box_engine *eng, const char *id, box_error **err)
   if (live && proc_is_alive (monitor.pid, monitor.start_ticks))
     return 0; /* the start succeeded; only its caller died */
   if (live)
-    return engine_box_mark_dead (eng, id, "the box's monitor died", err);
+    return engine_box_mark_dead (eng, id, "the box's monitor died", true, err);
   /* a start that died before the box ran: whatever it mounted or created goes */
   return engine_box_release (eng->root, id, box->runtime, err);
 }

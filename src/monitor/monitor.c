@@ -678,7 +678,7 @@ main (int argc, char **argv)
   box_error *record_err = NULL;
   unlinkat (m.dir_fd, ENGINE_MONITOR_SOCKET, 0);
   if (open_engine (&m, &eng, &record_err) == 0)
-    engine_box_record_exit (&eng, m.id, &exit_info, &record_err);
+    engine_box_record_exit (&eng, m.id, &exit_info, false, &record_err);
   close_engine (&eng);
   box_error_free (record_err);
   box_error_free (err);

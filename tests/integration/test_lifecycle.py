@@ -290,7 +290,7 @@ def test_kill_9_of_the_cli_leaves_the_box_running(box, runtime, img):
     cli = box.popen("run", "--runtime", runtime, "--name", "orphan", img, "sleep", "30")
     assert wait_for(lambda: box.run("ps", "-q", "--filter", "name=orphan").stdout != "")
     cli.kill()
-    cli.wait()
+    cli.wait(timeout=60)
     doc = box.json("inspect", "orphan")[0]
     assert doc["State"]["Running"] is True
     box.run("stop", "-t", "0", "orphan")
@@ -333,7 +333,7 @@ def test_random_kill_9_during_run_rm_leaves_nothing(box, runtime, img):
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass  # it finished meanwhile
-        cli.wait()
+        cli.wait(timeout=60)
     assert wait_for(lambda: subprocess.run(["pgrep", "-f", f"^box-monitor {box.root}"],
                                            capture_output=True).returncode != 0, timeout=30)
     listed = box.json_lines("ps", "-a", "--format", "json")
@@ -404,7 +404,7 @@ def test_events_stream(box, runtime, img):
                 break
     finally:
         stream.kill()
-        stream.wait()
+        stream.wait(timeout=60)
     actions = [e["Action"] for e in seen]
     assert actions == ["create", "start", "die", "rename", "destroy"], actions
     die = seen[2]

@@ -1,0 +1,147 @@
+/* Recording how a run ended when its monitor is gone (engine_box_mark_dead), from every
+ * caller's position: with or without the box's intent lock held. */
+#include "unit.h"
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "engine/engine.h"
+#include "engine/lifecycle.h"
+#include "store/boxes.h"
+
+typedef struct fixture {
+  box_engine *eng;
+  char *root;
+} fixture;
+
+static int
+setup (void **state)
+{
+  fixture *f = calloc (1, sizeof *f);
+  f->eng = unit_open_engine (&f->root);
+  *state = f;
+  /* a lock that waits on itself is a hang: make it a failure */
+  alarm (20);
+  return 0;
+}
+
+static int
+teardown (void **state)
+{
+  alarm (0);
+  fixture *f = *state;
+  unit_close_engine (f->eng, f->root);
+  free (f);
+  return 0;
+}
+
+/* A box recorded as running whose monitor (pid 0) is not alive. */
+static char *
+create_running_box (box_engine *eng, bool auto_remove)
+{
+  box_box_create_options opts = BOX_BOX_CREATE_OPTIONS_INIT;
+  opts.image = "img";
+  opts.config_json = auto_remove ? "{\"HostConfig\":{\"AutoRemove\":true}}" : "{}";
+  box_box *box = NULL;
+  box_error *err = NULL;
+  int rc = box_box_create (eng, &opts, &box, &err);
+  assert_ok (rc, err);
+  char *id = strdup (box->id);
+  box_box_free (box);
+  store_box_state_update update = { .state = BOX_STATE_RUNNING, .pid = 1, .started_ns = 5 };
+  rc = store_box_set_state (eng->store, id, &update, &err);
+  assert_ok (rc, err);
+  return id;
+}
+
+static void
+assert_gone (box_engine *eng, const char *id)
+{
+  box_box *box = NULL;
+  box_error *err = NULL;
+  assert_int_equal (store_box_get_by_id (eng->store, id, &box, &err), 0);
+}
+
+static void
+test_dead_box_is_recorded_exited_255 (void **state)
+{
+  fixture *f = *state;
+  char *id = create_running_box (f->eng, false);
+  box_error *err = NULL;
+  int rc = engine_box_mark_dead (f->eng, id, "the box's monitor died", false, &err);
+  assert_ok (rc, err);
+  box_box *box = NULL;
+  assert_int_equal (store_box_get_by_id (f->eng->store, id, &box, &err), 1);
+  assert_int_equal (box->state, BOX_STATE_EXITED);
+  assert_int_equal (box->exit_code, 255);
+  box_box_free (box);
+  free (id);
+}
+
+static void
+test_dead_auto_remove_box_is_removed (void **state)
+{
+  fixture *f = *state;
+  char *id = create_running_box (f->eng, true);
+  box_error *err = NULL;
+  int rc = engine_box_mark_dead (f->eng, id, "the box's monitor died", false, &err);
+  assert_ok (rc, err);
+  assert_gone (f->eng, id);
+  free (id);
+}
+
+/* A start whose monitor died after recording the box running holds the intent lock while
+ * it cleans up; removing an --rm box must not wait for that same lock (it used to, forever). */
+static void
+test_dead_auto_remove_box_under_a_held_intent (void **state)
+{
+  fixture *f = *state;
+  char *id = create_running_box (f->eng, true);
+  box_error *err = NULL;
+  int intent_fd = -1;
+  int rc = engine_intent_lock (f->root, id, true, &intent_fd, &err);
+  assert_ok (rc, err);
+  rc = engine_box_mark_dead (f->eng, id, "the box's monitor died while starting it", true, &err);
+  assert_ok (rc, err);
+  assert_gone (f->eng, id);
+  engine_intent_done (f->root, id, intent_fd);
+  free (id);
+}
+
+/* The same, found by reconcile: an intent nobody holds, of a running --rm box whose
+ * monitor is gone. The next open finishes it. */
+static void
+test_reconcile_removes_dead_auto_remove_box (void **state)
+{
+  fixture *f = *state;
+  char *id = create_running_box (f->eng, true);
+  box_error *err = NULL;
+  int intent_fd = -1;
+  int rc = engine_intent_lock (f->root, id, true, &intent_fd, &err);
+  assert_ok (rc, err);
+  close (intent_fd); /* its holder died: the file stays, unheld */
+  rc = engine_reconcile (f->eng, &err);
+  assert_ok (rc, err);
+  assert_gone (f->eng, id);
+  char path[4096];
+  snprintf (path, sizeof path, "%s/" ENGINE_INTENTS_DIR "/%s", f->root, id);
+  assert_int_not_equal (access (path, F_OK), 0);
+  free (id);
+}
+
+#define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
+
+int
+main (void)
+{
+  const struct CMUnitTest tests[] = {
+    T (test_dead_box_is_recorded_exited_255),
+    T (test_dead_auto_remove_box_is_removed),
+    T (test_dead_auto_remove_box_under_a_held_intent),
+    T (test_reconcile_removes_dead_auto_remove_box),
+  };
+  return cmocka_run_group_tests (tests, NULL, NULL);
+}
