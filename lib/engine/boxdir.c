@@ -1,5 +1,6 @@
-/* Owns the per-box directory and intent locks, the runtime context of an engine root, the
- * release of what a stopped box still holds, and finding the helper programs. */
+/* Owns the per-box directory (and its removal through the trash), intent locks, the runtime
+ * context of an engine root, the release of what a stopped box still holds, and finding the
+ * helper programs. */
 #include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -123,8 +124,9 @@ engine_box_release (const char *root, const char *id, const char *runtime_name,
 }
 
 int
-engine_box_remove_dir (const char *root, const char *id, box_error **err)
+engine_box_retire_dir (const char *root, const char *id, int *out_lock_fd, box_error **err)
 {
+  *out_lock_fd = -1;
   _cleanup_free_ char *dir = NULL;
   if (engine_box_dir (root, id, &dir, err) < 0)
     return box_err_code (err);
@@ -133,15 +135,58 @@ engine_box_remove_dir (const char *root, const char *id, box_error **err)
   /* never recurse through a mount: that would delete inside whatever is mounted there */
   if (rootfs_is_mounted (dir))
     return box_err (err, BOX_E_BUSY, "remove box %s: %s/rootfs is still mounted", id, dir);
-  _cleanup_free_ char *boxes = NULL;
-  if (asprintf (&boxes, "%s/" ENGINE_BOXES_DIR, root) < 0)
+  _cleanup_close_ int lock_fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (lock_fd < 0)
+    return errno == ENOENT ? 0 : box_err_errno (err, errno, "open %s", dir);
+  /* held until the directory is deleted: reconcile leaves a locked trash entry alone */
+  int rc;
+  do
+    rc = flock (lock_fd, LOCK_EX);
+  while (rc < 0 && errno == EINTR);
+  if (rc < 0)
+    return box_err_errno (err, errno, "lock %s", dir);
+  _cleanup_free_ char *trash = NULL;
+  if (asprintf (&trash, "%s/" ENGINE_TRASH_DIR, root) < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  _cleanup_close_ int boxes_fd = open (boxes, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (boxes_fd < 0)
-    return errno == ENOENT ? 0 : box_err_errno (err, errno, "open %s", boxes);
-  if (fs_remove_tree (boxes_fd, id, err) < 0)
-    return box_err_wrap (err, "remove box %s", id);
+  if (mkdir (trash, 0700) < 0 && errno != EEXIST)
+    return box_err_errno (err, errno, "mkdir %s", trash);
+  _cleanup_free_ char *target = NULL;
+  if (asprintf (&target, "%s/%s", trash, id) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  if (rename (dir, target) < 0)
+    {
+      if (errno == ENOENT)
+        return 0; /* removed meanwhile */
+      return box_err_errno (err, errno, "rename %s to %s", dir, target);
+    }
+  *out_lock_fd = TAKE_FD (lock_fd);
   return 0;
+}
+
+int
+engine_trash_remove (const char *root, const char *id, int lock_fd, box_error **err)
+{
+  _cleanup_close_ int lock = lock_fd;
+  _cleanup_free_ char *trash = NULL;
+  if (asprintf (&trash, "%s/" ENGINE_TRASH_DIR, root) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  _cleanup_close_ int trash_fd = open (trash, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (trash_fd < 0)
+    return errno == ENOENT ? 0 : box_err_errno (err, errno, "open %s", trash);
+  if (fs_remove_tree (trash_fd, id, err) < 0)
+    return box_err_wrap (err, "remove the directory of box %s", id);
+  return 0;
+}
+
+int
+engine_box_remove_dir (const char *root, const char *id, box_error **err)
+{
+  int lock_fd;
+  if (engine_box_retire_dir (root, id, &lock_fd, err) < 0)
+    return box_err_code (err);
+  if (lock_fd < 0)
+    return 0;
+  return engine_trash_remove (root, id, lock_fd, err);
 }
 
 /* Directory of the file that holds this function: libbox.so, or the program that linked the

@@ -125,8 +125,10 @@ state_is_live (box_state state)
 
 int
 engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit_info,
-                        bool intent_held, box_error **err)
+                        bool intent_held, int *trash_lock_fd, box_error **err)
 {
+  if (trash_lock_fd)
+    *trash_lock_fd = -1;
   int intent_fd = -1;
   _cleanup_ (box_box_freep) box_box *box = NULL;
   int found = store_box_get_by_id (eng->store, id, &box, err);
@@ -190,7 +192,8 @@ engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit
       rc = store_tx_commit (&tx, err);
   }
   if (rc >= 0 && remove && !already_recorded)
-    rc = engine_box_remove_dir (eng->root, id, err);
+    rc = trash_lock_fd ? engine_box_retire_dir (eng->root, id, trash_lock_fd, err)
+                       : engine_box_remove_dir (eng->root, id, err);
   if (intent_fd >= 0)
     {
       if (rc >= 0)
@@ -220,7 +223,7 @@ engine_box_mark_dead (box_engine *eng, const char *id, const char *why, bool int
     return 0;
   /* what the monitor would have recorded is lost with it: docker reports 255 then */
   engine_exit exit_info = { .exit_code = 255, .error = why };
-  return engine_box_record_exit (eng, id, &exit_info, intent_held, err);
+  return engine_box_record_exit (eng, id, &exit_info, intent_held, NULL, err);
 }
 
 /* ---- start ---------------------------------------------------------------------------------- */

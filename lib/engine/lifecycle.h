@@ -17,6 +17,12 @@
 /* <root>/intents/<id>: an flock()ed file held while a box is being created, started or
  * removed. A crash leaves the file unlocked; reconcile finds it and finishes the job. */
 #define ENGINE_INTENTS_DIR "intents"
+/* <root>/trash/<id>: the directory of a removed box. Removal renames boxes/<id> here in
+ * one step (the box is gone for everyone at once), then deletes the tree: on a filesystem
+ * mounted with discard, each freed directory block costs milliseconds, which the monitor of
+ * an --rm box spends after its client has the exit code. The deleting process holds an
+ * flock() on the directory; reconcile deletes the unlocked entries a crash left. */
+#define ENGINE_TRASH_DIR "trash"
 /* <root>/runtime: the backends' state directory */
 #define ENGINE_RUNTIME_DIR "runtime"
 
@@ -55,8 +61,13 @@ void engine_runtime_clear (engine_runtime *rt);
 int engine_box_release (const char *root, const char *id, const char *runtime_name,
                         box_error **err);
 
-/* Removes the box's directory (after its rootfs is unmounted). */
+/* Removes the box's directory (after its rootfs is unmounted): retire, then trash_remove. */
 int engine_box_remove_dir (const char *root, const char *id, box_error **err);
+/* Unmounts the box's rootfs and renames its directory to trash/<id>, locked: *out_lock_fd
+ * (-1 when there was no directory) is for engine_trash_remove. */
+int engine_box_retire_dir (const char *root, const char *id, int *out_lock_fd, box_error **err);
+/* Deletes trash/<id> and closes lock_fd (its lock). */
+int engine_trash_remove (const char *root, const char *id, int lock_fd, box_error **err);
 
 /* Repairs what crashed processes left behind (see ARCHITECTURE.md, "reconcile"). */
 int engine_reconcile (box_engine *eng, box_error **err);
@@ -77,9 +88,12 @@ typedef struct engine_exit {
 
 /* Records the exit (state exited + events oom/die/stop in one transaction), or for an
  * --rm box removes it (die, destroy; then its directory). The caller released the runtime
- * state and the mount first. intent_held as for engine_box_mark_dead. */
+ * state and the mount first. intent_held as for engine_box_mark_dead. trash_lock_fd NULL:
+ * the directory is deleted before return; else it is only retired to the trash and the
+ * caller deletes it with engine_trash_remove (*trash_lock_fd, -1 when there is nothing to
+ * delete). */
 int engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit_info,
-                            bool intent_held, box_error **err);
+                            bool intent_held, int *trash_lock_fd, box_error **err);
 
 /* The stored creation config of a box (parsed config_json). */
 int engine_box_config (const box_box *box, json_t **out, box_error **err);

@@ -1,13 +1,15 @@
 /* Owns reconcile: run on every engine open, it repairs what crashed processes left behind.
  * It stays cheap by looking only where trouble can be: boxes the store says are live (is
- * their monitor?), and intent files nobody holds (a create, start or remove that died
- * half-way: finish or undo it). */
+ * their monitor?), intent files nobody holds (a create, start or remove that died
+ * half-way: finish or undo it), and trash entries nobody is deleting. */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "engine/lifecycle.h"
 #include "engine/rootfs.h"
@@ -96,10 +98,41 @@ reconcile_intents (box_engine *eng, box_error **err)
   return 0;
 }
 
+/* Trash entries nobody holds: the removal of a box whose remover died mid-way. */
+static int
+reconcile_trash (box_engine *eng, box_error **err)
+{
+  _cleanup_free_ char *path = NULL;
+  if (asprintf (&path, "%s/" ENGINE_TRASH_DIR, eng->root) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  _cleanup_closedir_ DIR *dir = opendir (path);
+  if (!dir)
+    return errno == ENOENT ? 0 : box_err_errno (err, errno, "open %s", path);
+  struct dirent *de;
+  while ((de = readdir (dir)) != NULL)
+    {
+      if (strlen (de->d_name) != BOX_ID_HEX_LENGTH || !str_is_lower_hex (de->d_name))
+        continue;
+      int fd = openat (dirfd (dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0)
+        continue; /* deleted meanwhile */
+      if (flock (fd, LOCK_EX | LOCK_NB) < 0)
+        {
+          close (fd); /* its remover is alive and deleting it */
+          continue;
+        }
+      box_error *local = NULL;
+      if (engine_trash_remove (eng->root, de->d_name, fd, &local) < 0)
+        box_error_free (local); /* retried on the next open */
+    }
+  return 0;
+}
+
 int
 engine_reconcile (box_engine *eng, box_error **err)
 {
-  if (reconcile_live_boxes (eng, err) < 0 || reconcile_intents (eng, err) < 0)
+  if (reconcile_live_boxes (eng, err) < 0 || reconcile_intents (eng, err) < 0
+      || reconcile_trash (eng, err) < 0)
     return box_err_wrap (err, "reconcile %s", eng->root);
   return 0;
 }

@@ -12,11 +12,13 @@
 #define STORE_BUSY_TIMEOUT_MS 30000
 
 /* WAL pages written before a checkpoint (SQLite's default is 1000): a few box runs' worth */
+#define STORE_WAL_PAGES 64
 #define STORE_WAL_PAGES_TEXT "64"
 
 struct store {
   sqlite3 *db;
   int schema_version;
+  int wal_frames; /* after this connection's last commit, with deferred checkpoints */
 };
 
 int
@@ -197,6 +199,31 @@ store_open (const char *path, store **out, box_error **err)
 
   *out = TAKE_PTR (s);
   return 0;
+}
+
+static int
+count_wal_frames (void *arg, sqlite3 *db, const char *name, int frames)
+{
+  (void) db;
+  (void) name;
+  ((store *) arg)->wal_frames = frames;
+  return SQLITE_OK;
+}
+
+void
+store_defer_checkpoints (store *s)
+{
+  /* a WAL hook replaces the automatic checkpoint (which is one) */
+  sqlite3_wal_hook (s->db, count_wal_frames, s);
+}
+
+void
+store_checkpoint_if_due (store *s)
+{
+  if (s->wal_frames < STORE_WAL_PAGES / 2)
+    return;
+  sqlite3_wal_checkpoint_v2 (s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
+  s->wal_frames = 0;
 }
 
 void

@@ -19,6 +19,14 @@ int store_open (const char *path, store **out, box_error **err);
 void store_close (store *s);
 DEFINE_POINTER_CLEANUP (store, store_close)
 
+/* For a process that has a better moment for checkpoints than right after its commits (a
+ * box's monitor, once its client has the exit code): no automatic checkpoint on this
+ * connection; store_checkpoint_if_due does it then. */
+void store_defer_checkpoints (store *s);
+/* A passive checkpoint (never waits for readers or writers) when this connection's commits
+ * left the WAL past half the automatic interval. */
+void store_checkpoint_if_due (store *s);
+
 sqlite3 *store_db (store *s);
 int store_schema_version (store *s);
 

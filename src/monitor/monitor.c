@@ -87,7 +87,12 @@ open_engine (monitor *m, box_engine *eng, box_error **err)
   _cleanup_free_ char *db = NULL;
   if (asprintf (&db, "%s/box.db", m->root) < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  return store_open (db, &eng->store, err);
+  if (store_open (db, &eng->store, err) < 0)
+    return box_err_code (err);
+  /* a checkpoint (fsyncs) after a commit would delay whoever waits for that commit: the
+   * monitor checkpoints once nobody waits for it */
+  store_defer_checkpoints (eng->store);
+  return 0;
 }
 
 static void
@@ -677,17 +682,41 @@ main (int argc, char **argv)
     }
   box_error *record_err = NULL;
   unlinkat (m.dir_fd, ENGINE_MONITOR_SOCKET, 0);
-  if (open_engine (&m, &eng, &record_err) == 0)
-    engine_box_record_exit (&eng, m.id, &exit_info, false, &record_err);
-  close_engine (&eng);
+  /* an --rm box's directory is only moved to the trash before the exit is reported: its
+   * deletion (slow where freed blocks are discarded) waits until nobody waits for us */
+  int trash_fd = -1;
+  bool recorded = open_engine (&m, &eng, &record_err) == 0;
+  if (recorded)
+    engine_box_record_exit (&eng, m.id, &exit_info, false, &trash_fd, &record_err);
   box_error_free (record_err);
   box_error_free (err);
+  record_err = err = NULL;
 
   if (m.want_exit_fd)
     write_line (MONITOR_EXIT_FD, "EXIT %d\n", exit_info.exit_code);
   for (size_t i = 0; i < m.n_clients; i++)
     if (m.clients[i].waiting)
       reply (m.clients[i].fd, "EXIT %d", exit_info.exit_code);
+  if (m.want_exit_fd)
+    close (MONITOR_EXIT_FD);
+  for (size_t i = 0; i < m.n_clients; i++)
+    close (m.clients[i].fd);
+  m.n_clients = 0;
+  /* nor may an attached client's pipes stay open for what follows */
+  int devnull = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (devnull >= 0)
+    {
+      dup2 (devnull, STDIN_FILENO);
+      dup2 (devnull, STDOUT_FILENO);
+      dup2 (devnull, STDERR_FILENO);
+      close (devnull);
+    }
+
+  if (recorded)
+    store_checkpoint_if_due (eng.store);
+  close_engine (&eng);
+  if (trash_fd >= 0 && engine_trash_remove (m.root, m.id, trash_fd, &record_err) < 0)
+    box_error_free (record_err); /* reconcile deletes it on a later open */
   monitor_clear (&m);
   /* _exit: nothing is buffered (all output went through write), and exit handlers have
    * nothing to do here; LeakSanitizer's exit-time check in sanitizer builds was seen to spin

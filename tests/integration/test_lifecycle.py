@@ -1,6 +1,7 @@
 """The box lifecycle through the real binary: run/create/start/stop/kill/wait/rm, the
 monitor, logs, events, reconcile after kill -9, and the isolation a box gets. Every test
 runs under each backend (native, and runc through the oci backend)."""
+import fcntl
 import json
 import os
 import random
@@ -31,7 +32,9 @@ def run(box, runtime, *args, **kw):
 
 
 def leaks(box, box_id):
-    """What a removed box could have left behind: mounts, directories, intents, cgroups."""
+    """What a removed box could have left behind: mounts, directories, intents, cgroups (all
+    gone when the removing command returns), and its directory in the trash, which the
+    remover deletes right after (it must be empty within seconds)."""
     found = []
     with open("/proc/self/mountinfo") as f:
         found += [l for l in f if str(box.root) in l]
@@ -42,6 +45,10 @@ def leaks(box, box_id):
     assert len(box_id) >= 12
     cgroups = subprocess.run(["find", "/sys/fs/cgroup", "-maxdepth", "5", "-name", f"*{box_id[:12]}*"],
                              capture_output=True, text=True).stdout.split()
+    trash = box.root / "trash"
+    wait_for(lambda: not trash.exists() or not any(trash.iterdir()))
+    if trash.exists():
+        found += [str(p) for p in trash.iterdir()]
     return found + cgroups
 
 
@@ -269,6 +276,27 @@ def test_detached_rm_box_removes_itself(box, runtime, img):
     assert wait_for(lambda: box.run("ps", "-aq").stdout == "")
     # the row goes first; the monitor then removes the directory under the box's intent
     assert wait_for(lambda: leaks(box, box_id) == [])
+
+
+def test_reconcile_deletes_trash_nobody_deletes(box, img):
+    """A remover that died while deleting a box's directory from the trash (the monitor of an
+    --rm box deletes it after reporting the exit): the next open deletes it, but never an
+    entry whose remover still holds its lock."""
+    trash = box.root / "trash"
+    abandoned, busy = trash / ("a" * 64), trash / ("b" * 64)
+    for d in (abandoned, busy):
+        (d / "upper" / "etc").mkdir(parents=True)
+        (d / "config.json").write_text("{}")
+    fd = os.open(busy, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        box.run("ps", "-a")
+        assert not abandoned.exists()
+        assert busy.exists()
+    finally:
+        os.close(fd)
+    box.run("ps", "-a")
+    assert list(trash.iterdir()) == []
 
 
 # ---- crashes: kill -9 of the CLI and of the monitor ------------------------------------------
