@@ -126,7 +126,8 @@ engine_box_write_bundle (box_engine *eng, const box_box *box, box_error **err)
   _cleanup_ (image_for_box_freep) image_for_box *image = NULL;
   if (image_resolve_for_box (eng, image_id, &image, err) < 0)
     return box_err_wrap (err, "image of box %s", box->id);
-  if (rootfs_mount (dir, image->layer_dirs, image->n_layers, err) < 0)
+  bool auto_remove = json_is_true (json_object_get (host, "AutoRemove"));
+  if (rootfs_mount (dir, image->layer_dirs, image->n_layers, auto_remove, err) < 0)
     return box_err_code (err);
 
   _cleanup_free_ char *rootfs = NULL;

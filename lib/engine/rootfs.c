@@ -84,7 +84,8 @@ configure_legacy_lowerdir (int fs_fd, const char *box_dir, char *const *layer_di
 }
 
 int
-rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers, box_error **err)
+rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers, bool ephemeral,
+              box_error **err)
 {
   if (rootfs_is_mounted (box_dir))
     return 0;
@@ -132,6 +133,23 @@ rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers, box
   if (fsconfig_string (fs_fd, "upperdir", upper, err) < 0
       || fsconfig_string (fs_fd, "workdir", work, err) < 0)
     return box_err_wrap (err, "mount rootfs %s", rootfs);
+  /* a volatile overlay leaves work/work/incompat/volatile, and refuses to mount again while
+   * it exists (after a crash the upper layer may be torn). An ephemeral box's upper layer
+   * is only mounted again after a start that failed (a crash removes the box): it is
+   * whole, and the marker (incompat/volatile/dirty) goes */
+  if (ephemeral)
+    {
+      _cleanup_free_ char *inner = NULL;
+      if (asprintf (&inner, "%s/work", work) < 0)
+        return box_err (err, BOX_E_INTERNAL, "out of memory");
+      _cleanup_close_ int inner_fd = open (inner, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (inner_fd >= 0 && fs_remove_tree (inner_fd, "incompat", err) < 0)
+        return box_err_wrap (err, "mount rootfs %s", rootfs);
+    }
+  /* a kernel before 5.10 does not know "volatile": the overlay is then durable */
+  if (ephemeral && fsconfig (fs_fd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0
+      && errno != EINVAL)
+    return box_err_errno (err, errno, "mount rootfs %s: overlay option volatile", rootfs);
   if (fsconfig (fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     return box_err_errno (err, errno, "mount rootfs %s: create overlay", rootfs);
   _cleanup_close_ int mount_fd = fsmount (fs_fd, FSMOUNT_CLOEXEC, 0);

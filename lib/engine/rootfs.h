@@ -12,8 +12,11 @@
 int rootfs_prepare_dirs (const char *box_dir, box_error **err);
 
 /* Mounts the overlay at box_dir/rootfs; a rootfs that is already mounted is left alone.
- * layer_dirs are absolute paths, lowest first; any number of them works. */
-int rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers,
+ * layer_dirs are absolute paths, lowest first; any number of them works. ephemeral: the
+ * upper layer dies with the box (--rm), so the overlay is "volatile": it never syncs the
+ * upper filesystem (unmounting a durable overlay syncs the whole filesystem under it:
+ * tens of milliseconds on a busy host). */
+int rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers, bool ephemeral,
                   box_error **err);
 
 /* Unmounts box_dir/rootfs if mounted (idempotent). */

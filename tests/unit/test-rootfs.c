@@ -73,11 +73,11 @@ test_many_layers_stack_in_order (void **state)
   int rc = rootfs_prepare_dirs (box_dir, &err);
   assert_ok (rc, err);
   assert_false (rootfs_is_mounted (box_dir));
-  rc = rootfs_mount (box_dir, layers, MANY_LAYERS, &err);
+  rc = rootfs_mount (box_dir, layers, MANY_LAYERS, false, &err);
   assert_ok (rc, err);
   assert_true (rootfs_is_mounted (box_dir));
   /* mounting again is a no-op, not a second mount */
-  rc = rootfs_mount (box_dir, layers, MANY_LAYERS, &err);
+  rc = rootfs_mount (box_dir, layers, MANY_LAYERS, false, &err);
   assert_ok (rc, err);
 
   char path[4096];
@@ -133,11 +133,38 @@ test_image_without_layers_gets_an_empty_root (void **state)
   box_error *err = NULL;
   int rc = rootfs_prepare_dirs (dir, &err);
   assert_ok (rc, err);
-  rc = rootfs_mount (dir, NULL, 0, &err);
+  rc = rootfs_mount (dir, NULL, 0, false, &err);
   assert_ok (rc, err);
   assert_true (rootfs_is_mounted (dir));
   rc = rootfs_unmount (dir, &err);
   assert_ok (rc, err);
+  unit_remove_tree (dir);
+  free (dir);
+}
+
+static void
+test_ephemeral_rootfs_is_volatile_and_mounts_again (void **state)
+{
+  if (geteuid () != 0)
+    skip ();
+  char *dir = unit_make_temp_dir ();
+  box_error *err = NULL;
+  int rc = rootfs_prepare_dirs (dir, &err);
+  assert_ok (rc, err);
+  char marker[4096];
+  snprintf (marker, sizeof marker, "%s/work/work/incompat/volatile", dir);
+  for (int round = 0; round < 2; round++)
+    {
+      /* the second round: a start that failed after mounting is started again */
+      rc = rootfs_mount (dir, NULL, 0, true, &err);
+      assert_ok (rc, err);
+      assert_true (rootfs_is_mounted (dir));
+      /* the overlay marks its work dir when it runs volatile (kernel 5.10+) */
+      assert_int_equal (access (marker, F_OK), 0);
+      rc = rootfs_unmount (dir, &err);
+      assert_ok (rc, err);
+      assert_false (rootfs_is_mounted (dir));
+    }
   unit_remove_tree (dir);
   free (dir);
 }
@@ -166,6 +193,7 @@ main (void)
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_many_layers_stack_in_order),
     cmocka_unit_test (test_image_without_layers_gets_an_empty_root),
+    cmocka_unit_test (test_ephemeral_rootfs_is_volatile_and_mounts_again),
     cmocka_unit_test (test_process_identity_survives_only_with_its_start_time),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
