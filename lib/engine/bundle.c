@@ -126,8 +126,17 @@ engine_box_write_bundle (box_engine *eng, const box_box *box, box_error **err)
   _cleanup_ (image_for_box_freep) image_for_box *image = NULL;
   if (image_resolve_for_box (eng, image_id, &image, err) < 0)
     return box_err_wrap (err, "image of box %s", box->id);
+  /* the skeleton goes on top of the image's layers: the runtime's mount points */
+  _cleanup_free_ char *skeleton = NULL;
+  if (rootfs_skeleton (eng->root, &skeleton, err) < 0)
+    return box_err_wrap (err, "start box %s", box->id);
+  _cleanup_free_ char **layers = calloc (image->n_layers + 1, sizeof *layers);
+  if (!layers)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  memcpy (layers, image->layer_dirs, image->n_layers * sizeof *layers);
+  layers[image->n_layers] = skeleton;
   bool auto_remove = json_is_true (json_object_get (host, "AutoRemove"));
-  if (rootfs_mount (dir, image->layer_dirs, image->n_layers, auto_remove, err) < 0)
+  if (rootfs_mount (dir, layers, image->n_layers + 1, auto_remove, err) < 0)
     return box_err_code (err);
 
   _cleanup_free_ char *rootfs = NULL;

@@ -16,6 +16,7 @@
 
 #include "util/cleanup.h"
 #include "util/fs.h"
+#include "util/random.h"
 
 #define BOX_DIR_MODE 0700
 
@@ -33,6 +34,70 @@ rootfs_prepare_dirs (const char *box_dir, box_error **err)
       if (mkdir (path, i < 2 ? 0755 : BOX_DIR_MODE) < 0 && errno != EEXIST)
         return box_err_errno (err, errno, "mkdir %s", path);
     }
+  return 0;
+}
+
+static int
+fill_skeleton (int dirfd, const char *path, box_error **err)
+{
+  static const char *const dirs[] = { "proc", "dev", "sys", "etc" };
+  static const char *const files[] = { "etc/hosts", "etc/hostname", "etc/resolv.conf" };
+  for (size_t i = 0; i < ARRAY_SIZE (dirs); i++)
+    if (mkdirat (dirfd, dirs[i], 0755) < 0)
+      return box_err_errno (err, errno, "mkdir %s/%s", path, dirs[i]);
+  for (size_t i = 0; i < ARRAY_SIZE (files); i++)
+    {
+      int fd = openat (dirfd, files[i], O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+      if (fd < 0)
+        return box_err_errno (err, errno, "create %s/%s", path, files[i]);
+      close (fd);
+    }
+  return 0;
+}
+
+int
+rootfs_skeleton (const char *root, char **out, box_error **err)
+{
+  _cleanup_free_ char *path = NULL;
+  if (asprintf (&path, "%s/" ROOTFS_SKELETON_DIR, root) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  struct stat st;
+  if (stat (path, &st) == 0)
+    {
+      *out = TAKE_PTR (path);
+      return 0;
+    }
+  /* made under a temporary name and renamed into place: a layer changes under no mount */
+  char suffix[65];
+  if (random_id (suffix, err) < 0)
+    return box_err_code (err);
+  _cleanup_free_ char *tmp_name = NULL;
+  if (asprintf (&tmp_name, ROOTFS_SKELETON_DIR ".tmp-%.16s", suffix) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  _cleanup_close_ int root_fd = open (root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (root_fd < 0)
+    return box_err_errno (err, errno, "open %s", root);
+  if (mkdirat (root_fd, tmp_name, 0755) < 0)
+    return box_err_errno (err, errno, "mkdir %s/%s", root, tmp_name);
+  int rc;
+  {
+    _cleanup_close_ int tmp_fd = openat (root_fd, tmp_name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    rc = tmp_fd < 0 ? box_err_errno (err, errno, "open %s/%s", root, tmp_name)
+                    : fill_skeleton (tmp_fd, tmp_name, err);
+  }
+  if (rc == 0 && renameat (root_fd, tmp_name, root_fd, ROOTFS_SKELETON_DIR) < 0 && errno != EEXIST
+      && errno != ENOTEMPTY)
+    rc = box_err_errno (err, errno, "rename %s/%s to %s", root, tmp_name, path);
+  if (faccessat (root_fd, tmp_name, F_OK, AT_SYMLINK_NOFOLLOW) == 0)
+    {
+      /* failed, or another process made the skeleton first */
+      box_error *ignored = NULL;
+      if (fs_remove_tree (root_fd, tmp_name, &ignored) < 0)
+        box_error_free (ignored);
+    }
+  if (rc < 0)
+    return box_err_wrap (err, "make the box skeleton layer");
+  *out = TAKE_PTR (path);
   return 0;
 }
 
@@ -58,8 +123,8 @@ fsconfig_string (int fs_fd, const char *key, const char *value, box_error **err)
 
 /* Older kernels: one "lowerdir" string of short symlinks to the layers, topmost first. */
 static int
-configure_legacy_lowerdir (int fs_fd, const char *box_dir, char *const *layer_dirs,
-                           size_t n_layers, box_error **err)
+configure_legacy_lowerdir (int fs_fd, const char *box_dir, char *const *layer_dirs, size_t n_layers,
+                           box_error **err)
 {
   _cleanup_free_ char *link_dir = NULL;
   if (asprintf (&link_dir, "%s/l", box_dir) < 0)
@@ -147,8 +212,7 @@ rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers, boo
         return box_err_wrap (err, "mount rootfs %s", rootfs);
     }
   /* a kernel before 5.10 does not know "volatile": the overlay is then durable */
-  if (ephemeral && fsconfig (fs_fd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0
-      && errno != EINVAL)
+  if (ephemeral && fsconfig (fs_fd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0 && errno != EINVAL)
     return box_err_errno (err, errno, "mount rootfs %s: overlay option volatile", rootfs);
   if (fsconfig (fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
     return box_err_errno (err, errno, "mount rootfs %s: create overlay", rootfs);

@@ -278,6 +278,17 @@ def test_detached_rm_box_removes_itself(box, runtime, img):
     assert wait_for(lambda: leaks(box, box_id) == [])
 
 
+def test_box_that_writes_nothing_leaves_its_upper_layer_empty(box, runtime, img):
+    """The runtime's mount points (/proc, /dev, /sys, /etc/hosts...) come from the shared
+    skeleton layer, never from copies in the box's own upper layer."""
+    proc = run(box, runtime, "--name", "still", img, "sh", "-c",
+               "cat /etc/hostname; test -d /proc/self && test -c /dev/null && ls /sys/fs")
+    box_id = box.json("inspect", "still")[0]["Id"]
+    assert proc.stdout.startswith(box_id[:12] + "\n")
+    assert list((box.root / "boxes" / box_id / "upper").iterdir()) == []
+    box.run("rm", "still")
+
+
 def test_reconcile_deletes_trash_nobody_deletes(box, img):
     """A remover that died while deleting a box's directory from the trash (the monitor of an
     --rm box deletes it after reporting the exit): the next open deletes it, but never an
