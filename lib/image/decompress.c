@@ -4,7 +4,6 @@
 #include "image/decompress.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -16,6 +15,7 @@
 #include <zlib.h>
 #endif
 
+#include "util/crypto-dl.h"
 #include "util/strutil.h"
 
 /* Output chunk: big enough that the consumer (libarchive, write(2)) sees few calls, small

@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +16,7 @@
 #include "registry/challenge.h"
 #include "registry/credentials.h"
 #include "registry/manifest.h"
+#include "util/crypto-dl.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strutil.h"
@@ -423,8 +423,11 @@ basic_header (const char *user, const char *password, const char *prefix, char *
       explicit_bzero (plain, len);
       return box_err (err, BOX_E_INTERNAL, "out of memory");
     }
-  EVP_EncodeBlock ((unsigned char *) encoded, (const unsigned char *) plain, (int) len);
+  int encoded_len
+      = EVP_EncodeBlock ((unsigned char *) encoded, (const unsigned char *) plain, (int) len);
   explicit_bzero (plain, len);
+  if (encoded_len < 0)
+    return box_err (err, BOX_E_INTERNAL, "base64: libcrypto cannot be loaded");
   int rc = asprintf (out, "%s%s", prefix, encoded);
   explicit_bzero (encoded, strlen (encoded));
   if (rc < 0)
@@ -937,7 +940,7 @@ client_url (registry_client *client, char **out, const char *fmt, ...)
 static void
 sha256_digest_string (const void *data, size_t len, char out[72])
 {
-  unsigned char md[32];
+  unsigned char md[32] = { 0 }; /* all zero (a digest nothing matches) if it fails */
   unsigned int md_len = 0;
   EVP_Digest (data, len, md, &md_len, EVP_sha256 (), NULL);
   memcpy (out, "sha256:", 7);

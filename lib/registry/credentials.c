@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
-#include <openssl/evp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -16,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "util/crypto-dl.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strutil.h"
@@ -426,8 +426,11 @@ registry_credentials_store (const char *host, const char *username, const char *
       explicit_bzero (plain, plain_len);
       return box_err (err, BOX_E_INTERNAL, "out of memory");
     }
-  EVP_EncodeBlock ((unsigned char *) encoded, (const unsigned char *) plain, (int) plain_len);
+  int encoded_len
+      = EVP_EncodeBlock ((unsigned char *) encoded, (const unsigned char *) plain, (int) plain_len);
   explicit_bzero (plain, plain_len);
+  if (encoded_len < 0)
+    return box_err (err, BOX_E_INTERNAL, "base64: libcrypto cannot be loaded");
 
   json_t *auths = json_object_get (config, "auths");
   if (!json_is_object (auths))

@@ -1,10 +1,11 @@
-/* Owns digest strings and sha256 hashing (OpenSSL EVP, which picks the CPU's SHA extensions). */
+/* Owns digest strings and sha256 hashing (OpenSSL EVP, which picks the CPU's SHA extensions;
+ * loaded on first use, util/crypto-dl.h). */
 #include "util/digest.h"
 
-#include <openssl/evp.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "util/crypto-dl.h"
 #include "util/strutil.h"
 
 struct digest_hasher {
@@ -37,7 +38,7 @@ digest_hasher_new (digest_hasher **out, box_error **err)
   if (!h->ctx || EVP_DigestInit_ex (h->ctx, EVP_sha256 (), NULL) != 1)
     {
       digest_hasher_free (h);
-      return box_err (err, BOX_E_INTERNAL, "sha256: cannot initialise the hash");
+      return box_err (err, BOX_E_INTERNAL, "sha256: cannot initialise the hash (libcrypto)");
     }
   *out = h;
   return 0;
