@@ -329,7 +329,8 @@ BOX_API int box_external_ref_validate (const char *ref, box_error **err);
 /* Registries: pull, push, login                                                            */
 /* ---------------------------------------------------------------------------------------- */
 
-/* What a progress event reports. Layer events carry the layer's blob digest in `id`. */
+/* What a progress event of a long operation (pull, push, import) reports. Layer events carry
+ * the layer's blob digest in `id`. */
 typedef enum box_transfer_status {
   BOX_TRANSFER_RESOLVED = 0,    /* id: the manifest digest the reference resolved to */
   BOX_TRANSFER_WAITING,         /* a layer is queued ("Pulling fs layer" / "Preparing") */
@@ -340,11 +341,13 @@ typedef enum box_transfer_status {
   BOX_TRANSFER_UPLOADING,       /* current/total bytes of a layer blob being pushed */
   BOX_TRANSFER_MOUNTED,         /* a blob mounted from another repository (push) */
   BOX_TRANSFER_PUSHED,          /* a blob uploaded (push) */
+  BOX_TRANSFER_IMPORTING,       /* current/total bytes read of a tarball being imported (id:
+                                   its path, or "-" for a file descriptor); total -1: unknown */
 } box_transfer_status;
 
 typedef struct box_transfer_progress {
   box_transfer_status status;
-  const char *id; /* "sha256:<hex>" */
+  const char *id; /* "sha256:<hex>" (import: the source) */
   int64_t current;
   int64_t total; /* -1 when unknown */
 } box_transfer_progress;
@@ -441,10 +444,6 @@ BOX_API int box_image_list (box_engine *eng, const box_image_list_options *opts,
 BOX_API int box_image_inspect_json (box_engine *eng, const char *ref, char **out_json,
                                     box_error **err);
 
-/* Progress of a long operation: `done` of `total` bytes (total 0 when unknown). */
-typedef void (*box_progress_fn) (void *user_data, const char *what, uint64_t done,
-                                 uint64_t total);
-
 #define BOX_IMAGE_IMPORT_OPTIONS_VERSION 1
 typedef struct box_image_import_options {
   unsigned version;
@@ -454,8 +453,8 @@ typedef struct box_image_import_options {
   const char *const *changes; /* Dockerfile-style: "ENV A=b", "CMD [\"sh\"]", "WORKDIR /x", ... */
   size_t n_changes;
   const char *message;     /* history comment; NULL: "Imported from <source>" */
-  box_progress_fn progress;
-  void *progress_data;
+  box_transfer_progress_fn progress; /* BOX_TRANSFER_IMPORTING events; NULL: none */
+  void *progress_userdata;
 } box_image_import_options;
 #define BOX_IMAGE_IMPORT_OPTIONS_INIT                                                             \
   { BOX_IMAGE_IMPORT_OPTIONS_VERSION, NULL, -1, NULL, NULL, 0, NULL, NULL, NULL }

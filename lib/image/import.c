@@ -41,6 +41,16 @@ typedef struct import_source {
   const box_image_import_options *opts;
 } import_source;
 
+static void
+report_progress (const import_source *src)
+{
+  box_transfer_progress event = { .status = BOX_TRANSFER_IMPORTING,
+                                  .id = src->opts->source_path ? src->opts->source_path : "-",
+                                  .current = (int64_t) src->done,
+                                  .total = src->total ? (int64_t) src->total : -1 };
+  src->opts->progress (&event, src->opts->progress_userdata);
+}
+
 static ssize_t
 read_source (void *userdata, const void **data, box_error **err)
 {
@@ -57,7 +67,7 @@ read_source (void *userdata, const void **data, box_error **err)
   if (src->opts->progress && (n == 0 || src->done - src->last_progress >= IMPORT_PROGRESS_STEP))
     {
       src->last_progress = src->done;
-      src->opts->progress (src->opts->progress_data, "import", src->done, src->total);
+      report_progress (src);
     }
   *data = src->buffer;
   return n;
@@ -207,7 +217,7 @@ box_image_import (box_engine *eng, const box_image_import_options *opts, char **
   if (layer_unpack_job_finish (unpack, &stats, err) < 0)
     return box_err_wrap (err, "import %s", source_name);
   if (opts->progress && src.done != src.last_progress)
-    opts->progress (opts->progress_data, "import", src.done, src.total);
+    report_progress (&src);
 
   char blob_digest[DIGEST_STRING_MAX];
   if (content_writer_commit (blob, blob_digest, err) < 0)

@@ -533,6 +533,8 @@ typedef struct client_request {
   size_t body_len;
   int body_fd;
   off_t body_offset; /* where body_fd's bytes start (rewound for each attempt) */
+  http_sent_fn sent;
+  void *sent_data;
   bool follow_redirects;
   http_sink_fn sink;
   void *sink_data;
@@ -860,6 +862,8 @@ client_perform (registry_client *client, const client_request *creq, http_respon
       req.body = creq->body;
       req.body_len = creq->body_len;
       req.body_fd = creq->body_fd;
+      req.sent = creq->sent;
+      req.sent_data = creq->sent_data;
       req.follow_redirects = creq->follow_redirects;
       req.allow_insecure_http = ep->insecure;
       req.sink = creq->sink;
@@ -1300,10 +1304,25 @@ registry_mount_blob (registry_client *client, const char *digest, const char *fr
   return 0;
 }
 
+typedef struct upload_progress {
+  registry_upload_progress_fn fn;
+  void *userdata;
+  int64_t base; /* bytes of the blob acknowledged before this request */
+} upload_progress;
+
+static void
+on_upload_sent (uint64_t sent, void *userdata)
+{
+  upload_progress *p = userdata;
+  p->fn (p->base + (int64_t) sent, p->userdata);
+}
+
 int
 registry_upload_blob (registry_client *client, const char *digest, int fd, int64_t size,
-                      int64_t chunk_threshold, box_error **err)
+                      int64_t chunk_threshold, registry_upload_progress_fn progress,
+                      void *progress_userdata, box_error **err)
 {
+  upload_progress sent_progress = { .fn = progress, .userdata = progress_userdata };
   if (chunk_threshold <= 0)
     chunk_threshold = DEFAULT_UPLOAD_CHUNK;
   off_t start = lseek (fd, 0, SEEK_CUR);
@@ -1337,6 +1356,12 @@ registry_upload_blob (registry_client *client, const char *digest, int fd, int64
                                   .body_fd = fd,
                                   .body_offset = start + sent,
                                   .body_len = (size_t) chunk };
+          sent_progress.base = sent;
+          if (progress)
+            {
+              creq.sent = on_upload_sent;
+              creq.sent_data = &sent_progress;
+            }
           if (client_perform (client, &creq, &resp, err) < 0)
             return box_err_wrap (err, "upload blob %s", digest);
           if (resp.status != 202 || !resp.location)
@@ -1360,6 +1385,11 @@ registry_upload_blob (registry_client *client, const char *digest, int fd, int64
       creq.body_fd = fd;
       creq.body_offset = start;
       creq.body_len = (size_t) size;
+      if (progress)
+        {
+          creq.sent = on_upload_sent;
+          creq.sent_data = &sent_progress;
+        }
     }
   if (client_perform (client, &creq, &resp, err) < 0)
     return box_err_wrap (err, "upload blob %s", digest);

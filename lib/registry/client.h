@@ -100,11 +100,16 @@ int registry_blob_exists (registry_client *client, const char *digest, bool *out
 int registry_mount_blob (registry_client *client, const char *digest, const char *from_repository,
                          bool *out_mounted, box_error **err);
 
+/* Told how many bytes of a blob have been sent (a retried request starts its part again). */
+typedef void (*registry_upload_progress_fn) (int64_t sent, void *userdata);
+
 /* Uploads size bytes read from fd (from its current offset) as blob digest. Blobs up to
  * chunk_threshold go in one request (POST then PUT); bigger ones in PATCH chunks of that
- * size, which lets a registry behind a body-size-limited proxy take them. 0: a default. */
+ * size, which lets a registry behind a body-size-limited proxy take them. 0: a default.
+ * progress may be NULL. */
 int registry_upload_blob (registry_client *client, const char *digest, int fd, int64_t size,
-                          int64_t chunk_threshold, box_error **err);
+                          int64_t chunk_threshold, registry_upload_progress_fn progress,
+                          void *progress_userdata, box_error **err);
 
 /* PUTs a manifest under reference (tag or digest). */
 int registry_put_manifest (registry_client *client, const char *reference, const char *media_type,

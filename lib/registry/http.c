@@ -233,6 +233,8 @@ on_read_body (char *buffer, size_t size, size_t nitems, void *userdata)
       if (n <= 0)
         return CURL_READFUNC_ABORT;
       src->offset += (size_t) n;
+      if (src->req->sent)
+        src->req->sent (src->offset, src->req->sent_data);
       return (size_t) n;
     }
 }

@@ -20,6 +20,9 @@
 /* Receives streamed response bytes; returns 0, or <0 (with *err set) to abort the transfer. */
 typedef int (*http_sink_fn) (const void *data, size_t len, void *userdata, box_error **err);
 
+/* Told how many request body bytes have been handed to the connection so far (this attempt). */
+typedef void (*http_sent_fn) (uint64_t sent, void *userdata);
+
 typedef struct http_request {
   const char *method; /* "GET", "HEAD", "PUT", "POST", "PATCH", "DELETE" */
   const char *url;
@@ -27,6 +30,8 @@ typedef struct http_request {
   const void *body;           /* request body from memory ... */
   size_t body_len;
   int body_fd; /* ... or from a file descriptor (-1: none), body_len bytes */
+  http_sent_fn sent; /* NULL: not told */
+  void *sent_data;
   bool follow_redirects;
   bool allow_insecure_http; /* http:// (and redirects to it) permitted */
   http_sink_fn sink;        /* NULL: buffer the body (2xx/3xx/4xx/5xx alike) */

@@ -90,6 +90,18 @@ build_manifest (box_engine *eng, const store_image *img, char **out, size_t *out
   return 0;
 }
 
+typedef struct blob_upload_progress {
+  progress_reporter *progress;
+  const registry_descriptor *desc;
+} blob_upload_progress;
+
+static void
+on_blob_sent (int64_t sent, void *userdata)
+{
+  blob_upload_progress *u = userdata;
+  progress_report (u->progress, BOX_TRANSFER_UPLOADING, u->desc->digest, sent, u->desc->size);
+}
+
 static int
 push_blob (box_engine *eng, registry_client *client, const registry_descriptor *desc,
            char **sources, int64_t chunk_size, progress_reporter *progress, box_error **err)
@@ -128,7 +140,10 @@ push_blob (box_engine *eng, registry_client *client, const registry_descriptor *
     return box_err (err, BOX_E_INTERNAL, "stored blob has %llu bytes, the manifest says %lld",
                     (unsigned long long) size, (long long) desc->size);
   progress_report (progress, BOX_TRANSFER_UPLOADING, desc->digest, 0, desc->size);
-  if (registry_upload_blob (client, desc->digest, fd, desc->size, chunk_size, err) < 0)
+  blob_upload_progress upload = { .progress = progress, .desc = desc };
+  if (registry_upload_blob (client, desc->digest, fd, desc->size, chunk_size,
+                            progress ? on_blob_sent : NULL, &upload, err)
+      < 0)
     return box_err_code (err);
   progress_report (progress, BOX_TRANSFER_PUSHED, desc->digest, desc->size, desc->size);
   return 0;

@@ -12,9 +12,12 @@ typedef struct import_progress {
 } import_progress;
 
 static void
-show_progress (void *userdata, const char *what, uint64_t done, uint64_t total)
+show_progress (const box_transfer_progress *event, void *userdata)
 {
   import_progress *p = userdata;
+  const char *what = "import";
+  uint64_t done = (uint64_t) event->current;
+  uint64_t total = event->total > 0 ? (uint64_t) event->total : 0;
   char done_text[32], total_text[32];
   cli_format_size ((int64_t) done, done_text, sizeof done_text);
   cli_format_size ((int64_t) total, total_text, sizeof total_text);
@@ -88,7 +91,7 @@ run_image_import (cli_context *ctx, int argc, char **argv)
   if (!quiet)
     {
       opts.progress = show_progress;
-      opts.progress_data = &progress;
+      opts.progress_userdata = &progress;
     }
 
   int status = CLI_EXIT_ENGINE_ERROR;

@@ -145,3 +145,49 @@ def test_round_trip_push_rmi_pull_save_load(box, registry, busybox_layout, tmp_p
     again = f"{registry.host}/trip/again:2"
     box.run("tag", target, again)
     assert f"digest: {original}" in box.run("push", again).stdout
+
+
+def test_push_progress_shows_bytes_on_a_terminal(box, box_bin, registry, busybox_layout,
+                                                  tmp_path):
+    """On a terminal each uploading layer has a bar with bytes sent so far, not only its
+    start and end (64 KiB chunks: many progress steps for the ~1 MB busybox layer)."""
+    import os
+    import pty
+    import re
+    import subprocess
+    import threading
+    registry.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    box.run("pull", f"{registry.host}/busybox:1")
+    other = Registry(tmp_path / "registry-progress")
+    try:
+        target = f"{other.host}/progress:1"
+        box.run("tag", f"{registry.host}/busybox:1", target)
+        master, slave = pty.openpty()
+        proc = subprocess.Popen([box_bin, "--root", str(box.root), "push", "--chunk-size",
+                                 "65536", target],
+                                stdout=slave, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL)
+        os.close(slave)
+        chunks = []
+
+        def drain():
+            while True:
+                try:
+                    data = os.read(master, 65536)
+                except OSError:
+                    return
+                if not data:
+                    return
+                chunks.append(data)
+        reader = threading.Thread(target=drain)
+        reader.start()
+        _, err = proc.communicate(timeout=120)
+        reader.join(timeout=30)
+        os.close(master)
+        shown = b"".join(chunks).decode(errors="replace")
+        assert proc.returncode == 0, err
+        bars = re.findall(r"Pushing \[[=> ]*\] (\S+)/(\S+)", shown)
+        # byte counts between the first and the last: more than 0 and less than the total
+        assert len({sent for sent, _ in bars}) >= 3, shown
+        assert "Pushed" in shown
+    finally:
+        other.stop()
