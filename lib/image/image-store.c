@@ -70,6 +70,19 @@ normalize_tag (const char *text, char out[IMAGE_REFERENCE_STRING_MAX], box_error
   return 0;
 }
 
+/* BOX_E_CONFLICT when a blob the new record would reference is not in the content store. */
+static int
+check_blob_present (box_engine *eng, const char *digest, box_error **err)
+{
+  int exists = content_blob_exists (eng, digest, err);
+  if (exists < 0)
+    return box_err_code (err);
+  if (exists == 0)
+    return box_err (err, BOX_E_CONFLICT, "blob %s is not in the content store (removed meanwhile?)",
+                    digest);
+  return 0;
+}
+
 int
 image_store_add (box_engine *eng, const image_add_request *req, box_error **err)
 {
@@ -155,8 +168,8 @@ image_store_add (box_engine *eng, const image_add_request *req, box_error **err)
   _cleanup_tx_ store_tx tx = { 0 };
   int rc = store_tx_begin (eng->store, &tx, err);
   store_image *existing = NULL;
-  /* under the write lock: a removal in another process takes layer directories away only
-   * under it too, after checking that no image links them */
+  /* under the write lock: a removal in another process takes layer directories and blobs
+   * away only under it too, after checking that no image links them */
   for (size_t i = 0; rc == 0 && i < req->n_layers; i++)
     {
       int exists = layer_exists (eng, chain_ids[i], err);
@@ -166,6 +179,13 @@ image_store_add (box_engine *eng, const image_add_request *req, box_error **err)
       else if (exists < 0)
         rc = box_err_code (err);
     }
+  if (rc == 0)
+    rc = check_blob_present (eng, req->config_digest, err);
+  for (size_t i = 0; rc == 0 && i < req->n_layers; i++)
+    if (req->layers[i].blob_digest)
+      rc = check_blob_present (eng, req->layers[i].blob_digest, err);
+  for (size_t i = 0; rc == 0 && i < req->n_extra_blobs; i++)
+    rc = check_blob_present (eng, req->extra_blobs[i], err);
   if (rc == 0)
     rc = store_image_get (eng->store, req->config_digest, &existing, err);
   if (rc == 0)

@@ -421,9 +421,9 @@ pull_layers (box_engine *eng, registry_client *client, pull_layer *layers, size_
   return 0;
 }
 
-int
-box_image_pull (box_engine *eng, const char *ref_text, const box_pull_options *opts,
-                char **out_image_id, box_error **err)
+static int
+pull_once (box_engine *eng, const char *ref_text, const box_pull_options *opts,
+           char **out_image_id, box_error **err)
 {
   if (opts && opts->version != BOX_PULL_OPTIONS_VERSION)
     return box_err (err, BOX_E_INVALID, "box_pull_options: unknown version %u", opts->version);
@@ -586,4 +586,23 @@ fail:
   registry_fetched_manifest_clear (&top);
   registry_fetched_manifest_clear (&platform_body);
   return box_err_wrap (err, "pull %s", ref_text);
+}
+
+int
+box_image_pull (box_engine *eng, const char *ref_text, const box_pull_options *opts,
+                char **out_image_id, box_error **err)
+{
+  box_error *first = NULL;
+  int rc = pull_once (eng, ref_text, opts, out_image_id, &first);
+  /* a removal in another process took a layer or blob this pull found present and skipped:
+   * the second attempt fetches what is missing now */
+  if (rc == BOX_E_CONFLICT)
+    {
+      box_error_free (first);
+      first = NULL;
+      rc = pull_once (eng, ref_text, opts, out_image_id, &first);
+    }
+  if (rc < 0)
+    box_err_propagate (err, &first);
+  return rc;
 }

@@ -503,6 +503,38 @@ test_add_rejects_inconsistent_images (void **state)
   unit_close_engine (eng, root);
 }
 
+/* A blob removed by another process between a pull's check and its record (an rmi of an
+ * image sharing it) is found under the write lock: the add is a conflict naming it, and
+ * the record is not written. */
+static void
+test_add_refuses_a_removed_blob (void **state)
+{
+  char *root;
+  box_engine *eng = unit_open_engine (&root);
+  box_error *err = NULL;
+  char diff_id[DIGEST_STRING_MAX], blob[DIGEST_STRING_MAX], config_digest[DIGEST_STRING_MAX];
+  make_layer (eng, "shared", diff_id);
+  assert_ok (content_blob_write_buffer (eng, "shared", 6, blob, &err), err);
+  char *config = NULL;
+  assert_true (asprintf (&config, "{\"rootfs\":{\"type\":\"layers\",\"diff_ids\":[\"%s\"]}}",
+                         diff_id)
+               > 0);
+  assert_ok (content_blob_write_buffer (eng, config, strlen (config), config_digest, &err), err);
+  free (config);
+  assert_ok (content_blob_remove (eng, blob, &err), err);
+  image_add_layer layer = { .diff_id = diff_id, .blob_digest = blob, .blob_size = 6, .size = 6 };
+  image_add_request req = { .config_digest = config_digest, .layers = &layer, .n_layers = 1 };
+  assert_int_equal (image_store_add (eng, &req, &err), BOX_E_CONFLICT);
+  assert_non_null (strstr (box_error_message (err), blob));
+  box_error_free (err);
+  err = NULL;
+  char *id = NULL;
+  assert_int_equal (image_store_resolve (eng, config_digest, &id, NULL, NULL, &err),
+                    BOX_E_NOT_FOUND);
+  box_error_free (err);
+  unit_close_engine (eng, root);
+}
+
 int
 main (void)
 {
@@ -516,6 +548,7 @@ main (void)
     cmocka_unit_test (test_image_used_by_a_box),
     cmocka_unit_test (test_prune_dangling_only_by_default),
     cmocka_unit_test (test_add_rejects_inconsistent_images),
+    cmocka_unit_test (test_add_refuses_a_removed_blob),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
