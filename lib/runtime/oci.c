@@ -277,6 +277,59 @@ read_pid_file (const char *path, pid_t *out, box_error **err)
   return 0;
 }
 
+/* Runs `<binary> <verb_args...> --pid-file PID_FILE [--console-socket SOCKET] ID`, the shape
+ * of create and exec: the runtime leaves the process waiting (create) or running detached
+ * (exec) and tells its pid through the pid file, and its terminal (when the process has one)
+ * over the console socket. */
+static int
+run_with_pid_file (const oci_backend *b, const runtime_context *ctx, const char *verb,
+                   const char *const verb_args[4], const char *id, const char *pid_file,
+                   bool terminal, const runtime_stdio *stdio, pid_t *out_pid,
+                   int *out_console_fd, box_error **err)
+{
+  char console_path[PATH_MAX + 64];
+  unlink (pid_file);
+  _cleanup_close_ int console_listener = -1;
+  if (terminal)
+    {
+      console_listener = console_listen (ctx, id, console_path, sizeof console_path, err);
+      if (console_listener < 0)
+        return box_err_code (err);
+    }
+  const char *args[12];
+  size_t n = 0;
+  for (size_t i = 0; i < 4 && verb_args[i]; i++)
+    args[n++] = verb_args[i];
+  args[n++] = "--pid-file";
+  args[n++] = pid_file;
+  if (terminal)
+    {
+      args[n++] = "--console-socket";
+      args[n++] = console_path;
+    }
+  args[n++] = id;
+  args[n] = NULL;
+  run_result r;
+  int rc = run_runtime (b, ctx, args, stdio, &r, err);
+  if (terminal)
+    unlink (console_path);
+  if (rc < 0)
+    return rc;
+  if (!succeeded (&r))
+    {
+      rc = runtime_failed (b, verb, id, &r, err);
+      run_result_clear (&r);
+      return rc;
+    }
+  run_result_clear (&r);
+  if (read_pid_file (pid_file, out_pid, err) < 0)
+    return box_err_wrap (err, "%s %s %s", b->binary, verb, id);
+  unlink (pid_file);
+  if (terminal && console_receive (console_listener, out_console_fd, err) < 0)
+    return box_err_wrap (err, "%s %s %s", b->binary, verb, id);
+  return 0;
+}
+
 static int
 oci_create (const runtime_backend *rt, const runtime_context *ctx, const char *id,
             const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid, int *out_console_fd,
@@ -298,44 +351,11 @@ oci_create (const runtime_backend *rt, const runtime_context *ctx, const char *i
     return box_err (err, BOX_E_INVALID,
                     "the bundle asks for a terminal but the caller takes no console");
 
-  char pid_file[PATH_MAX + 64], console_path[PATH_MAX + 64];
+  char pid_file[PATH_MAX + 64];
   snprintf (pid_file, sizeof pid_file, "%s/%s.pid", ctx->state_dir, id);
-  unlink (pid_file);
-  _cleanup_close_ int console_listener = -1;
-  if (terminal)
-    {
-      console_listener = console_listen (ctx, id, console_path, sizeof console_path, err);
-      if (console_listener < 0)
-        return box_err_code (err);
-    }
-  const char *args[] = { "create",
-                         "--bundle",
-                         bundle_dir,
-                         "--pid-file",
-                         pid_file,
-                         terminal ? "--console-socket" : id,
-                         terminal ? console_path : NULL,
-                         terminal ? id : NULL,
-                         NULL };
-  run_result r;
-  int rc = run_runtime (b, ctx, args, stdio, &r, err);
-  if (terminal)
-    unlink (console_path);
-  if (rc < 0)
-    return rc;
-  if (!succeeded (&r))
-    {
-      rc = runtime_failed (b, "create", id, &r, err);
-      run_result_clear (&r);
-      return rc;
-    }
-  run_result_clear (&r);
-  if (read_pid_file (pid_file, out_pid, err) < 0)
-    return box_err_wrap (err, "%s create %s", b->binary, id);
-  unlink (pid_file);
-  if (terminal && console_receive (console_listener, out_console_fd, err) < 0)
-    return box_err_wrap (err, "%s create %s", b->binary, id);
-  return 0;
+  const char *const verb_args[4] = { "create", "--bundle", bundle_dir, NULL };
+  return run_with_pid_file (b, ctx, "create", verb_args, id, pid_file, terminal, stdio, out_pid,
+                            out_console_fd, err);
 }
 
 static int
@@ -394,19 +414,27 @@ oci_delete (const runtime_backend *rt, const runtime_context *ctx, const char *i
   return 0;
 }
 
+/* `<binary> state ID`, parsed ("state" answers for stopped boxes too). */
 static int
-oci_state (const runtime_backend *rt, const runtime_context *ctx, const char *id,
-           runtime_state *out, box_error **err)
+read_runtime_state (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+                    json_t **out, box_error **err)
 {
   const char *args[] = { "state", id, NULL };
   run_result r;
   if (simple_verb (rt, ctx, "state", id, args, &r, err) < 0)
     return box_err_code (err);
-  _cleanup_json_ json_t *j = NULL;
-  int rc = json_parse_object (r.out, "runtime state", &j, err);
+  int rc = json_parse_object (r.out, "runtime state", out, err);
   run_result_clear (&r);
-  if (rc < 0)
-    return rc;
+  return rc;
+}
+
+static int
+oci_state (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+           runtime_state *out, box_error **err)
+{
+  _cleanup_json_ json_t *j = NULL;
+  if (read_runtime_state (rt, ctx, id, &j, err) < 0)
+    return box_err_code (err);
   const char *status = json_string_value (json_object_get (j, "status"));
   json_t *pid = json_object_get (j, "pid");
   out->pid = json_is_integer (pid) ? (pid_t) json_integer_value (pid) : 0;
@@ -442,7 +470,7 @@ oci_exec (const runtime_backend *rt, const runtime_context *ctx, const char *id,
                     "the process asks for a terminal but the caller takes no console");
   if (fs_mkdir_p (ctx->state_dir, 0700, err) < 0)
     return box_err_code (err);
-  char process_file[PATH_MAX + 64], pid_file[PATH_MAX + 64], console_path[PATH_MAX + 64];
+  char process_file[PATH_MAX + 64], pid_file[PATH_MAX + 64];
   snprintf (process_file, sizeof process_file, "%s/%s.exec.json", ctx->state_dir, id);
   snprintf (pid_file, sizeof pid_file, "%s/%s.exec.pid", ctx->state_dir, id);
   _cleanup_close_ int dirfd = open (ctx->state_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
@@ -452,44 +480,11 @@ oci_exec (const runtime_backend *rt, const runtime_context *ctx, const char *id,
                             strlen (process_json), 0600, err)
       < 0)
     return box_err_code (err);
-  unlink (pid_file);
-  _cleanup_close_ int console_listener = -1;
-  if (terminal)
-    {
-      console_listener = console_listen (ctx, id, console_path, sizeof console_path, err);
-      if (console_listener < 0)
-        return box_err_code (err);
-    }
-  const char *args[] = { "exec",
-                         "--detach",
-                         "--process",
-                         process_file,
-                         "--pid-file",
-                         pid_file,
-                         terminal ? "--console-socket" : id,
-                         terminal ? console_path : NULL,
-                         terminal ? id : NULL,
-                         NULL };
-  run_result r;
-  int rc = run_runtime (b, ctx, args, stdio, &r, err);
+  const char *const verb_args[4] = { "exec", "--detach", "--process", process_file };
+  int rc = run_with_pid_file (b, ctx, "exec", verb_args, id, pid_file, terminal, stdio, out_pid,
+                              out_console_fd, err);
   unlink (process_file);
-  if (terminal)
-    unlink (console_path);
-  if (rc < 0)
-    return rc;
-  if (!succeeded (&r))
-    {
-      rc = runtime_failed (b, "exec", id, &r, err);
-      run_result_clear (&r);
-      return rc;
-    }
-  run_result_clear (&r);
-  if (read_pid_file (pid_file, out_pid, err) < 0)
-    return box_err_wrap (err, "%s exec %s", b->binary, id);
-  unlink (pid_file);
-  if (terminal && console_receive (console_listener, out_console_fd, err) < 0)
-    return box_err_wrap (err, "%s exec %s", b->binary, id);
-  return 0;
+  return rc;
 }
 
 static uint64_t
@@ -508,15 +503,9 @@ static int
 runtime_bundle (const runtime_backend *rt, const runtime_context *ctx, const char *id, char **out,
                 box_error **err)
 {
-  const char *args[] = { "state", id, NULL };
-  run_result r;
-  if (simple_verb (rt, ctx, "state", id, args, &r, err) < 0)
-    return box_err_code (err);
   _cleanup_json_ json_t *j = NULL;
-  int rc = json_parse_object (r.out, "runtime state", &j, err);
-  run_result_clear (&r);
-  if (rc < 0)
-    return rc;
+  if (read_runtime_state (rt, ctx, id, &j, err) < 0)
+    return box_err_code (err);
   const char *bundle = json_string_value (json_object_get (j, "bundle"));
   if (!bundle)
     return box_err (err, BOX_E_IO, "%s state %s: no bundle", as_oci (rt)->binary, id);

@@ -72,32 +72,8 @@ box_box_list_free (box_box **boxes, size_t n)
 static int
 load_labels (store *s, box_box *box, box_error **err)
 {
-  _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, "SELECT key, value FROM box_labels WHERE box_id = ?1 ORDER BY key", &st,
-                     err)
-      < 0)
-    return box_err_code (err);
-  sqlite3_bind_text (st, 1, box->id, -1, SQLITE_STATIC);
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    {
-      box_label *bigger = realloc (box->labels, (box->n_labels + 1) * sizeof *bigger);
-      if (!bigger)
-        return box_err (err, BOX_E_INTERNAL, "out of memory");
-      box->labels = bigger;
-      box_label *label = &box->labels[box->n_labels];
-      if (store_column_strdup (st, 0, &label->key) < 0)
-        return box_err (err, BOX_E_INTERNAL, "out of memory");
-      if (store_column_strdup (st, 1, &label->value) < 0)
-        {
-          free (label->key);
-          return box_err (err, BOX_E_INTERNAL, "out of memory");
-        }
-      box->n_labels++;
-    }
-  if (rc != SQLITE_DONE)
-    return store_error (s, err, rc, "store: read labels");
-  return 0;
+  return store_collect_labels (s, "SELECT key, value FROM box_labels WHERE box_id = ?1 ORDER BY key",
+                               box->id, &box->labels, &box->n_labels, "read labels", err);
 }
 
 /* Builds a box_box from a row selected with BOX_COLUMNS. */
@@ -135,20 +111,15 @@ row_to_box (store *s, sqlite3_stmt *st, box_box **out, box_error **err)
 }
 
 static int
+read_box_row (store *s, sqlite3_stmt *st, void *item, box_error **err)
+{
+  return row_to_box (s, st, item, err);
+}
+
+static int
 get_one (store *s, const char *sql, const char *key, box_box **out, box_error **err)
 {
-  _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, sql, &st, err) < 0)
-    return box_err_code (err);
-  sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
-  int rc = sqlite3_step (st);
-  if (rc == SQLITE_DONE)
-    return 0;
-  if (rc != SQLITE_ROW)
-    return store_error (s, err, rc, "store: read box");
-  if (row_to_box (s, st, out, err) < 0)
-    return box_err_code (err);
-  return 1;
+  return store_read_one_row (s, sql, key, out, read_box_row, "read box", err);
 }
 
 int
@@ -199,33 +170,14 @@ store_box_find_by_id_prefix (store *s, const char *prefix, box_box **out, box_er
 int
 store_box_list (store *s, box_box ***out, size_t *out_n, box_error **err)
 {
-  _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, "SELECT " BOX_COLUMNS " FROM boxes ORDER BY created_ns DESC, id", &st, err)
-      < 0)
-    return box_err_code (err);
   box_box **list = NULL;
   size_t n = 0;
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    {
-      box_box **bigger = realloc (list, (n + 1) * sizeof *bigger);
-      if (!bigger)
-        {
-          box_box_list_free (list, n);
-          return box_err (err, BOX_E_INTERNAL, "out of memory");
-        }
-      list = bigger;
-      if (row_to_box (s, st, &list[n], err) < 0)
-        {
-          box_box_list_free (list, n);
-          return box_err_code (err);
-        }
-      n++;
-    }
-  if (rc != SQLITE_DONE)
+  if (store_collect_rows (s, "SELECT " BOX_COLUMNS " FROM boxes ORDER BY created_ns DESC, id", NULL,
+                          &list, &n, sizeof *list, read_box_row, "list boxes", err)
+      < 0)
     {
       box_box_list_free (list, n);
-      return store_error (s, err, rc, "store: list boxes");
+      return box_err_code (err);
     }
   *out = list;
   *out_n = n;
@@ -398,38 +350,31 @@ store_box_get_monitor (store *s, const char *id, store_box_monitor *out, box_err
   return 1;
 }
 
+static int
+read_live_box_row (store *s, sqlite3_stmt *st, void *item, box_error **err)
+{
+  (void) s, (void) err;
+  store_live_box *live = item;
+  const char *id = (const char *) sqlite3_column_text (st, 0);
+  snprintf (live->id, sizeof live->id, "%s", id ? id : "");
+  live->monitor.pid = sqlite3_column_int (st, 1);
+  live->monitor.start_ticks = sqlite3_column_int64 (st, 2);
+  return 0;
+}
+
 int
 store_box_list_live (store *s, store_live_box **out, size_t *out_n, box_error **err)
 {
-  _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s,
-                     "SELECT id, monitor_pid, monitor_start FROM boxes"
-                     " WHERE state IN ('running', 'paused', 'restarting')",
-                     &st, err)
-      < 0)
-    return box_err_code (err);
   store_live_box *list = NULL;
   size_t n = 0;
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    {
-      store_live_box *bigger = realloc (list, (n + 1) * sizeof *bigger);
-      if (!bigger)
-        {
-          free (list);
-          return box_err (err, BOX_E_INTERNAL, "out of memory");
-        }
-      list = bigger;
-      const char *id = (const char *) sqlite3_column_text (st, 0);
-      snprintf (list[n].id, sizeof list[n].id, "%s", id ? id : "");
-      list[n].monitor.pid = sqlite3_column_int (st, 1);
-      list[n].monitor.start_ticks = sqlite3_column_int64 (st, 2);
-      n++;
-    }
-  if (rc != SQLITE_DONE)
+  if (store_collect_rows (s,
+                          "SELECT id, monitor_pid, monitor_start FROM boxes"
+                          " WHERE state IN ('running', 'paused', 'restarting')",
+                          NULL, &list, &n, sizeof *list, read_live_box_row, "list live boxes", err)
+      < 0)
     {
       free (list);
-      return store_error (s, err, rc, "store: list live boxes");
+      return box_err_code (err);
     }
   *out = list;
   *out_n = n;

@@ -46,6 +46,20 @@ store_event_append (store *s, int64_t time_ns, const char *type, const char *act
   int rc = sqlite3_step (st);
   if (rc != SQLITE_DONE)
     return store_error (s, err, rc, "store: append event");
+  store_events_appended (s);
+  return 0;
+}
+
+int
+store_event_last_seq (store *s, int64_t *out, box_error **err)
+{
+  _cleanup_stmt_ sqlite3_stmt *st = NULL;
+  if (store_prepare (s, "SELECT coalesce(max(seq), 0) FROM events", &st, err) < 0)
+    return box_err_code (err);
+  int rc = sqlite3_step (st);
+  if (rc != SQLITE_ROW)
+    return store_error (s, err, rc, "store: read the last event");
+  *out = sqlite3_column_int64 (st, 0);
   return 0;
 }
 

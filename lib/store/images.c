@@ -174,39 +174,29 @@ store_image_insert (store *s, const store_image *image, box_error **err)
   return 0;
 }
 
-/* Collects column 0 of every row of a statement bound to one text parameter. */
+static int
+read_string_row (store *s, sqlite3_stmt *st, void *item, box_error **err)
+{
+  (void) s;
+  char **string = item;
+  if (store_column_strdup (st, 0, string) < 0 || !*string)
+    return OUT_OF_MEMORY (err);
+  return 0;
+}
+
+/* Collects column 0 of every row of a statement bound to one text parameter (a
+ * NULL-terminated array). */
 static int
 collect_strings (store *s, const char *sql, const char *param, char ***out, size_t *out_n,
                  box_error **err)
 {
-  _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, sql, &st, err) < 0)
-    return box_err_code (err);
-  if (param)
-    sqlite3_bind_text (st, 1, param, -1, SQLITE_STATIC);
   char **v = NULL;
   size_t n = 0;
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    {
-      char **bigger = realloc (v, (n + 2) * sizeof *v);
-      if (!bigger)
-        {
-          free_string_array (v, n);
-          return OUT_OF_MEMORY (err);
-        }
-      v = bigger;
-      if (store_column_strdup (st, 0, &v[n]) < 0 || !v[n])
-        {
-          free_string_array (v, n);
-          return OUT_OF_MEMORY (err);
-        }
-      v[++n] = NULL;
-    }
-  if (rc != SQLITE_DONE)
+  if (store_collect_rows (s, sql, param, &v, &n, sizeof *v, read_string_row, "read image rows", err)
+      < 0)
     {
       free_string_array (v, n);
-      return store_error (s, err, rc, "store: read image rows");
+      return box_err_code (err);
     }
   *out = v;
   *out_n = n;
@@ -214,65 +204,37 @@ collect_strings (store *s, const char *sql, const char *param, char ***out, size
 }
 
 static int
+read_layer_row (store *s, sqlite3_stmt *st, void *item, box_error **err)
+{
+  (void) s;
+  store_image_layer *l = item;
+  if (store_column_strdup (st, 0, &l->chain_id) < 0 || store_column_strdup (st, 1, &l->diff_id) < 0
+      || store_column_strdup (st, 2, &l->blob_digest) < 0
+      || store_column_strdup (st, 3, &l->blob_media_type) < 0)
+    return OUT_OF_MEMORY (err);
+  l->blob_size = sqlite3_column_int64 (st, 4);
+  l->size = sqlite3_column_int64 (st, 5);
+  return 0;
+}
+
+static int
 read_layers (store *s, store_image *image, box_error **err)
 {
-  _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s,
-                     "SELECT il.chain_id, l.diff_id, il.blob_digest, il.blob_media_type, "
-                     "il.blob_size, l.size FROM image_layers il JOIN layers l "
-                     "ON l.chain_id = il.chain_id WHERE il.image_id = ?1 ORDER BY il.position",
-                     &st, err)
-      < 0)
-    return box_err_code (err);
-  sqlite3_bind_text (st, 1, image->id, -1, SQLITE_STATIC);
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    {
-      store_image_layer *bigger = realloc (image->layers, (image->n_layers + 1) * sizeof *bigger);
-      if (!bigger)
-        return OUT_OF_MEMORY (err);
-      image->layers = bigger;
-      store_image_layer *l = &image->layers[image->n_layers];
-      memset (l, 0, sizeof *l);
-      image->n_layers++;
-      if (store_column_strdup (st, 0, &l->chain_id) < 0
-          || store_column_strdup (st, 1, &l->diff_id) < 0
-          || store_column_strdup (st, 2, &l->blob_digest) < 0
-          || store_column_strdup (st, 3, &l->blob_media_type) < 0)
-        return OUT_OF_MEMORY (err);
-      l->blob_size = sqlite3_column_int64 (st, 4);
-      l->size = sqlite3_column_int64 (st, 5);
-    }
-  if (rc != SQLITE_DONE)
-    return store_error (s, err, rc, "store: read image layers");
-  return 0;
+  return store_collect_rows (s,
+                             "SELECT il.chain_id, l.diff_id, il.blob_digest, il.blob_media_type, "
+                             "il.blob_size, l.size FROM image_layers il JOIN layers l "
+                             "ON l.chain_id = il.chain_id WHERE il.image_id = ?1 ORDER BY "
+                             "il.position",
+                             image->id, &image->layers, &image->n_layers, sizeof *image->layers,
+                             read_layer_row, "read image layers", err);
 }
 
 static int
 read_labels (store *s, store_image *image, box_error **err)
 {
-  _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, "SELECT key, value FROM image_labels WHERE image_id = ?1 ORDER BY key", &st,
-                     err)
-      < 0)
-    return box_err_code (err);
-  sqlite3_bind_text (st, 1, image->id, -1, SQLITE_STATIC);
-  int rc;
-  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
-    {
-      box_label *bigger = realloc (image->labels, (image->n_labels + 1) * sizeof *bigger);
-      if (!bigger)
-        return OUT_OF_MEMORY (err);
-      image->labels = bigger;
-      box_label *l = &image->labels[image->n_labels];
-      memset (l, 0, sizeof *l);
-      image->n_labels++;
-      if (store_column_strdup (st, 0, &l->key) < 0 || store_column_strdup (st, 1, &l->value) < 0)
-        return OUT_OF_MEMORY (err);
-    }
-  if (rc != SQLITE_DONE)
-    return store_error (s, err, rc, "store: read image labels");
-  return 0;
+  return store_collect_labels (
+      s, "SELECT key, value FROM image_labels WHERE image_id = ?1 ORDER BY key", image->id,
+      &image->labels, &image->n_labels, "read image labels", err);
 }
 
 int
@@ -326,18 +288,7 @@ store_image_get (store *s, const char *id, store_image **out, box_error **err)
 static int
 lookup_one (store *s, const char *sql, const char *param, char **out_id, box_error **err)
 {
-  _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, sql, &st, err) < 0)
-    return box_err_code (err);
-  sqlite3_bind_text (st, 1, param, -1, SQLITE_STATIC);
-  int rc = sqlite3_step (st);
-  if (rc == SQLITE_DONE)
-    return 0;
-  if (rc != SQLITE_ROW)
-    return store_error (s, err, rc, "store: look up image");
-  if (store_column_strdup (st, 0, out_id) < 0)
-    return OUT_OF_MEMORY (err);
-  return 1;
+  return store_read_one_row (s, sql, param, out_id, read_string_row, "look up image", err);
 }
 
 int

@@ -2,8 +2,14 @@
  * migrations, and transactions. */
 #include "store/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "store/schema.h"
 
@@ -15,11 +21,53 @@
 #define STORE_WAL_PAGES 64
 #define STORE_WAL_PAGES_TEXT "64"
 
+/* the events stamp beside the database file (see store.h) */
+#define STORE_EVENTS_STAMP_SUFFIX "-events"
+
 struct store {
   sqlite3 *db;
   int schema_version;
   int wal_frames; /* after this connection's last commit, with deferred checkpoints */
+  char *events_stamp;  /* <database>-events */
+  bool events_pending; /* the open transaction appended events: touch the stamp on commit */
 };
+
+/* Touches the stamp. A failure is not the writer's problem: the event is committed, and
+ * readers also look again now and then without being woken. */
+static void
+touch_events_stamp (store *s)
+{
+  s->events_pending = false;
+  if (utimensat (AT_FDCWD, s->events_stamp, NULL, 0) == 0 || errno != ENOENT)
+    return;
+  int fd = open (s->events_stamp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd >= 0)
+    close (fd);
+}
+
+const char *
+store_events_stamp_path (store *s)
+{
+  return s->events_stamp;
+}
+
+int
+store_events_stamp_ensure (store *s, box_error **err)
+{
+  int fd = open (s->events_stamp, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+  if (fd < 0)
+    return box_err_errno (err, errno, "create the events stamp %s", s->events_stamp);
+  close (fd);
+  return 0;
+}
+
+void
+store_events_appended (store *s)
+{
+  s->events_pending = true;
+  if (sqlite3_get_autocommit (s->db))
+    touch_events_stamp (s);
+}
 
 int
 store_error (store *s, box_error **err, int rc, const char *what)
@@ -65,7 +113,11 @@ store_begin (store *s, box_error **err)
 int
 store_commit (store *s, box_error **err)
 {
-  return exec_sql (s, "COMMIT", "store: commit", err);
+  if (exec_sql (s, "COMMIT", "store: commit", err) < 0)
+    return box_err_code (err);
+  if (s->events_pending)
+    touch_events_stamp (s);
+  return 0;
 }
 
 void
@@ -73,6 +125,7 @@ store_rollback (store *s)
 {
   if (!sqlite3_get_autocommit (s->db))
     sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+  s->events_pending = false;
 }
 
 int
@@ -160,7 +213,7 @@ int
 store_open (const char *path, store **out, box_error **err)
 {
   _cleanup_ (store_closep) store *s = calloc (1, sizeof *s);
-  if (!s)
+  if (!s || asprintf (&s->events_stamp, "%s" STORE_EVENTS_STAMP_SUFFIX, path) < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
 
   int rc = sqlite3_open_v2 (path, &s->db,
@@ -191,7 +244,8 @@ store_open (const char *path, store **out, box_error **err)
       || exec_sql (s, "PRAGMA synchronous = NORMAL", "open store: set synchronous", err) < 0
       || exec_sql (s, "PRAGMA foreign_keys = ON", "open store: enable foreign keys", err) < 0
       || exec_sql (s, "PRAGMA wal_autocheckpoint = " STORE_WAL_PAGES_TEXT,
-                   "open store: set checkpoint interval", err) < 0)
+                   "open store: set checkpoint interval", err)
+             < 0)
     return box_err_wrap (err, "%s", path);
 
   if (migrate (s, err) < 0)
@@ -233,6 +287,7 @@ store_close (store *s)
     return;
   if (s->db)
     sqlite3_close_v2 (s->db);
+  free (s->events_stamp);
   free (s);
 }
 
@@ -259,4 +314,79 @@ store_column_strdup (sqlite3_stmt *st, int col, char **out)
     }
   *out = strdup ((const char *) text);
   return *out ? 0 : -1;
+}
+
+int
+store_collect_rows (store *s, const char *sql, const char *key, void *items, size_t *n,
+                    size_t item_size, store_row_reader read_row, const char *what, box_error **err)
+{
+  _cleanup_stmt_ sqlite3_stmt *st = NULL;
+  if (store_prepare (s, sql, &st, err) < 0)
+    return box_err_code (err);
+  if (key)
+    sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+  char *array;
+  memcpy (&array, items, sizeof array);
+  int rc;
+  while ((rc = sqlite3_step (st)) == SQLITE_ROW)
+    {
+      /* room for this row and the zeroed item that ends the array */
+      char *bigger = realloc (array, (*n + 2) * item_size);
+      if (!bigger)
+        return box_err (err, BOX_E_INTERNAL, "out of memory");
+      array = bigger;
+      memcpy (items, &array, sizeof array);
+      memset (array + *n * item_size, 0, 2 * item_size);
+      void *item = array + *n * item_size;
+      (*n)++;
+      if (read_row (s, st, item, err) < 0)
+        return box_err_code (err);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      char context[128];
+      snprintf (context, sizeof context, "store: %s", what);
+      return store_error (s, err, rc, context);
+    }
+  return 0;
+}
+
+int
+store_read_one_row (store *s, const char *sql, const char *key, void *item,
+                    store_row_reader read_row, const char *what, box_error **err)
+{
+  _cleanup_stmt_ sqlite3_stmt *st = NULL;
+  if (store_prepare (s, sql, &st, err) < 0)
+    return box_err_code (err);
+  sqlite3_bind_text (st, 1, key, -1, SQLITE_STATIC);
+  int rc = sqlite3_step (st);
+  if (rc == SQLITE_DONE)
+    return 0;
+  if (rc != SQLITE_ROW)
+    {
+      char context[128];
+      snprintf (context, sizeof context, "store: %s", what);
+      return store_error (s, err, rc, context);
+    }
+  if (read_row (s, st, item, err) < 0)
+    return box_err_code (err);
+  return 1;
+}
+
+static int
+read_label_row (store *s, sqlite3_stmt *st, void *item, box_error **err)
+{
+  (void) s;
+  box_label *label = item;
+  if (store_column_strdup (st, 0, &label->key) < 0
+      || store_column_strdup (st, 1, &label->value) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  return 0;
+}
+
+int
+store_collect_labels (store *s, const char *sql, const char *key, box_label **labels, size_t *n,
+                      const char *what, box_error **err)
+{
+  return store_collect_rows (s, sql, key, labels, n, sizeof **labels, read_label_row, what, err);
 }

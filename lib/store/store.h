@@ -6,6 +6,7 @@
 
 #include <sqlite3.h>
 
+#include "box/box.h"
 #include "util/cleanup.h"
 #include "util/error.h"
 
@@ -28,6 +29,18 @@ void store_defer_checkpoints (store *s);
 void store_checkpoint_if_due (store *s);
 
 sqlite3 *store_db (store *s);
+
+/* SQLite tells no other process about a commit. Readers of the events table learn of new
+ * events from a small file beside the database, the events stamp (<database>-events): after
+ * every committed transaction that appended an event, the writer touches it (its mtime
+ * changes: inotify IN_ATTRIB), so a reader can sleep on an inotify watch of it and then
+ * query. The touch comes after the commit, so what wakes a reader is already visible. */
+const char *store_events_stamp_path (store *s);
+/* Creates the stamp when missing (a reader does this before it watches the file). */
+int store_events_stamp_ensure (store *s, box_error **err);
+/* Marks that the current transaction appended an event: the stamp is touched once it commits
+ * (at once when no transaction is open: the statement committed itself). */
+void store_events_appended (store *s);
 int store_schema_version (store *s);
 
 /* BEGIN IMMEDIATE: takes the write lock up front, so a read-then-write transaction cannot
@@ -59,6 +72,28 @@ sqlite3_finalizep (sqlite3_stmt **st)
     sqlite3_finalize (*st);
 }
 #define _cleanup_stmt_ _cleanup_ (sqlite3_finalizep)
+
+/* Reads the current row into item (zeroed, and already counted in the caller's array, so
+ * a failure leaves it for the array's free); < 0 with *err on failure. */
+typedef int (*store_row_reader) (store *s, sqlite3_stmt *st, void *item, box_error **err);
+
+/* Runs sql (with ?1 bound to key unless key is NULL) and appends every row to the array at
+ * *items (a pointer to item_size-byte items, *n of them), growing it; the array always ends
+ * with one zeroed item past *n (a NULL-terminated list of pointers). On failure the items
+ * read so far, the partly read one included, stay in *items / *n for the caller to free with
+ * the rest of what it owns. what names the rows in errors ("store: <what>: ..."). */
+int store_collect_rows (store *s, const char *sql, const char *key, void *items, size_t *n,
+                        size_t item_size, store_row_reader read_row, const char *what,
+                        box_error **err);
+
+/* Runs sql (?1 bound to key) and reads its first row into item with read_row: 1 when there
+ * was a row, 0 when there was none. */
+int store_read_one_row (store *s, const char *sql, const char *key, void *item,
+                        store_row_reader read_row, const char *what, box_error **err);
+
+/* Reads (key, value) rows, key bound to ?1, into a box_label array (see store_collect_rows). */
+int store_collect_labels (store *s, const char *sql, const char *key, box_label **labels, size_t *n,
+                          const char *what, box_error **err);
 
 /* Duplicates a text column (NULL stays NULL); false only when allocation failed. */
 int store_column_strdup (sqlite3_stmt *st, int col, char **out);

@@ -39,6 +39,15 @@ int cli_usage_error (const char *verb, const char *fmt, ...) __attribute__ ((for
  * counts: "-h" is their --hostname, and the command's own words are not ours. */
 bool cli_wants_help (const cli_verb *verb, int argc, char **argv);
 
+/* What a verb does to one reference (a box, an image): < 0 with *err on failure. */
+typedef int (*cli_ref_action) (box_engine *eng, const char *ref, void *data, box_error **err);
+
+/* Runs act on each of the argc references in argv (at least one, else a usage error of
+ * verb). A failure is reported and the others still run (docker's habit); returns the exit
+ * status of the last failure, 0 when every one succeeded. */
+int cli_for_each_ref (cli_context *ctx, const char *verb, int argc, char **argv, cli_ref_action act,
+                      void *data);
+
 /* Prints one JSON array of inspect_json(ref) for every ref in argv[1..], reporting the refs
  * that fail (docker's inspect habit); returns the exit status. */
 int cli_inspect_each (cli_context *ctx, const char *verb, int argc, char **argv,

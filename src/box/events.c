@@ -152,10 +152,9 @@ run_events (cli_context *ctx, int argc, char **argv)
       }
   if (optind < argc)
     return cli_usage_error ("events", "takes no arguments");
-  /* docker: without --until the stream goes on */
-  opts.follow = opts.until_ns == 0;
-  if (opts.follow && opts.since_ns == 0)
-    opts.since_ns = 0; /* from now on: the library's default for a follow */
+  /* docker: without --until, or until a time still to come, the stream goes on (from now
+     on without --since: the library's default for a follow) */
+  opts.follow = opts.until_ns == 0 || opts.until_ns > cli_now_ns ();
   box_engine *eng = cli_engine (ctx);
   if (!eng)
     return CLI_EXIT_ENGINE_ERROR;

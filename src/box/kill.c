@@ -5,6 +5,15 @@
 #include "cli.h"
 
 static int
+kill_one (box_engine *eng, const char *ref, void *signal_name, box_error **err)
+{
+  if (box_box_kill (eng, ref, signal_name, err) < 0)
+    return -1;
+  printf ("%s\n", ref);
+  return 0;
+}
+
+static int
 run_kill (cli_context *ctx, int argc, char **argv)
 {
   static const struct option options[] = {
@@ -22,21 +31,8 @@ run_kill (cli_context *ctx, int argc, char **argv)
       default:
         return cli_usage_error ("kill", "unknown option");
       }
-  if (optind >= argc)
-    return cli_usage_error ("kill", "requires at least 1 argument");
-  box_engine *eng = cli_engine (ctx);
-  if (!eng)
-    return CLI_EXIT_ENGINE_ERROR;
-  int status = 0;
-  for (int i = optind; i < argc; i++)
-    {
-      box_error *err = NULL;
-      if (box_box_kill (eng, argv[i], signal_name, &err) < 0)
-        status = cli_report (err);
-      else
-        printf ("%s\n", argv[i]);
-    }
-  return status;
+  return cli_for_each_ref (ctx, "kill", argc - optind, argv + optind, kill_one,
+                           (void *) signal_name);
 }
 
 const cli_verb cli_verb_kill = {

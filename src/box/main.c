@@ -204,33 +204,57 @@ main (int argc, char **argv)
 }
 
 int
-cli_inspect_each (cli_context *ctx, const char *verb, int argc, char **argv,
-                  int (*inspect_json) (box_engine *, const char *, char **, box_error **))
+cli_for_each_ref (cli_context *ctx, const char *verb, int argc, char **argv, cli_ref_action act,
+                  void *data)
 {
-  if (argc < 2)
+  if (argc < 1)
     return cli_usage_error (verb, "requires at least 1 argument");
   box_engine *eng = cli_engine (ctx);
   if (!eng)
     return CLI_EXIT_ENGINE_ERROR;
-  json_t *out = json_array ();
   int status = 0;
-  for (int i = 1; i < argc; i++)
+  for (int i = 0; i < argc; i++)
     {
       box_error *err = NULL;
-      char *text = NULL;
-      if (inspect_json (eng, argv[i], &text, &err) < 0)
-        {
-          status = cli_report (err);
-          continue;
-        }
-      json_array_append_new (out, json_loads (text, 0, NULL));
+      if (act (eng, argv[i], data, &err) < 0)
+        status = cli_report (err);
+    }
+  return status;
+}
+
+typedef struct inspect_each {
+  int (*inspect_json) (box_engine *, const char *, char **, box_error **);
+  json_t *out;
+  bool ran; /* the references were looked up (usage and engine were fine) */
+} inspect_each;
+
+static int
+inspect_one (box_engine *eng, const char *ref, void *data, box_error **err)
+{
+  inspect_each *each = data;
+  each->ran = true;
+  char *text = NULL;
+  if (each->inspect_json (eng, ref, &text, err) < 0)
+    return -1;
+  json_array_append_new (each->out, json_loads (text, 0, NULL));
+  free (text);
+  return 0;
+}
+
+int
+cli_inspect_each (cli_context *ctx, const char *verb, int argc, char **argv,
+                  int (*inspect_json) (box_engine *, const char *, char **, box_error **))
+{
+  inspect_each each = { inspect_json, json_array (), false };
+  int status = cli_for_each_ref (ctx, verb, argc - 1, argv + 1, inspect_one, &each);
+  /* like docker: print what was found, even when some references failed */
+  if (each.ran)
+    {
+      char *text = json_dumps (each.out, JSON_INDENT (4) | JSON_PRESERVE_ORDER);
+      if (text)
+        printf ("%s\n", text);
       free (text);
     }
-  /* like docker: print what was found, even when some references failed */
-  char *text = json_dumps (out, JSON_INDENT (4) | JSON_PRESERVE_ORDER);
-  if (text)
-    printf ("%s\n", text);
-  free (text);
-  json_decref (out);
+  json_decref (each.out);
   return status;
 }

@@ -1,65 +1,28 @@
 /* box push */
-#include <getopt.h>
+#include <stdio.h>
 #include <stdlib.h>
-#include <string.h>
 
-#include "cli.h"
-#include "transfer-progress.h"
+#include "transfer-command.h"
 
 static int
 run_push (cli_context *ctx, int argc, char **argv)
 {
-  static const struct option options[] = {
-    { "quiet", no_argument, NULL, 'q' },
-    { "chunk-size", required_argument, NULL, 'c' },
-    { 0 },
-  };
-  bool quiet = false;
-  long long chunk_size = 0;
-  int c;
-  while ((c = getopt_long (argc, argv, "q", options, NULL)) != -1)
-    switch (c)
-      {
-      case 'q':
-        quiet = true;
-        break;
-      case 'c':
-        {
-          char *end = NULL;
-          chunk_size = strtoll (optarg, &end, 10);
-          if (!end || *end || chunk_size <= 0)
-            return cli_usage_error ("push", "--chunk-size needs a positive number of bytes");
-          break;
-        }
-      default:
-        return cli_usage_error ("push", "unknown option");
-      }
-  if (argc - optind != 1)
-    return cli_usage_error ("push", "requires exactly 1 argument");
-  const char *ref = argv[optind];
-  box_engine *eng = cli_engine (ctx);
-  if (!eng)
-    return CLI_EXIT_ENGINE_ERROR;
-  transfer_display *display = calloc (1, sizeof *display);
-  if (!display)
-    return CLI_EXIT_ENGINE_ERROR;
-  transfer_display_init (display, stdout, true);
+  transfer_command cmd;
+  int status = transfer_command_parse (ctx, true, argc, argv, &cmd);
+  if (status != 0)
+    return status;
   box_push_options opts = BOX_PUSH_OPTIONS_INIT;
-  opts.chunk_size = chunk_size;
-  if (!quiet)
-    {
-      opts.progress = transfer_display_event;
-      opts.progress_userdata = display;
-    }
+  opts.chunk_size = cmd.chunk_size;
+  opts.progress = transfer_command_progress (&cmd);
+  opts.progress_userdata = cmd.display;
   box_error *err = NULL;
   char *digest = NULL;
-  int status = 0;
-  if (box_image_push (eng, ref, &opts, &digest, &err) < 0)
+  if (box_image_push (cmd.eng, cmd.ref, &opts, &digest, &err) < 0)
     status = cli_report (err);
   else
-    printf ("%s: digest: %s\n", ref, digest);
+    printf ("%s: digest: %s\n", cmd.ref, digest);
   free (digest);
-  free (display);
+  free (cmd.display);
   return status;
 }
 

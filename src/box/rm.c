@@ -1,7 +1,17 @@
 /* box rm */
 #include <getopt.h>
+#include <stdio.h>
 
 #include "cli.h"
+
+static int
+remove_one (box_engine *eng, const char *ref, void *force, box_error **err)
+{
+  if (box_box_remove_force (eng, ref, *(int *) force, err) < 0)
+    return -1;
+  printf ("%s\n", ref);
+  return 0;
+}
 
 static int
 run_rm (cli_context *ctx, int argc, char **argv)
@@ -17,21 +27,7 @@ run_rm (cli_context *ctx, int argc, char **argv)
         return cli_usage_error ("rm", "unknown option");
       force = 1;
     }
-  if (optind >= argc)
-    return cli_usage_error ("rm", "requires at least 1 argument");
-  box_engine *eng = cli_engine (ctx);
-  if (!eng)
-    return CLI_EXIT_ENGINE_ERROR;
-  int status = 0;
-  for (int i = optind; i < argc; i++)
-    {
-      box_error *err = NULL;
-      if (box_box_remove_force (eng, argv[i], force, &err) < 0)
-        status = cli_report (err);
-      else
-        printf ("%s\n", argv[i]);
-    }
-  return status;
+  return cli_for_each_ref (ctx, "rm", argc - optind, argv + optind, remove_one, &force);
 }
 
 const cli_verb cli_verb_rm = {

@@ -1,5 +1,6 @@
 /* box rmi / box image rm: removes image references and images. */
 #include <getopt.h>
+#include <stdio.h>
 
 #include "cli.h"
 
@@ -13,6 +14,18 @@ print_items (const box_image_delete_item *items, size_t n)
       if (items[i].deleted)
         printf ("Deleted: %s\n", items[i].deleted);
     }
+}
+
+static int
+remove_image (box_engine *eng, const char *ref, void *opts, box_error **err)
+{
+  box_image_delete_item *items = NULL;
+  size_t n = 0;
+  if (box_image_remove (eng, ref, opts, &items, &n, err) < 0)
+    return -1;
+  print_items (items, n);
+  box_image_delete_items_free (items, n);
+  return 0;
 }
 
 static int
@@ -38,26 +51,7 @@ run_rmi (cli_context *ctx, int argc, char **argv)
           return cli_usage_error ("rmi", "unknown option");
         }
     }
-  if (optind >= argc)
-    return cli_usage_error ("rmi", "requires at least 1 argument");
-  box_engine *eng = cli_engine (ctx);
-  if (!eng)
-    return CLI_EXIT_ENGINE_ERROR;
-  int status = 0;
-  for (int i = optind; i < argc; i++)
-    {
-      box_error *err = NULL;
-      box_image_delete_item *items = NULL;
-      size_t n = 0;
-      if (box_image_remove (eng, argv[i], &opts, &items, &n, &err) < 0)
-        {
-          status = cli_report (err);
-          continue;
-        }
-      print_items (items, n);
-      box_image_delete_items_free (items, n);
-    }
-  return status;
+  return cli_for_each_ref (ctx, "rmi", argc - optind, argv + optind, remove_image, &opts);
 }
 
 const cli_verb cli_verb_rmi = {

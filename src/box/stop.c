@@ -6,6 +6,15 @@
 #include "cli.h"
 
 static int
+stop_one (box_engine *eng, const char *ref, void *timeout, box_error **err)
+{
+  if (box_box_stop (eng, ref, *(int *) timeout, err) < 0)
+    return -1;
+  printf ("%s\n", ref);
+  return 0;
+}
+
+static int
 run_stop (cli_context *ctx, int argc, char **argv)
 {
   static const struct option options[] = {
@@ -29,21 +38,7 @@ run_stop (cli_context *ctx, int argc, char **argv)
       default:
         return cli_usage_error ("stop", "unknown option");
       }
-  if (optind >= argc)
-    return cli_usage_error ("stop", "requires at least 1 argument");
-  box_engine *eng = cli_engine (ctx);
-  if (!eng)
-    return CLI_EXIT_ENGINE_ERROR;
-  int status = 0;
-  for (int i = optind; i < argc; i++)
-    {
-      box_error *err = NULL;
-      if (box_box_stop (eng, argv[i], timeout, &err) < 0)
-        status = cli_report (err);
-      else
-        printf ("%s\n", argv[i]);
-    }
-  return status;
+  return cli_for_each_ref (ctx, "stop", argc - optind, argv + optind, stop_one, &timeout);
 }
 
 const cli_verb cli_verb_stop = {

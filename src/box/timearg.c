@@ -42,12 +42,18 @@ parse_duration (const char *s, int64_t *out)
   return 0;
 }
 
-int
-cli_parse_time (const char *s, int64_t *out_ns)
+int64_t
+cli_now_ns (void)
 {
   struct timespec now;
   clock_gettime (CLOCK_REALTIME, &now);
-  int64_t now_ns = (int64_t) now.tv_sec * 1000000000LL + now.tv_nsec;
+  return (int64_t) now.tv_sec * 1000000000LL + now.tv_nsec;
+}
+
+int
+cli_parse_time (const char *s, int64_t *out_ns)
+{
+  int64_t now_ns = cli_now_ns ();
   int64_t d;
   if (parse_duration (s, &d) == 0)
     {

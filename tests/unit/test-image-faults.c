@@ -6,8 +6,9 @@
  * directories. */
 #include "unit.h"
 
+#include "sqlite-faults.h"
+
 #include <fcntl.h>
-#include <sqlite3.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,44 +21,6 @@
 #include "image/image.h"
 #include "image/layer-store.h"
 #include "util/digest.h"
-
-static sqlite3_mem_methods real_methods;
-static long allocations_until_failure = -1; /* -1: never fail */
-static long failures_injected;
-
-static void *
-faulty_malloc (int size)
-{
-  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0)
-    {
-      failures_injected++;
-      return NULL;
-    }
-  return real_methods.xMalloc (size);
-}
-
-static void *
-faulty_realloc (void *p, int size)
-{
-  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0)
-    {
-      failures_injected++;
-      return NULL;
-    }
-  return real_methods.xRealloc (p, size);
-}
-
-static void
-install_faulty_allocator (void)
-{
-  sqlite3_shutdown ();
-  assert_int_equal (sqlite3_config (SQLITE_CONFIG_GETMALLOC, &real_methods), SQLITE_OK);
-  sqlite3_mem_methods faulty = real_methods;
-  faulty.xMalloc = faulty_malloc;
-  faulty.xRealloc = faulty_realloc;
-  assert_int_equal (sqlite3_config (SQLITE_CONFIG_MALLOC, &faulty), SQLITE_OK);
-  assert_int_equal (sqlite3_initialize (), SQLITE_OK);
-}
 
 static box_engine *
 open_engine (const char *root, box_error **err)
@@ -164,7 +127,6 @@ workload (const char *root)
 static void
 check_recovers (const char *root)
 {
-  allocations_until_failure = -1;
   box_error *err = NULL;
   box_engine *eng = open_engine (root, &err);
   assert_non_null (eng);
@@ -194,9 +156,15 @@ copy_state (const char *template_dir, const char *dir)
 }
 
 static void
+copy_template_state (const char *dir, void *template_dir)
+{
+  copy_state (template_dir, dir);
+}
+
+static void
 test_every_allocation_failure_in_image_operations_is_clean (void **state)
 {
-  install_faulty_allocator ();
+  sqlite_faults_install ();
   /* thousands of store opens: on tmpfs their fsyncs cost nothing */
   if (access ("/dev/shm", W_OK) == 0)
     setenv ("TMPDIR", "/dev/shm", 1);
@@ -212,31 +180,13 @@ test_every_allocation_failure_in_image_operations_is_clean (void **state)
     box_engine_close (eng);
   }
 
-  long failures = 0, successes = 0;
-  for (long n = 0;; n++)
-    {
-      char *dir = NULL;
-      if (asprintf (&dir, "%s/pass-%ld", root, n) < 0)
-        fail ();
-      copy_state (template_dir, dir);
-      allocations_until_failure = n;
-      long injected_before = failures_injected;
-      int rc = workload (dir);
-      bool injected = failures_injected > injected_before;
-      if (rc < 0)
-        failures++;
-      else
-        successes++;
-      check_recovers (dir);
-      unit_remove_tree (dir);
-      free (dir);
-      if (!injected)
-        break;
-      if (n > 50000)
-        fail_msg ("the image workload never finished without an injected failure");
-    }
-  assert_true (failures > 10);
-  assert_true (successes >= 1);
+  sqlite_faults_pass pass = { .label = "pass",
+                              .prepare = copy_template_state,
+                              .run = workload,
+                              .check = check_recovers,
+                              .max_passes = 50000,
+                              .data = template_dir };
+  sqlite_faults_fail_each_allocation (root, &pass);
   unit_remove_tree (root);
   free (template_dir);
   free (root);

@@ -4,54 +4,13 @@
  * usable by the next open. */
 #include "unit.h"
 
-#include <sqlite3.h>
+#include "sqlite-faults.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static sqlite3_mem_methods real_methods;
-static long allocations_until_failure = -1; /* -1: never fail */
-static long failures_injected;
-
-static void *
-faulty_malloc (int size)
-{
-  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0)
-    {
-      failures_injected++;
-      return NULL;
-    }
-  return real_methods.xMalloc (size);
-}
-
-static void *
-faulty_realloc (void *p, int size)
-{
-  if (allocations_until_failure >= 0 && allocations_until_failure-- == 0)
-    {
-      failures_injected++;
-      return NULL;
-    }
-  return real_methods.xRealloc (p, size);
-}
-
-static void
-install_faulty_allocator (void)
-{
-  static bool installed;
-  if (installed)
-    return; /* a second GETMALLOC would return the faulty methods as the "real" ones */
-  installed = true;
-  sqlite3_shutdown ();
-  assert_int_equal (sqlite3_config (SQLITE_CONFIG_GETMALLOC, &real_methods), SQLITE_OK);
-  sqlite3_mem_methods faulty = real_methods;
-  faulty.xMalloc = faulty_malloc;
-  faulty.xRealloc = faulty_realloc;
-  assert_int_equal (sqlite3_config (SQLITE_CONFIG_MALLOC, &faulty), SQLITE_OK);
-  assert_int_equal (sqlite3_initialize (), SQLITE_OK);
-}
 
 /* One pass of the workload; returns 0 when every step succeeded, else the first error. */
 static int
@@ -103,7 +62,6 @@ workload (const char *root)
 static void
 check_recovers (const char *root)
 {
-  allocations_until_failure = -1;
   box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
   opts.root = root;
   box_engine *eng = NULL;
@@ -137,40 +95,23 @@ copy_store (const char *template_dir, const char *dir)
   free (command);
 }
 
-/* Runs pass(dir) with SQLite's n-th allocation failing, for n = 0, 1, ... until a pass needs
- * fewer allocations than n. Each pass starts from a copy of template_dir when given (so the
- * cost of a pass does not include the migrations), else from an empty directory. */
+static void
+copy_template_store (const char *dir, void *template_dir)
+{
+  copy_store (template_dir, dir);
+}
+
 static void
 fail_every_allocation_in_turn (const char *root, const char *template_dir, const char *label,
-                               int (*pass) (const char *dir))
+                               int (*run) (const char *dir))
 {
-  long failures = 0, successes = 0;
-  for (long n = 0;; n++)
-    {
-      char *dir = NULL;
-      if (asprintf (&dir, "%s/%s-%ld", root, label, n) < 0)
-        fail ();
-      if (template_dir)
-        copy_store (template_dir, dir);
-      allocations_until_failure = n;
-      long injected_before = failures_injected;
-      int rc = pass (dir);
-      bool injected = failures_injected > injected_before;
-      if (rc < 0)
-        failures++;
-      else
-        successes++;
-      check_recovers (dir);
-      unit_remove_tree (dir);
-      free (dir);
-      if (!injected)
-        break; /* the pass needed fewer than n allocations: every point has been covered */
-      if (n > 20000)
-        fail_msg ("%s never finished without an injected failure", label);
-    }
-  /* SQLite absorbs some failures itself (lookaside, retries); most must surface */
-  assert_true (failures > 10);
-  assert_true (successes >= 1);
+  sqlite_faults_pass pass = { .label = label,
+                              .prepare = template_dir ? copy_template_store : NULL,
+                              .run = run,
+                              .check = check_recovers,
+                              .max_passes = 20000,
+                              .data = (void *) template_dir };
+  sqlite_faults_fail_each_allocation (root, &pass);
 }
 
 static int
@@ -202,7 +143,7 @@ make_fast_temp_dir (void)
 static void
 test_every_allocation_failure_while_migrating_is_clean (void **state)
 {
-  install_faulty_allocator ();
+  sqlite_faults_install ();
   char *root = make_fast_temp_dir ();
   fail_every_allocation_in_turn (root, NULL, "migrate", open_only);
   unit_remove_tree (root);
@@ -213,12 +154,11 @@ test_every_allocation_failure_while_migrating_is_clean (void **state)
 static void
 test_every_allocation_failure_in_box_operations_is_clean (void **state)
 {
-  install_faulty_allocator ();
+  sqlite_faults_install ();
   char *root = make_fast_temp_dir ();
   char *template_dir = NULL;
   if (asprintf (&template_dir, "%s/template", root) < 0)
     fail ();
-  allocations_until_failure = -1;
   assert_int_equal (open_only (template_dir), 0);
   fail_every_allocation_in_turn (root, template_dir, "operations", workload);
   unit_remove_tree (root);
