@@ -6,6 +6,7 @@ state directory, so tests never see each other's boxes.
 import json
 import os
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -53,9 +54,42 @@ class Box:
         return [json.loads(line) for line in self.run(*args).stdout.splitlines() if line]
 
 
+def exiting_monitors(root):
+    """pids of the box-monitor processes of the state directory root that are on their way
+    out: a monitor unlinks its socket (boxes/<id>/monitor.sock) once its box has exited."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if len(argv) > 2 and argv[0].endswith(b"box-monitor") and argv[1] == str(root).encode():
+            if not (root / "boxes" / argv[2].decode() / "monitor.sock").exists():
+                pids.append(int(pid))
+    return pids
+
+
+def check_monitor_reports(root, wait=10.0):
+    """A sanitizer build's monitors write their reports (leaks at exit included) to
+    <root>/monitor-sanitizer.<pid>: any such file fails the test. Monitors still exiting are
+    waited for (a while); those of boxes the test left running are not."""
+    deadline = time.monotonic() + wait
+    while exiting_monitors(root) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    reports = sorted(root.glob("monitor-sanitizer.*")) if root.exists() else []
+    if reports:
+        text = "\n".join(f"{p.name}:\n{p.read_text(errors='replace')}" for p in reports)
+        pytest.fail(f"a box monitor's sanitizer report:\n{text}", pytrace=False)
+
+
 @pytest.fixture
 def box(tmp_path):
-    return Box(tmp_path / "state")
+    b = Box(tmp_path / "state")
+    yield b
+    check_monitor_reports(b.root)
 
 
 @pytest.fixture

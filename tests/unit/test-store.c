@@ -6,6 +6,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/inotify.h>
+#include <unistd.h>
 
 #include "store/boxes.h"
 #include "store/events.h"
@@ -163,6 +165,76 @@ test_abandoned_transaction_rolls_back (void **state)
   free (dir);
 }
 
+/* How many inotify events are queued (the queue is emptied). */
+static int
+queued_events (int inotify_fd)
+{
+  char buf[4096] __attribute__ ((aligned (__alignof__(struct inotify_event))));
+  int count = 0;
+  ssize_t len;
+  while ((len = read (inotify_fd, buf, sizeof buf)) > 0)
+    for (char *at = buf; at < buf + len;
+         at += sizeof (struct inotify_event) + ((struct inotify_event *) at)->len)
+      count++;
+  return count;
+}
+
+/* The events stamp is touched after a commit that appended events, and only then: readers
+ * in other processes sleep on it. */
+static void
+test_events_stamp_is_touched_after_each_commit_with_events (void **state)
+{
+  char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
+  store *s = NULL;
+  box_error *err = NULL;
+  assert_ok (store_open (path, &s, &err), err);
+  assert_ok (store_events_stamp_ensure (s, &err), err);
+  int watch = inotify_init1 (IN_CLOEXEC | IN_NONBLOCK);
+  assert_true (watch >= 0);
+  assert_true (inotify_add_watch (watch, store_events_stamp_path (s), IN_ATTRIB | IN_MODIFY) >= 0);
+
+  {
+    _cleanup_tx_ store_tx tx = { 0 };
+    assert_ok (store_tx_begin (s, &tx, &err), err);
+    assert_ok (store_event_append (s, 1, "container", "create", "x", NULL, &err), err);
+    assert_int_equal (queued_events (watch), 0); /* not committed: not visible yet */
+    /* rolled back at the end of the scope */
+  }
+  assert_int_equal (queued_events (watch), 0);
+
+  store_tx tx = { 0 };
+  assert_ok (store_tx_begin (s, &tx, &err), err);
+  assert_ok (store_event_append (s, 2, "container", "start", "x", NULL, &err), err);
+  assert_ok (store_event_append (s, 3, "container", "die", "x", NULL, &err), err);
+  assert_int_equal (queued_events (watch), 0);
+  assert_ok (store_tx_commit (&tx, &err), err);
+  assert_true (queued_events (watch) >= 1);
+
+  /* a statement outside a transaction commits itself */
+  assert_ok (store_event_append (s, 4, "container", "destroy", "x", NULL, &err), err);
+  assert_true (queued_events (watch) >= 1);
+
+  /* a transaction without events does not wake readers */
+  assert_ok (store_tx_begin (s, &tx, &err), err);
+  assert_ok (store_tx_commit (&tx, &err), err);
+  assert_int_equal (queued_events (watch), 0);
+
+  int64_t last = 0;
+  assert_ok (store_event_last_seq (s, &last, &err), err);
+  store_event **events = NULL;
+  size_t n = 0;
+  assert_ok (store_event_list (s, 0, 0, 0, &events, &n, &err), err);
+  assert_int_equal (n, 3);
+  assert_int_equal (events[2]->seq, last);
+  store_event_list_free (events, n);
+
+  close (watch);
+  store_close (s);
+  unit_remove_tree (dir);
+  free (path);
+  free (dir);
+}
+
 static void
 test_not_a_database_is_a_clear_error (void **state)
 {
@@ -189,6 +261,7 @@ main (void)
     cmocka_unit_test (test_refuses_newer_schema),
     cmocka_unit_test (test_abandoned_transaction_rolls_back),
     cmocka_unit_test (test_not_a_database_is_a_clear_error),
+    cmocka_unit_test (test_events_stamp_is_touched_after_each_commit_with_events),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
