@@ -54,10 +54,9 @@ class Box:
         return [json.loads(line) for line in self.run(*args).stdout.splitlines() if line]
 
 
-def exiting_monitors(root):
-    """pids of the box-monitor processes of the state directory root that are on their way
-    out: a monitor unlinks its socket (boxes/<id>/monitor.sock) once its box has exited."""
-    pids = []
+def box_monitors(root):
+    """(pid, box id) of every box-monitor process serving the state directory root."""
+    found = []
     for pid in os.listdir("/proc"):
         if not pid.isdigit():
             continue
@@ -67,9 +66,15 @@ def exiting_monitors(root):
         except OSError:
             continue
         if len(argv) > 2 and argv[0].endswith(b"box-monitor") and argv[1] == str(root).encode():
-            if not (root / "boxes" / argv[2].decode() / "monitor.sock").exists():
-                pids.append(int(pid))
-    return pids
+            found.append((int(pid), argv[2].decode()))
+    return found
+
+
+def exiting_monitors(root):
+    """pids of the monitors of root on their way out: a monitor unlinks its socket
+    (boxes/<id>/monitor.sock) once its box has exited."""
+    return [pid for pid, box_id in box_monitors(root)
+            if not (root / "boxes" / box_id / "monitor.sock").exists()]
 
 
 def check_monitor_reports(root, wait=10.0):

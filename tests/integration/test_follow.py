@@ -11,6 +11,8 @@ import time
 
 import pytest
 
+from conftest import box_monitors
+
 # Followers look again unprompted only every 10 s (events) as a safety net; a wake that
 # takes longer than this is a missed notification, not a slow machine.
 WAKE_TIMEOUT = 5.0
@@ -212,27 +214,12 @@ def test_logs_follow_ends_when_the_box_is_stopped(box, img):
     box.run("rm", box_id)
 
 
-def monitor_pid(box_id):
-    for pid in os.listdir("/proc"):
-        if not pid.isdigit():
-            continue
-        try:
-            with open(f"/proc/{pid}/cmdline", "rb") as f:
-                argv = f.read().split(b"\0")
-        except OSError:
-            continue
-        if argv and argv[0].endswith(b"box-monitor") and box_id.encode() in argv:
-            return int(pid)
-    return None
-
-
 def test_logs_follow_ends_when_the_monitor_dies(box, img):
     box_id = box.run("run", "-d", img, "sh", "-c", "echo ready; sleep 60").stdout.strip()
     follow = Lines(box.popen("logs", "-f", box_id))
     try:
         assert follow.get(60) == "ready\n"
-        pid = monitor_pid(box_id)
-        assert pid
+        [pid] = [pid for pid, of in box_monitors(box.root) if of == box_id]
         os.kill(pid, signal.SIGKILL)
         assert follow.get(WAKE_TIMEOUT) is None
         assert follow.proc.wait(timeout=30) == 0
