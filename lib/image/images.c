@@ -460,6 +460,23 @@ repository_length (const char *reference)
 }
 
 static bool
+same_repository (const char *a, const char *b)
+{
+  size_t len = repository_length (a);
+  return len == repository_length (b) && strncmp (a, b, len) == 0;
+}
+
+/* Whether the image has a tag other than `tag` in tag's repository. */
+static bool
+other_tag_in_repository (const store_image *image, const char *tag)
+{
+  for (size_t i = 0; i < image->n_tags; i++)
+    if (strcmp (image->tags[i], tag) != 0 && same_repository (image->tags[i], tag))
+      return true;
+  return false;
+}
+
+static bool
 several_repositories (const store_image *image)
 {
   const char *first = NULL;
@@ -502,24 +519,27 @@ plan_removal (box_engine *eng, const char *ref, bool force, char **out_id, bool 
 
   if (match != IMAGE_MATCH_ID)
     {
-      size_t references = image->n_tags + image->n_digests;
-      if (references > 1)
-        {
-          /* other names keep the image: only this one goes (and, for a tag, the digests of
-           * the same repository when it was the repository's last tag, as docker does) */
-          if (untag (eng, normalized, match == IMAGE_MATCH_DIGEST, id, items, err) < 0)
-            return box_err_code (err);
-          *out_id = TAKE_PTR (id);
-          return 0;
-        }
-      if (used && !force)
+      /* this name goes; for a tag that was its repository's last, the digests of that
+       * repository go with it (as docker does: they were only how the tag was pulled) */
+      bool is_digest = match == IMAGE_MATCH_DIGEST;
+      bool digests_go = !is_digest && !other_tag_in_repository (image, normalized);
+      size_t going = 1;
+      for (size_t i = 0; digests_go && i < image->n_digests; i++)
+        going += same_repository (image->digests[i], normalized);
+      bool last_name = image->n_tags + image->n_digests <= going;
+      if (last_name && used && !force)
         return box_err (err, BOX_E_CONFLICT,
                         "conflict: unable to remove repository reference \"%s\" (must force) - "
                         "box %.12s is using its referenced image %s",
                         ref, user, short_id);
-      if (untag (eng, normalized, match == IMAGE_MATCH_DIGEST, id, items, err) < 0)
+      if (untag (eng, normalized, is_digest, id, items, err) < 0)
         return box_err_code (err);
-      *delete_image = !used;
+      for (size_t i = 0; digests_go && i < image->n_digests; i++)
+        if (same_repository (image->digests[i], normalized)
+            && untag (eng, image->digests[i], true, id, items, err) < 0)
+          return box_err_code (err);
+      /* other names keep the image */
+      *delete_image = last_name && !used;
       *out_id = TAKE_PTR (id);
       return 0;
     }

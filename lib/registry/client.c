@@ -542,6 +542,24 @@ typedef struct client_request {
   bool no_retry; /* the caller retries (streaming downloads resume instead) */
 } client_request;
 
+/* The form of an OAuth2 refresh-token grant (docker's client_id convention: the tool's name),
+ * in *out (free()); -1 when out of memory. */
+static int
+token_form (const auth_challenge *challenge, const char *scopes, const char *refresh_token,
+            char **out)
+{
+  _cleanup_free_ char *service = http_query_escape (challenge->service ? challenge->service : "");
+  _cleanup_free_ char *scope = http_query_escape (scopes);
+  _cleanup_free_ char *token = http_query_escape (refresh_token);
+  if (!service || !scope || !token)
+    return -1;
+  int rc = asprintf (out, "grant_type=refresh_token&client_id=box&service=%s&scope=%s"
+                          "&refresh_token=%s",
+                     service, scope, token);
+  explicit_bzero (token, strlen (token));
+  return rc < 0 ? -1 : 0;
+}
+
 /* Fetches a Bearer token for the challenge (or takes it from the cache). */
 static int
 fetch_token (registry_client *client, const auth_challenge *challenge,
@@ -621,15 +639,32 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
       return box_err (err, BOX_E_INTERNAL, "out of memory");
   }
   _cleanup_free_ char *authorization = NULL;
-  if (creds
-      && basic_header (creds->username, creds->password, "Authorization: Basic ", &authorization,
-                       err)
-             < 0)
+  _cleanup_free_ char *form = NULL;
+  bool oauth = creds && creds->identity_token;
+  if (oauth)
+    {
+      /* OAuth2 refresh-token grant: POST realm with a form; the token stays out of URLs */
+      if (token_form (challenge, scopes, creds->password, &form) < 0)
+        return box_err (err, BOX_E_INTERNAL, "out of memory");
+      url[strlen (challenge->realm)] = '\0';
+    }
+  else if (creds
+           && basic_header (creds->username, creds->password, "Authorization: Basic ",
+                            &authorization, err)
+                  < 0)
     return box_err_code (err);
-  const char *headers[] = { authorization, NULL };
+  const char *headers[] = { oauth ? "Content-Type: application/x-www-form-urlencoded"
+                                  : authorization,
+                            NULL };
   http_request req = HTTP_REQUEST_INIT;
   req.url = url;
-  req.headers = authorization ? headers : NULL;
+  req.headers = headers[0] ? headers : NULL;
+  if (oauth)
+    {
+      req.method = "POST";
+      req.body = form;
+      req.body_len = strlen (form);
+    }
   req.follow_redirects = true;
   /* a token server on this machine, or one beside an insecure registry, may be plain HTTP */
   req.allow_insecure_http
@@ -645,6 +680,8 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
             {
               if (authorization)
                 explicit_bzero (authorization, strlen (authorization));
+              if (form)
+                explicit_bzero (form, strlen (form));
               box_err_propagate (err, &local);
               return box_err_wrap (err, "registry %s: token request", registry);
             }
@@ -658,9 +695,16 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
     }
   if (authorization)
     explicit_bzero (authorization, strlen (authorization));
-  if (resp.status == 401 || resp.status == 403)
+  if (form)
+    explicit_bzero (form, strlen (form));
+  if (resp.status == 401 || resp.status == 403 || (oauth && resp.status == 400))
     {
       http_response_clear (&resp);
+      if (oauth)
+        return box_err (err, BOX_E_PERMISSION,
+                        "registry %s: the token server refused the identity token of \"%s\" (from "
+                        "%s); log in again",
+                        registry, creds->username, creds->source);
       if (creds)
         return box_err (err, BOX_E_PERMISSION,
                         "registry %s: authentication failed for user \"%s\" (from %s): wrong "
@@ -740,6 +784,11 @@ client_authenticate (registry_client *client, const http_response *resp, const c
         rc = box_err (err, BOX_E_PERMISSION,
                       "registry %s: authentication required; log in with 'box login %s'", registry,
                       registry);
+      else if (creds->identity_token)
+        rc = box_err (err, BOX_E_PERMISSION,
+                      "registry %s asks for a password (Basic), but the credentials from %s are an "
+                      "identity token, which only a token server takes",
+                      registry, creds->source);
       else if (previous && str_has_prefix (previous, "Authorization: Basic "))
         rc = box_err (err, BOX_E_PERMISSION,
                       "registry %s: authentication failed for user \"%s\" (from %s): wrong "

@@ -25,6 +25,9 @@
 #define DOCKER_DEFAULT_HOST "docker.io"
 #define CONFIG_FILE_MODE 0600
 #define CONFIG_DIR_MODE 0700
+/* the Username with which a credential helper hands over an identity token */
+#define IDENTITY_TOKEN_USERNAME "<token>"
+
 /* a helper's answer is a small JSON object; more than this is not one */
 #define HELPER_MAX_OUTPUT (64 * 1024)
 
@@ -175,11 +178,15 @@ run_helper (const char *helper, const char *action, const char *input, char **ou
   closep (&child_out);
   child_out = -1;
 
-  /* the input is tiny (a host name or one JSON object): a pipe buffer always holds it */
-  sigset_t block, old;
+  /* the input is tiny (a host name or one JSON object): a pipe buffer always holds it. A
+   * helper that exits without reading it (its answer needs no input) must not kill us with
+   * SIGPIPE: block it while writing, and take back one our write raised before unblocking */
+  sigset_t block, old, pending;
   sigemptyset (&block);
   sigaddset (&block, SIGPIPE);
   pthread_sigmask (SIG_BLOCK, &block, &old);
+  sigpending (&pending);
+  bool pipe_was_pending = sigismember (&pending, SIGPIPE) == 1;
   size_t input_len = strlen (input), written = 0;
   while (written < input_len)
     {
@@ -192,6 +199,13 @@ run_helper (const char *helper, const char *action, const char *input, char **ou
     }
   closep (&to_child);
   to_child = -1;
+  sigpending (&pending);
+  if (!pipe_was_pending && sigismember (&pending, SIGPIPE) == 1)
+    {
+      static const struct timespec no_wait = { 0, 0 };
+      while (sigtimedwait (&block, NULL, &no_wait) < 0 && errno == EINTR)
+        ;
+    }
   pthread_sigmask (SIG_SETMASK, &old, NULL);
 
   _cleanup_free_ char *buffer = malloc (HELPER_MAX_OUTPUT + 1);
@@ -279,7 +293,11 @@ lookup_in_helper (const char *helper, const char *host, registry_credentials **o
     return box_err (err, BOX_E_IO,
                     "credential helper docker-credential-%s gave no Username/Secret for %s", helper,
                     host);
-  return credentials_new (user, secret, "credential helper", out, err);
+  if (credentials_new (user, secret, "credential helper", out, err) < 0)
+    return box_err_code (err);
+  /* the protocol's way of handing over an identity token instead of a password */
+  (*out)->identity_token = strcmp (user, IDENTITY_TOKEN_USERNAME) == 0;
+  return 0;
 }
 
 /* Decodes base64("user:password") from an `auths` entry. */
@@ -360,6 +378,20 @@ registry_credentials_lookup (const char *host, registry_credentials **out, box_e
     if (strcmp (entry_host, host) != 0)
       continue;
     const char *field = json_string_value (json_object_get (entry, "auth"));
+    const char *identity = json_string_value (json_object_get (entry, "identitytoken"));
+    if (identity && *identity)
+      {
+        /* the user name, when `auth` has one, only labels the token in messages */
+        _cleanup_ (registry_credentials_freep) registry_credentials *labelled = NULL;
+        if (field && *field && decode_auth_field (field, host, &labelled, err) < 0)
+          return box_err_code (err);
+        const char *user = labelled && *labelled->username ? labelled->username
+                                                           : IDENTITY_TOKEN_USERNAME;
+        if (credentials_new (user, identity, "config file", out, err) < 0)
+          return box_err_code (err);
+        (*out)->identity_token = true;
+        return 0;
+      }
     if (field && *field)
       return decode_auth_field (field, host, out, err);
     const char *user = json_string_value (json_object_get (entry, "username"));

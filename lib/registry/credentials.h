@@ -5,6 +5,9 @@
  *  - in it, `credHelpers` (per host) and `credsStore` (default) name a docker-credential-<name>
  *    program spoken to with the get/store/erase protocol; otherwise `auths[host].auth` holds
  *    base64("user:password");
+ *  - an identity token (an OAuth2 refresh token: `auths[host].identitytoken`, or a helper's
+ *    answer with Username "<token>") is exchanged at the registry's token server for access
+ *    tokens, and never sent to the registry itself;
  *  - for headless runners: BOX_REGISTRY_AUTH_HOST=<host[:port]> with
  *    BOX_REGISTRY_AUTH=<user>:<password> supplies credentials for that one host only, before
  *    the config file is consulted; when unset nothing changes.
@@ -23,7 +26,8 @@
 
 typedef struct registry_credentials {
   char *username;
-  char *password;
+  char *password;      /* the identity token when identity_token is set */
+  bool identity_token; /* password is an OAuth2 refresh token for the token server */
   const char *source; /* "environment", "config file", "credential helper <name>" (static) */
 } registry_credentials;
 

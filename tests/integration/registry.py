@@ -36,6 +36,8 @@ REGISTRY_BIN = "/usr/bin/docker-registry"
 TOKEN_SERVICE = "box-test-registry"
 TOKEN_ISSUER = "box-test-token-server"
 USERS = {"alice": "wonderland", "bob": "builder"}
+# OAuth2 refresh tokens ("identity tokens") the token server accepts, and whose they are
+IDENTITY_TOKENS = {"refresh-bob-7f3a": "bob"}
 # alice may do anything; bob may only pull, and only from repositories under "shared/" and
 # "busybox"; anonymous users get nothing.
 TOKEN_POLICY = {
@@ -95,6 +97,9 @@ class TokenServer:
             def do_GET(self):
                 server.handle(self)
 
+            def do_POST(self):
+                server.handle_refresh_grant(self)
+
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()
@@ -108,6 +113,24 @@ class TokenServer:
                          + b64url(json.dumps(claims).encode()))
         signature = self.key.sign(signing_input.encode(), padding.PKCS1v15(), hashes.SHA256())
         return signing_input + "." + b64url(signature)
+
+    def handle_refresh_grant(self, req):
+        """The OAuth2 refresh-token grant: a form POSTed to the realm."""
+        length = int(req.headers.get("Content-Length", "0"))
+        form = urllib.parse.parse_qs(req.rfile.read(length).decode())
+        user = IDENTITY_TOKENS.get(form.get("refresh_token", [""])[0])
+        if (req.headers.get("Content-Type") != "application/x-www-form-urlencoded"
+                or form.get("grant_type") != ["refresh_token"] or not user):
+            self.requests.append({"user": user, "grant": "refresh_token", "refused": True})
+            req.send_response(400)
+            req.send_header("Content-Type", "application/json")
+            req.end_headers()
+            req.wfile.write(b'{"error":"invalid_grant"}')
+            return
+        # one space-separated scope parameter in a form
+        scopes = form.get("scope", [""])[0].split(" ")
+        self.issue(req, user, [s for s in scopes if s], form.get("service", [""])[0],
+                   grant="refresh_token")
 
     def handle(self, req):
         query = urllib.parse.parse_qs(urllib.parse.urlparse(req.path).query)
@@ -125,8 +148,10 @@ class TokenServer:
                 req.wfile.write(b'{"details":"invalid username or password"}')
                 return
             user = name
-        scopes = query.get("scope", [])
-        self.requests.append({"user": user, "scopes": scopes, "refused": False})
+        self.issue(req, user, query.get("scope", []), query.get("service", [""])[0])
+
+    def issue(self, req, user, scopes, service, grant=None):
+        self.requests.append({"user": user, "scopes": scopes, "refused": False, "grant": grant})
         access = []
         for scope in scopes:
             for one in scope.split(" "):
@@ -142,7 +167,7 @@ class TokenServer:
         if self.expired_tokens_left > 0:
             self.expired_tokens_left -= 1
             age = 3600
-        claims = {"iss": TOKEN_ISSUER, "sub": user or "", "aud": query.get("service", [""])[0],
+        claims = {"iss": TOKEN_ISSUER, "sub": user or "", "aud": service,
                   "exp": now + 300 - age, "nbf": now - 10 - age, "iat": now - age,
                   "jti": base64.b16encode(os.urandom(8)).decode(), "access": access}
         token = self.sign(claims)

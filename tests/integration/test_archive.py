@@ -268,16 +268,22 @@ def test_pull_save_load_push_keeps_every_digest(box, registry, busybox_layout, t
     ref = f"{registry.host}/busybox:2"
     box.run("pull", ref)
     pulled = inspect(box, ref)
-    for fmt in ("docker-archive", "oci-archive"):
-        archive = tmp_path / f"pulled-{fmt}.tar"
-        box.run("save", "--format", fmt, "-o", str(archive), ref)
-        box.run("rmi", "-f", ref)
-        assert box.run("load", "-i", str(archive)).stdout == f"Loaded image: {ref}\n"
+    formats = ("docker-archive", "oci-archive")
+    for fmt in formats:  # both from the pulled image
+        box.run("save", "--format", fmt, "-o", str(tmp_path / f"pulled-{fmt}.tar"), ref)
+    for fmt in formats:
+        # the tag was the repository's last: its digest reference (the pulled image has one)
+        # and the image go too
+        digests = inspect(box, ref)["RepoDigests"]
+        removed = box.run("rmi", "-f", ref).stdout
+        assert all(f"Untagged: {d}" in removed for d in digests) and "Deleted: " in removed
+        out = box.run("load", "-i", str(tmp_path / f"pulled-{fmt}.tar")).stdout
+        assert out == f"Loaded image: {ref}\n"
         loaded = inspect(box, ref)
         assert loaded["Id"] == pulled["Id"]
         assert loaded["RootFS"] == pulled["RootFS"]
-    # the oci-archive carried the pulled manifest and compressed blobs byte for byte: pushing
-    # the loaded image gives the registry's original manifest digest
+    # the oci-archive (loaded last) carried the pulled manifest and compressed blobs byte for
+    # byte: pushing the loaded image gives the registry's original manifest digest
     assert f"digest: {original}" in box.run("push", ref).stdout
 
 
@@ -292,3 +298,21 @@ def test_loading_an_image_already_present_only_adds_its_names(box, busybox_image
     assert box.run("load", "-i", str(archive)).stdout == "Loaded image: busybox:latest\n"
     assert inspect(box, "busybox")["Id"] == busybox_image
     assert blob_count(box) == blobs and layer_dirs(box) == layers
+
+
+def test_rmi_of_a_repositorys_last_tag_takes_its_digests(box, registry, busybox_layout):
+    """As docker: removing a tag keeps the repository's digest references while another tag
+    of that repository remains, and takes them (and the image) with the last one."""
+    registry.skopeo_copy(busybox_layout.path, "busybox:2", tag="2")
+    _, original = registry.manifest("busybox", "2")
+    ref = f"{registry.host}/busybox:2"
+    box.run("pull", ref)
+    box.run("tag", ref, f"{registry.host}/busybox:other")
+    first = box.run("rmi", ref).stdout
+    assert first == f"Untagged: {ref}\n"
+    assert inspect(box, f"{registry.host}/busybox:other")["RepoDigests"] == [
+        f"{registry.host}/busybox@{original}"]
+    last = box.run("rmi", f"{registry.host}/busybox:other").stdout.splitlines()
+    assert last[:2] == [f"Untagged: {registry.host}/busybox:other",
+                        f"Untagged: {registry.host}/busybox@{original}"]
+    assert last[2].startswith("Deleted: sha256:")

@@ -1,5 +1,6 @@
 """box pull against real registries (Debian's docker-registry): open, htpasswd, token auth;
 parallel layers, platform selection, resume of a dropped download, digest verification."""
+import base64
 import json
 import os
 import stat
@@ -321,3 +322,45 @@ def test_docker_hub_mirror(box, registry, busybox_layout):
         json.dumps({"registry-mirrors": [f"http://{registry.host}"]}))
     proc = box.run("pull", "busybox:1")
     assert "Pull complete" in proc.stdout
+
+
+def test_pull_with_identity_token(box, registry_token, busybox_layout, docker_config, tmp_path,
+                                  monkeypatch):
+    """An identity token (config.json `identitytoken`, or a credential helper answering with
+    Username "<token>") is exchanged at the token server with the OAuth2 refresh-token grant:
+    POSTed, never in a URL, never sent to the registry; a refused one is a clear error."""
+    from registry import IDENTITY_TOKENS
+    registry_token.skopeo_copy(busybox_layout.path, "busybox:1", tag="1")
+    server = registry_token.token_server
+    token = next(iter(IDENTITY_TOKENS))
+    docker_config.parent.mkdir(parents=True, exist_ok=True)
+    docker_config.write_text(json.dumps({"auths": {registry_token.host: {
+        "auth": base64.b64encode(b"bob:").decode(), "identitytoken": token}}}))
+    before = len(server.requests)
+    assert "Pull complete" in box.run("pull", f"{registry_token.host}/busybox:1").stdout
+    issued = server.requests[before:]
+    assert issued and all(r["grant"] == "refresh_token" and r["user"] == "bob" for r in issued)
+
+    # the same through a credential helper
+    helper_dir = tmp_path / "helper-bin"
+    helper_dir.mkdir()
+    helper = helper_dir / "docker-credential-tokentest"
+    helper.write_text("#!/bin/sh\n"
+                      "[ \"$1\" = get ] || exit 1\n"
+                      f"echo '{{\"Username\":\"<token>\",\"Secret\":\"{token}\"}}'\n")
+    helper.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{helper_dir}:{os.environ['PATH']}")
+    docker_config.write_text(json.dumps({"credsStore": "tokentest"}))
+    box.run("rmi", f"{registry_token.host}/busybox:1")
+    before = len(server.requests)
+    assert "Pull complete" in box.run("pull", f"{registry_token.host}/busybox:1").stdout
+    assert all(r["grant"] == "refresh_token" for r in server.requests[before:])
+
+    # a revoked token: refused, named, and not shown
+    docker_config.write_text(json.dumps({"auths": {registry_token.host: {
+        "identitytoken": "revoked-0000"}}}))
+    box.run("rmi", f"{registry_token.host}/busybox:1")
+    proc = box.run("pull", f"{registry_token.host}/busybox:1", check=False)
+    assert proc.returncode == 125
+    assert registry_token.host in proc.stderr and "identity token" in proc.stderr
+    assert "revoked-0000" not in proc.stderr
