@@ -234,3 +234,23 @@ def test_logs_follow_of_a_box_that_is_not_running_prints_and_ends(box, img):
     proc = box.popen("logs", "-f", box_id)
     out, err = proc.communicate(timeout=60)
     assert (proc.returncode, out) == (0, "one\ntwo\n"), err
+
+
+def test_logs_follow_under_fast_rotation_keeps_order_without_repeats(box, img):
+    # 1 kB files, 2 kept: the box outruns the cap, so early lines are gone before a late
+    # follower reads them; what each follower prints must still be in order, without a
+    # repeat, and end with the last line
+    n = 300
+    box_id = box.run("run", "-d", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", img,
+                     "sh", "-c", "i=0; while [ $i -lt %d ]; do echo line$i; i=$((i+1)); "
+                     "[ $((i %% 7)) -eq 0 ] && usleep 2000; done" % n).stdout.strip()
+    followers = []
+    for delay in (0, 0.1, 0.3):
+        time.sleep(delay)
+        followers.append(box.popen("logs", "-f", box_id))
+    for follower in followers:
+        out, err = follower.communicate(timeout=120)
+        assert follower.returncode == 0, err
+        numbers = [int(line[4:]) for line in out.splitlines()]
+        assert numbers == sorted(set(numbers)), numbers
+        assert numbers[-1] == n - 1
