@@ -169,35 +169,6 @@ rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers, boo
       n_layers = 1;
     }
 
-  _cleanup_close_ int fs_fd = fsopen ("overlay", FSOPEN_CLOEXEC);
-  if (fs_fd < 0)
-    return box_err_errno (err, errno, "mount rootfs %s: fsopen overlay", rootfs);
-
-  /* "lowerdir+" appends below the lowers given so far: the topmost layer goes first */
-  bool appended = true;
-  for (size_t i = n_layers; i-- > 0;)
-    {
-      if (fsconfig (fs_fd, FSCONFIG_SET_STRING, "lowerdir+", layer_dirs[i], 0) == 0)
-        continue;
-      if (errno == EINVAL && i == n_layers - 1)
-        {
-          appended = false; /* kernel before 6.8: no "lowerdir+" */
-          break;
-        }
-      return box_err_errno (err, errno, "mount rootfs %s: layer %s", rootfs, layer_dirs[i]);
-    }
-  if (!appended)
-    {
-      close (fs_fd);
-      fs_fd = fsopen ("overlay", FSOPEN_CLOEXEC);
-      if (fs_fd < 0)
-        return box_err_errno (err, errno, "mount rootfs %s: fsopen overlay", rootfs);
-      if (configure_legacy_lowerdir (fs_fd, box_dir, layer_dirs, n_layers, err) < 0)
-        return box_err_wrap (err, "mount rootfs %s", rootfs);
-    }
-  if (fsconfig_string (fs_fd, "upperdir", upper, err) < 0
-      || fsconfig_string (fs_fd, "workdir", work, err) < 0)
-    return box_err_wrap (err, "mount rootfs %s", rootfs);
   /* a volatile overlay leaves work/work/incompat/volatile, and refuses to mount again while
    * it exists (after a crash the upper layer may be torn). An ephemeral box's upper layer
    * is only mounted again after a start that failed (a crash removes the box): it is
@@ -211,11 +182,51 @@ rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers, boo
       if (inner_fd >= 0 && fs_remove_tree (inner_fd, "incompat", err) < 0)
         return box_err_wrap (err, "mount rootfs %s", rootfs);
     }
-  /* a kernel before 5.10 does not know "volatile": the overlay is then durable */
-  if (ephemeral && fsconfig (fs_fd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0 && errno != EINVAL)
-    return box_err_errno (err, errno, "mount rootfs %s: overlay option volatile", rootfs);
-  if (fsconfig (fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
-    return box_err_errno (err, errno, "mount rootfs %s: create overlay", rootfs);
+
+  /* "lowerdir+" first; a kernel before 6.8 refuses it at fsconfig, and one before 6.5 (whose
+     overlay still parses a legacy option string, where any key is accepted at fsconfig) only
+     at create: either way, the legacy lowerdir follows */
+  _cleanup_close_ int fs_fd = -1;
+  for (int legacy = 0; legacy < 2; legacy++)
+    {
+      closep (&fs_fd);
+      fs_fd = fsopen ("overlay", FSOPEN_CLOEXEC);
+      if (fs_fd < 0)
+        return box_err_errno (err, errno, "mount rootfs %s: fsopen overlay", rootfs);
+      if (legacy)
+        {
+          if (configure_legacy_lowerdir (fs_fd, box_dir, layer_dirs, n_layers, err) < 0)
+            return box_err_wrap (err, "mount rootfs %s", rootfs);
+        }
+      else
+        {
+          /* "lowerdir+" appends below the lowers given so far: the topmost layer goes first */
+          bool refused = false;
+          for (size_t i = n_layers; i-- > 0 && !refused;)
+            {
+              if (fsconfig (fs_fd, FSCONFIG_SET_STRING, "lowerdir+", layer_dirs[i], 0) == 0)
+                continue;
+              if (errno == EINVAL && i == n_layers - 1)
+                refused = true;
+              else
+                return box_err_errno (err, errno, "mount rootfs %s: layer %s", rootfs,
+                                      layer_dirs[i]);
+            }
+          if (refused)
+            continue;
+        }
+      if (fsconfig_string (fs_fd, "upperdir", upper, err) < 0
+          || fsconfig_string (fs_fd, "workdir", work, err) < 0)
+        return box_err_wrap (err, "mount rootfs %s", rootfs);
+      /* a kernel before 5.10 does not know "volatile": the overlay is then durable */
+      if (ephemeral && fsconfig (fs_fd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0
+          && errno != EINVAL)
+        return box_err_errno (err, errno, "mount rootfs %s: overlay option volatile", rootfs);
+      if (fsconfig (fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
+        break;
+      if (errno != EINVAL || legacy)
+        return box_err_errno (err, errno, "mount rootfs %s: create overlay", rootfs);
+    }
   _cleanup_close_ int mount_fd = fsmount (fs_fd, FSMOUNT_CLOEXEC, 0);
   if (mount_fd < 0)
     return box_err_errno (err, errno, "mount rootfs %s: fsmount", rootfs);

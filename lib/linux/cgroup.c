@@ -15,6 +15,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "linux/cgroup-device.h"
 #include "util/cleanup.h"
 
 #define CGROUP_ROOT "/sys/fs/cgroup"
@@ -429,6 +430,14 @@ cgroup_create (const char *path, const cgroup_limits *limits, int *out_unified_f
         goto fail;
       if (mode == CGROUP_MODE_V2 && apply_v2 (fd, limits, err) < 0)
         goto fail;
+      /* v2 has no devices controller: its rules are an eBPF program on the cgroup (hybrid
+         hosts keep them in the v1 devices hierarchy) */
+      if (mode == CGROUP_MODE_V2 && limits->devices_rules
+          && cgroup_device_filter_attach (fd, limits->devices_rules, err) < 0)
+        {
+          box_err_wrap (err, "cgroup %s", path);
+          goto fail;
+        }
       *out_unified_fd = TAKE_FD (fd);
     }
   return 0;

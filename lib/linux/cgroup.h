@@ -18,7 +18,8 @@ typedef struct cgroup_limits {
   int64_t cpu_quota;         /* microseconds per period, -1: unlimited */
   uint64_t cpu_period;       /* microseconds, 0: the kernel's default */
   int64_t pids_limit;        /* 0: unset, <0: unlimited */
-  const char *devices_rules; /* v1 device rules ("+c 1:3 rwm\n-a *:* rwm\n"), NULL: none */
+  const char *devices_rules; /* device rules ("+c 1:3 rwm\n-a *:* rwm\n"), NULL: none; the v1
+                                devices controller, an eBPF device filter on v2 */
 } cgroup_limits;
 
 typedef struct cgroup_stats {

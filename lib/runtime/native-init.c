@@ -221,6 +221,11 @@ create_devices (const native_init_args *a, int rootfd)
   for (size_t i = 0; i < sizeof links / sizeof links[0]; i++)
     if (symlinkat (links[i][0], devfd, links[i][1]) < 0 && errno != EEXIST)
       FAIL_ERRNO (a, "symlink /dev/%s", links[i][1]);
+  /* /dev/core as runc makes it: only where the kernel has a /proc/kcore (the host's /proc,
+     still ours before pivot_root) */
+  if (access ("/proc/kcore", F_OK) == 0 && symlinkat ("/proc/kcore", devfd, "core") < 0
+      && errno != EEXIST)
+    FAIL_ERRNO (a, "symlink /dev/core");
   close (devfd);
 }
 

@@ -337,6 +337,19 @@ write_id_map (pid_t pid, const char *file, const spec_id_map *maps, size_t n, bo
 
 /* ---- create ----------------------------------------------------------------------------- */
 
+static bool
+engine_has_capability (int cap)
+{
+  struct __user_cap_header_struct header = { .version = _LINUX_CAPABILITY_VERSION_3 };
+  struct __user_cap_data_struct data[2];
+  memset (data, 0, sizeof data);
+  if (syscall (SYS_capget, &header, data) < 0)
+    return false;
+  return data[cap / 32].effective & (UINT32_C (1) << (cap % 32));
+}
+
+/* A hard limit above the engine's own needs CAP_SYS_RESOURCE: without it, a clear error here
+   rather than the init's bare EPERM. */
 static int
 check_rlimits (const oci_process *p, box_error **err)
 {
@@ -356,7 +369,8 @@ check_rlimits (const oci_process *p, box_error **err)
       struct rlimit current;
       if (getrlimit (r->resource, &current) < 0)
         return box_err_errno (err, errno, "getrlimit");
-      if (r->hard > current.rlim_max && current.rlim_max != RLIM_INFINITY)
+      if (r->hard > current.rlim_max && current.rlim_max != RLIM_INFINITY
+          && !engine_has_capability (CAP_SYS_RESOURCE))
         return box_err (err, BOX_E_PERMISSION,
                         "ulimit %s=%llu:%llu: the hard limit %llu is above this host's hard "
                         "limit %llu, and raising a hard limit needs CAP_SYS_RESOURCE, which "
@@ -458,21 +472,6 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
                     "joining an existing pid namespace is not supported by the native runtime");
   if (check_rlimits (&config->process, err) < 0)
     return box_err_code (err);
-  /* device rules live in the v1 devices controller; on a pure v2 host they would need an
-     eBPF device program, which this runtime does not load yet. Rules that deny by default
-     are then kept by taking CAP_MKNOD away: no device node but the ones the runtime makes
-     (null, zero, full, random, urandom, tty, the pty) can appear in the box */
-  if (cgroup_host_mode () == CGROUP_MODE_V2 && config->resources.devices_rules
-      && str_has_prefix (config->resources.devices_rules, "-a "))
-    {
-      uint64_t mknod = UINT64_C (1) << CAP_MKNOD;
-      config->process.cap_bounding &= ~mknod;
-      config->process.cap_effective &= ~mknod;
-      config->process.cap_permitted &= ~mknod;
-      config->process.cap_inheritable &= ~mknod;
-      config->process.cap_ambient &= ~mknod;
-    }
-
   char rootfs[PATH_MAX];
   int len = config->root_path[0] == '/'
                 ? snprintf (rootfs, sizeof rootfs, "%s", config->root_path)

@@ -1,0 +1,133 @@
+"""Box cgroups on whatever layout the host has: the limits land in the right files (v1
+controllers or the unified tree), the kernel enforces them (OOM kill reported by inspect,
+pids limit), device access is denied by default, and --rm leaves no cgroup behind.
+
+Runs on the host (hybrid here) in the suite, and inside a pure cgroup v2 guest through
+test_cgroup_v2.py, which boots one and runs this file there."""
+import json
+import os
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+CGROUP = Path("/sys/fs/cgroup")
+
+pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="boxes need root")
+
+
+def host_mode():
+    fstype = subprocess.run(["stat", "-f", "-c", "%T", str(CGROUP)], capture_output=True,
+                            text=True, check=True).stdout.strip()
+    if fstype == "cgroup2fs":
+        return "v2"
+    unified = subprocess.run(["stat", "-f", "-c", "%T", str(CGROUP / "unified")],
+                             capture_output=True, text=True).stdout.strip()
+    return "hybrid" if unified == "cgroup2fs" else "v1"
+
+
+def box_cgroup_dirs(box_id):
+    """Every directory the box's cgroup may have (one per hierarchy)."""
+    if host_mode() == "v2":
+        return [CGROUP / "box" / box_id]
+    dirs = [CGROUP / c / "box" / box_id for c in ("memory", "cpu", "cpuacct", "pids", "devices")]
+    if host_mode() == "hybrid":
+        dirs.append(CGROUP / "unified" / "box" / box_id)
+    return dirs
+
+
+def read(path):
+    return Path(path).read_text().strip()
+
+
+def test_info_reports_the_host_mode(box):
+    info = json.loads(box.run("info").stdout)
+    assert info["cgroup"]["mode"] == host_mode()
+
+
+def test_limits_are_written(box, busybox_image):
+    box_id = box.run("run", "-d", "--cpus", "0.5", "--cpu-shares", "512", "--pids-limit", "20",
+                     "--memory", "64m", "busybox", "sleep", "60").stdout.strip()
+    try:
+        if host_mode() == "v2":
+            d = CGROUP / "box" / box_id
+            assert read(d / "cpu.max") == "50000 100000"
+            # runc's conversion: 1 + (shares - 2) * 9999 / 262142
+            assert read(d / "cpu.weight") == str(1 + (512 - 2) * 9999 // 262142)
+            assert read(d / "pids.max") == "20"
+            assert read(d / "memory.max") == str(64 << 20)
+        else:
+            assert read(CGROUP / "cpu/box" / box_id / "cpu.cfs_quota_us") == "50000"
+            assert read(CGROUP / "cpu/box" / box_id / "cpu.cfs_period_us") == "100000"
+            assert read(CGROUP / "cpu/box" / box_id / "cpu.shares") == "512"
+            assert read(CGROUP / "pids/box" / box_id / "pids.max") == "20"
+            assert read(CGROUP / "memory/box" / box_id / "memory.limit_in_bytes") == str(64 << 20)
+    finally:
+        box.run("rm", "-f", box_id)
+
+
+def test_memory_limit_oom_kill_is_reported(box, busybox_image):
+    # the shell's variable grows past the limit: the kernel's OOM killer ends it
+    proc = box.run("run", "--name", "hog", "--memory", "32m", "busybox", "sh", "-c",
+                   'x=$(head -c 100000000 /dev/zero | tr "\\0" a); echo ${#x}', check=False)
+    assert proc.returncode == 137, proc.stderr
+    state = box.json("inspect", "hog")[0]["State"]
+    assert state["OOMKilled"] is True
+    assert state["ExitCode"] == 137
+
+
+def test_pids_limit_is_enforced(box, busybox_image):
+    proc = box.run("run", "--rm", "--pids-limit", "5", "busybox", "sh", "-c",
+                   "for i in 1 2 3 4 5 6 7 8; do sleep 10 & done; echo all-started", check=False)
+    assert "can't fork" in proc.stderr
+    assert "all-started" not in proc.stdout
+
+
+def test_rm_leaves_no_cgroup(box, busybox_image):
+    box_id = box.run("run", "-d", "--rm", "--memory", "64m", "--cpus", "1", "--pids-limit", "50",
+                     "busybox", "sh", "-c", "sleep 1").stdout.strip()
+    assert any(d.exists() for d in box_cgroup_dirs(box_id))
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and any(d.exists() for d in box_cgroup_dirs(box_id)):
+        time.sleep(0.1)
+    assert [d for d in box_cgroup_dirs(box_id) if d.exists()] == []
+
+
+def test_rm_of_a_running_box_leaves_no_cgroup(box, busybox_image):
+    box_id = box.run("run", "-d", "--pids-limit", "50", "busybox", "sleep", "60").stdout.strip()
+    box.run("rm", "-f", box_id)
+    assert [d for d in box_cgroup_dirs(box_id) if d.exists()] == []
+
+
+def test_standard_devices_work(box, busybox_image):
+    out = box.run("run", "--rm", "busybox", "sh", "-c",
+                  "head -c 4 /dev/zero | wc -c; head -c 4 /dev/urandom | wc -c; "
+                  "echo x > /dev/null && echo null-ok").stdout.split()
+    assert out == ["4", "4", "null-ok"]
+
+
+def test_other_devices_cannot_be_opened(box, busybox_image):
+    # a block device (8:0, the first SCSI disk) and /dev/kmsg (1:11) made inside the box: docker
+    # lets mknod through but the device rules refuse to open them
+    proc = box.run("run", "--rm", "busybox", "sh", "-c",
+                   "mknod /tmp/sda b 8 0 && echo made-sda; "
+                   "head -c 1 /tmp/sda > /dev/null && echo opened-sda; "
+                   "mknod /tmp/kmsg c 1 11 && echo made-kmsg; "
+                   "echo box-test > /tmp/kmsg && echo opened-kmsg; "
+                   "mknod /tmp/null c 1 3 && echo x > /tmp/null && echo opened-null; true",
+                   check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "opened-sda" not in proc.stdout
+    assert "opened-kmsg" not in proc.stdout
+    assert "made-sda" in proc.stdout and "made-kmsg" in proc.stdout, proc.stderr
+    assert "Operation not permitted" in proc.stderr
+    # an allowed device made the same way opens
+    assert "opened-null" in proc.stdout, proc.stderr
+
+
+def test_privileged_devices_can_be_opened(box, busybox_image):
+    proc = box.run("run", "--rm", "--privileged", "busybox", "sh", "-c",
+                   "mknod /tmp/kmsg c 1 11 && echo box-test > /tmp/kmsg && echo opened-kmsg",
+                   check=False)
+    assert "opened-kmsg" in proc.stdout, proc.stderr
