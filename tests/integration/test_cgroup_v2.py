@@ -36,7 +36,7 @@ echo "box-vm: cgroup filesystem $(stat -f -c %T /sys/fs/cgroup)"
 echo "box-vm: box info cgroup mode $("$BOX_BIN" --root /tmp/info-state info | grep -m1 '"mode"')"
 start=$(cut -d' ' -f1 /proc/uptime)
 /usr/bin/python3 -m pytest -q -p no:cacheprovider -o junit_family=xunit1 \\
-  --junit-xml=/out/junit.xml {' '.join(GUEST_TESTS)}
+  --junit-xml=/out/junit.xml {shlex.join(GUEST_TESTS)}
 status=$?
 echo "box-vm: guest tests took $(awk -v s=$start '{{print $1 - s}}' /proc/uptime)s"
 exit $status
@@ -44,12 +44,16 @@ exit $status
 
 
 @pytest.mark.timeout(GUEST_TIMEOUT + 60)
-def test_box_on_pure_cgroup_v2(tmp_path):
+def test_box_on_pure_cgroup_v2(tmp_path, record_testsuite_property):
     result = vm.run_guest(guest_script(), tmp_path / "out", timeout=GUEST_TIMEOUT)
     console = result.console
     print(console)
     print(f"guest ({vm.accelerator()}): booted in {result.boot_seconds}s, "
           f"boot + tests {result.seconds:.1f}s")
+    # in the JUnit file: how long the guest took, whatever the outcome
+    record_testsuite_property("guest_accelerator", vm.accelerator())
+    record_testsuite_property("guest_boot_seconds", result.boot_seconds)
+    record_testsuite_property("guest_total_seconds", round(result.seconds, 1))
     assert result.status is not None, (
         f"the guest never reported (killed after {GUEST_TIMEOUT}s or failed to boot):\n"
         f"{console[-4000:]}")

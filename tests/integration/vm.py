@@ -1,8 +1,9 @@
-"""A small KVM guest for tests that need a host layout this machine does not have (a pure
+"""A small qemu guest for tests that need a host layout this machine does not have (a pure
 cgroup v2 hierarchy): Debian's own kernel, fetched with `apt-get download` and unpacked into a
-cache directory (never installed on the host), booted directly (-kernel/-initrd, no firmware
-boot loader) with a tiny initramfs built here from Debian's busybox-static and the virtio, 9p
-and overlay modules of that kernel package.
+cache directory (never installed on the host), booted directly (-kernel/-initrd, no boot
+loader) with a tiny initramfs built here from Debian's busybox-static and the virtio, 9p and
+overlay modules of that kernel package. KVM where it can run that kernel, qemu's TCG
+otherwise (see accelerator()).
 
 The guest's root is the host's / shared read-only over virtio-9p, under an overlay whose upper
 layer is a tmpfs, with tmpfs on /tmp and /run (box's stores and overlays live there), and
@@ -72,22 +73,15 @@ exec switch_root /newroot /bin/sh -c \
 
 
 def cpu_model():
-    """The guest's CPU model. Under nested KVM (as on these machines: AMD, inside a VM) a
-    guest with the host's own model (-cpu host) or qemu64 hangs right after the real-mode
-    setup, while a named model of the same vendor boots; BOX_VM_CPU overrides."""
-    if os.environ.get("BOX_VM_CPU"):
-        return os.environ["BOX_VM_CPU"]
-    with open("/proc/cpuinfo") as f:
-        vendor = re.search(r"^vendor_id\s*:\s*(\S+)", f.read(), re.M)
-    if vendor and vendor.group(1) == "AuthenticAMD":
-        return "EPYC"
-    return "host"
+    """The guest's CPU model under KVM: the host's own; BOX_VM_CPU overrides."""
+    return os.environ.get("BOX_VM_CPU", "host")
 
 
 def accelerator():
-    """"kvm", or "tcg" (qemu's own translator) where KVM cannot run a stock kernel: under
-    kvm_pvm (these machines), KVM runs only PVM-enabled guest kernels. BOX_VM_ACCEL
-    overrides."""
+    """"kvm", or "tcg" (qemu's own translator) where KVM cannot run a stock kernel. These
+    machines are themselves guests whose /dev/kvm is kvm_pvm (pagetable-based virtual
+    machines): it runs only kernels built as PVM guests, and a stock Debian kernel never gets
+    past its decompressor there. BOX_VM_ACCEL overrides."""
     if os.environ.get("BOX_VM_ACCEL"):
         return os.environ["BOX_VM_ACCEL"]
     if Path("/sys/module/kvm_pvm").exists() or not kvm_usable():
