@@ -1,7 +1,8 @@
 /* Owns box root filesystems: the overlay mount of image layers plus a per-box upper layer.
  * The mount goes through the new mount API, one "lowerdir+" per layer (kernel 6.8+), so the
  * number of layers is not bounded by the one-page option string of mount(2); older kernels
- * get the classic colon-joined lowerdir through short per-box symlinks (l/0, l/1, ...). */
+ * get mount(2) with the classic colon-joined lowerdir through short per-box symlinks (l/0,
+ * l/1, ...). */
 #include "engine/rootfs.h"
 
 #include <errno.h>
@@ -121,21 +122,23 @@ fsconfig_string (int fs_fd, const char *key, const char *value, box_error **err)
   return 0;
 }
 
-/* Older kernels: one "lowerdir" string of short symlinks to the layers, topmost first. */
+/* Older kernels: one mount(2) with a colon-joined "lowerdir" of short symlinks to the layers,
+   topmost first. Not fsconfig: it takes strings of at most 256 bytes, which a second layer's
+   path already passes; mount(2) takes a page. */
 static int
-configure_legacy_lowerdir (int fs_fd, const char *box_dir, char *const *layer_dirs, size_t n_layers,
-                           box_error **err)
+mount_legacy (const char *box_dir, const char *rootfs, const char *upper, const char *work,
+              char *const *layer_dirs, size_t n_layers, bool ephemeral, box_error **err)
 {
   _cleanup_free_ char *link_dir = NULL;
   if (asprintf (&link_dir, "%s/l", box_dir) < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
   if (mkdir (link_dir, BOX_DIR_MODE) < 0 && errno != EEXIST)
     return box_err_errno (err, errno, "mkdir %s", link_dir);
-  size_t cap = n_layers * (strlen (link_dir) + 24) + 1, used = 0;
-  _cleanup_free_ char *lowerdir = malloc (cap);
-  if (!lowerdir)
+  size_t cap = n_layers * (strlen (link_dir) + 24) + strlen (upper) + strlen (work) + 64, used = 0;
+  _cleanup_free_ char *options = malloc (cap);
+  if (!options)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  lowerdir[0] = '\0';
+  used += (size_t) snprintf (options, cap, "lowerdir=");
   for (size_t i = n_layers; i-- > 0;)
     {
       char link[PATH_MAX];
@@ -143,9 +146,28 @@ configure_legacy_lowerdir (int fs_fd, const char *box_dir, char *const *layer_di
       unlink (link);
       if (symlink (layer_dirs[i], link) < 0)
         return box_err_errno (err, errno, "symlink %s", link);
-      used += (size_t) snprintf (lowerdir + used, cap - used, "%s%s", used ? ":" : "", link);
+      used += (size_t) snprintf (options + used, cap - used, "%s%s", i == n_layers - 1 ? "" : ":",
+                                 link);
     }
-  return fsconfig_string (fs_fd, "lowerdir", lowerdir, err);
+  used += (size_t) snprintf (options + used, cap - used, ",upperdir=%s,workdir=%s", upper, work);
+  if (used >= (size_t) sysconf (_SC_PAGESIZE))
+    return box_err (err, BOX_E_UNSUPPORTED,
+                    "mount rootfs %s: %zu layers make overlay options of %zu bytes, over the "
+                    "page this kernel (before 6.8: no \"lowerdir+\") takes",
+                    rootfs, n_layers, used);
+  /* a kernel before 5.10 does not know "volatile": the overlay is then durable */
+  if (ephemeral)
+    {
+      snprintf (options + used, cap - used, ",volatile");
+      if (mount ("overlay", rootfs, "overlay", 0, options) == 0)
+        return 0;
+      if (errno != EINVAL)
+        return box_err_errno (err, errno, "mount rootfs %s", rootfs);
+      options[used] = '\0';
+    }
+  if (mount ("overlay", rootfs, "overlay", 0, options) < 0)
+    return box_err_errno (err, errno, "mount rootfs %s (overlay %s)", rootfs, options);
+  return 0;
 }
 
 int
@@ -185,47 +207,28 @@ rootfs_mount (const char *box_dir, char *const *layer_dirs, size_t n_layers, boo
 
   /* "lowerdir+" first; a kernel before 6.8 refuses it at fsconfig, and one before 6.5 (whose
      overlay still parses a legacy option string, where any key is accepted at fsconfig) only
-     at create: either way, the legacy lowerdir follows */
-  _cleanup_close_ int fs_fd = -1;
-  for (int legacy = 0; legacy < 2; legacy++)
+     at create: either way, the legacy mount follows */
+  _cleanup_close_ int fs_fd = fsopen ("overlay", FSOPEN_CLOEXEC);
+  if (fs_fd < 0)
+    return box_err_errno (err, errno, "mount rootfs %s: fsopen overlay", rootfs);
+  for (size_t i = n_layers; i-- > 0;)
     {
-      closep (&fs_fd);
-      fs_fd = fsopen ("overlay", FSOPEN_CLOEXEC);
-      if (fs_fd < 0)
-        return box_err_errno (err, errno, "mount rootfs %s: fsopen overlay", rootfs);
-      if (legacy)
-        {
-          if (configure_legacy_lowerdir (fs_fd, box_dir, layer_dirs, n_layers, err) < 0)
-            return box_err_wrap (err, "mount rootfs %s", rootfs);
-        }
-      else
-        {
-          /* "lowerdir+" appends below the lowers given so far: the topmost layer goes first */
-          bool refused = false;
-          for (size_t i = n_layers; i-- > 0 && !refused;)
-            {
-              if (fsconfig (fs_fd, FSCONFIG_SET_STRING, "lowerdir+", layer_dirs[i], 0) == 0)
-                continue;
-              if (errno == EINVAL && i == n_layers - 1)
-                refused = true;
-              else
-                return box_err_errno (err, errno, "mount rootfs %s: layer %s", rootfs,
-                                      layer_dirs[i]);
-            }
-          if (refused)
-            continue;
-        }
-      if (fsconfig_string (fs_fd, "upperdir", upper, err) < 0
-          || fsconfig_string (fs_fd, "workdir", work, err) < 0)
-        return box_err_wrap (err, "mount rootfs %s", rootfs);
-      /* a kernel before 5.10 does not know "volatile": the overlay is then durable */
-      if (ephemeral && fsconfig (fs_fd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0
-          && errno != EINVAL)
-        return box_err_errno (err, errno, "mount rootfs %s: overlay option volatile", rootfs);
-      if (fsconfig (fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) == 0)
-        break;
-      if (errno != EINVAL || legacy)
-        return box_err_errno (err, errno, "mount rootfs %s: create overlay", rootfs);
+      if (fsconfig (fs_fd, FSCONFIG_SET_STRING, "lowerdir+", layer_dirs[i], 0) == 0)
+        continue;
+      if (errno == EINVAL && i == n_layers - 1)
+        return mount_legacy (box_dir, rootfs, upper, work, layer_dirs, n_layers, ephemeral, err);
+      return box_err_errno (err, errno, "mount rootfs %s: layer %s", rootfs, layer_dirs[i]);
+    }
+  if (fsconfig_string (fs_fd, "upperdir", upper, err) < 0
+      || fsconfig_string (fs_fd, "workdir", work, err) < 0)
+    return box_err_wrap (err, "mount rootfs %s", rootfs);
+  if (ephemeral && fsconfig (fs_fd, FSCONFIG_SET_FLAG, "volatile", NULL, 0) < 0 && errno != EINVAL)
+    return box_err_errno (err, errno, "mount rootfs %s: overlay option volatile", rootfs);
+  if (fsconfig (fs_fd, FSCONFIG_CMD_CREATE, NULL, NULL, 0) < 0)
+    {
+      if (errno == EINVAL)
+        return mount_legacy (box_dir, rootfs, upper, work, layer_dirs, n_layers, ephemeral, err);
+      return box_err_errno (err, errno, "mount rootfs %s: create overlay", rootfs);
     }
   _cleanup_close_ int mount_fd = fsmount (fs_fd, FSMOUNT_CLOEXEC, 0);
   if (mount_fd < 0)

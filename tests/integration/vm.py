@@ -244,7 +244,7 @@ def run_guest(script, out_dir, timeout, memory_mb=1536, cpus=2, echo=False):
         "-nodefaults", "-no-user-config", "-display", "none", "-no-reboot",
         "-serial", "stdio",
         "-kernel", str(vmlinuz), "-initrd", str(initramfs),
-        "-append", "console=ttyS0 panic=-1 quiet loglevel=3 rdinit=/init",
+        "-append", "console=ttyS0 panic=-1 quiet loglevel=3 no_timer_check rdinit=/init",
         "-fsdev", "local,id=host,path=/,security_model=passthrough,readonly=on,multidevs=remap",
         "-device", "virtio-9p-pci,fsdev=host,mount_tag=host",
         "-fsdev", f"local,id=out,path={out_dir},security_model=passthrough",
