@@ -209,6 +209,25 @@ migrate (store *s, box_error **err)
     }
 }
 
+/* journal_mode=WAL needs a moment of exclusive access the first time. The busy timeout
+ * covers most of a concurrent opener's work, but SQLite answers SQLITE_BUSY at once where
+ * waiting could deadlock (a connection that already reads, asking to write) and while
+ * another connection rebuilds the WAL index: those are retried here, within the same time. */
+static int
+set_wal_mode (store *s, box_error **err)
+{
+  enum { RETRY_SLEEP_US = 2000 };
+  for (long waited_us = 0;; waited_us += RETRY_SLEEP_US)
+    {
+      int rc = sqlite3_exec (s->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL);
+      if (rc == SQLITE_OK)
+        return 0;
+      if ((rc & 0xff) != SQLITE_BUSY || waited_us >= STORE_BUSY_TIMEOUT_MS * 1000L)
+        return store_error (s, err, rc, "open store: set WAL mode");
+      usleep (RETRY_SLEEP_US);
+    }
+}
+
 int
 store_open (const char *path, store **out, box_error **err)
 {
@@ -237,10 +256,9 @@ store_open (const char *path, store **out, box_error **err)
   int persist_wal = 1;
   sqlite3_file_control (s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
 
-  /* journal_mode=WAL needs a moment of exclusive access the first time; the busy timeout
-   * covers a concurrent opener. synchronous=NORMAL is durable across process crashes in WAL
-   * mode, which is the failure the engine must survive (kill -9 at any point). */
-  if (exec_sql (s, "PRAGMA journal_mode = WAL", "open store: set WAL mode", err) < 0
+  /* synchronous=NORMAL is durable across process crashes in WAL mode, which is the failure
+   * the engine must survive (kill -9 at any point). */
+  if (set_wal_mode (s, err) < 0
       || exec_sql (s, "PRAGMA synchronous = NORMAL", "open store: set synchronous", err) < 0
       || exec_sql (s, "PRAGMA foreign_keys = ON", "open store: enable foreign keys", err) < 0
       || exec_sql (s, "PRAGMA wal_autocheckpoint = " STORE_WAL_PAGES_TEXT,
