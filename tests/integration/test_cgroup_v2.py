@@ -31,7 +31,9 @@ def guest_script():
     env.update(BOX_BIN=BOX_BIN, PYTHONDONTWRITEBYTECODE="1", HOME="/root",
                PATH="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin")
     exports = "".join(f"export {k}={shlex.quote(v)}\n" for k, v in sorted(env.items()))
-    return f"""{exports}cd {shlex.quote(str(REPO))}
+    # a checkout or binary under /tmp or /run would be hidden by the guest's own tmpfs there
+    expose = vm.expose_script([str(REPO), os.path.dirname(os.path.realpath(BOX_BIN))])
+    return f"""{exports}{expose}cd {shlex.quote(str(REPO))}
 echo "box-vm: cgroup filesystem $(stat -f -c %T /sys/fs/cgroup)"
 echo "box-vm: box info cgroup mode $("$BOX_BIN" --root /tmp/info-state info | grep -m1 '"mode"')"
 start=$(cut -d' ' -f1 /proc/uptime)

@@ -59,6 +59,9 @@ echo "$controllers" > /newroot/sys/fs/cgroup/cgroup.subtree_control \
   || fail "enable the controllers$controllers"
 mount -t tmpfs -o mode=1777 tmpfs /newroot/tmp
 mount -t tmpfs -o mode=0755 tmpfs /newroot/run
+# the host's root as it is, for paths the tmpfs above hide (see expose_script)
+mkdir -p /newroot/run/box-vm-host
+mount --bind /host /newroot/run/box-vm-host || fail "bind the host's root"
 mkdir -p /newroot/dev/pts /newroot/dev/shm
 mount -t devpts -o newinstance,ptmxmode=0666 devpts /newroot/dev/pts
 mount -t tmpfs tmpfs /newroot/dev/shm
@@ -230,6 +233,21 @@ class GuestResult:
         self.boot_seconds = float(m.group(1)) if m else None
 
 
+def expose_script(paths):
+    """Shell lines for run.sh that make the host's `paths` visible again where the guest's own
+    tmpfs on /tmp and /run hides them (a checkout under /tmp, say): each is bound from the
+    host's read-only root, which the init keeps on /run/box-vm-host."""
+    hidden = sorted({os.path.realpath(p) for p in paths
+                     if os.path.realpath(p).startswith(("/tmp/", "/run/"))})
+    if not hidden:
+        return ""
+    lines = []  # the init bound the host's root (read-only) on /run/box-vm-host
+    for path in hidden:
+        q = shlex.quote(path)
+        lines.append(f"mkdir -p {q} && mount --bind /run/box-vm-host{q} {q}")
+    return "\n".join(lines) + "\n"
+
+
 def run_guest(script, out_dir, timeout, memory_mb=1536, cpus=2, echo=False):
     """Boots the guest, runs `script` (shell text) as /out/run.sh in it, and returns a
     GuestResult. qemu is killed after `timeout` seconds (status None then)."""
@@ -300,7 +318,8 @@ def main():
     if not args:
         args = ["sh", "-c", "cat /proc/mounts; cat /sys/fs/cgroup/cgroup.subtree_control"]
     out_dir = Path(os.environ.get("BOX_VM_OUT", "/tmp/box-vm-out"))
-    script = f"cd {shlex.quote(os.getcwd())}\nexec {shlex.join(args)}\n"
+    script = (expose_script([os.getcwd()])
+              + f"cd {shlex.quote(os.getcwd())}\nexec {shlex.join(args)}\n")
     result = run_guest(script, out_dir, timeout=int(os.environ.get("BOX_VM_TIMEOUT", "600")),
                        echo=True)
     print(f"\nbox-vm: status {result.status}, boot {result.boot_seconds}s, "
