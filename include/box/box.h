@@ -256,9 +256,27 @@ BOX_API int box_box_wait (box_engine *eng, const char *ref, int *exit_code, box_
 BOX_API int box_box_remove_force (box_engine *eng, const char *ref, int force, box_error **err);
 
 /* The box's processes as docker top shows them: a JSON object {"Titles":[...],
- * "Processes":[[...],...]}; free() it. */
+ * "Processes":[[...],...]}; free() it. Same as box_box_top with the default ps_args. */
 BOX_API int box_box_top_json (box_engine *eng, const char *ref, char **out_json,
                               box_error **err);
+
+#define BOX_TOP_OPTIONS_VERSION 1
+typedef struct box_top_options {
+  unsigned version;
+  /* docker's ps_args, read the way ps reads them: NULL or "" means "-ef" (UID PID PPID C
+   * STIME TTY TIME CMD); "aux" (BSD's user format); "-o pid,comm,args" or "-eo pid=ID,stat"
+   * (ps format keywords: pid ppid pgid sid uid user ruser gid group comm args cmd stat s c
+   * %cpu %mem rss vsz ni nlwp tty time etime etimes stime start ...). Selection options
+   * (-e, -A, a, x) change nothing: the rows are always every process of the box. */
+  const char *ps_args;
+} box_top_options;
+#define BOX_TOP_OPTIONS_INIT { BOX_TOP_OPTIONS_VERSION, NULL }
+
+/* The box's processes (those in its pid namespace, read from /proc, sorted by host pid) in
+ * the columns ps would print for opts->ps_args; *out_json as box_box_top_json. An unknown
+ * option or keyword is BOX_E_INVALID. opts may be NULL. */
+BOX_API int box_box_top (box_engine *eng, const char *ref, const box_top_options *opts,
+                         char **out_json, box_error **err);
 
 /* The box's merged inspect document (docker's container inspect shape) as JSON; free() it. */
 BOX_API int box_box_inspect_json (box_engine *eng, const char *ref, char **out_json,

@@ -1,4 +1,4 @@
-/* Owns the inspect document of a box (docker's container inspect shape) and `top`. */
+/* Owns the inspect document of a box (docker's container inspect shape). */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -100,113 +100,6 @@ box_box_inspect_json (box_engine *eng, const char *ref, char **out_json, box_err
   if (b->external_ref)
     json_object_set_new (o, "ExternalRef", json_string (b->external_ref));
   char *text = json_dumps (o, JSON_INDENT (4) | JSON_PRESERVE_ORDER);
-  json_decref (o);
-  if (!text)
-    return box_err (err, BOX_E_INTERNAL, "out of memory");
-  *out_json = text;
-  return 0;
-}
-
-/* ---- top -------------------------------------------------------------------------------- */
-
-static int
-read_small (const char *path, char *buf, size_t size)
-{
-  int fd = open (path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  ssize_t n = read (fd, buf, size - 1);
-  close (fd);
-  if (n < 0)
-    return -1;
-  buf[n] = '\0';
-  return (int) n;
-}
-
-static json_t *
-process_row (pid_t pid)
-{
-  char path[64], stat_text[1024], cmd[4096], status[4096];
-  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
-  if (read_small (path, stat_text, sizeof stat_text) < 0)
-    return NULL;
-  char *close_paren = strrchr (stat_text, ')');
-  int ppid = 0;
-  char state = '?';
-  if (close_paren)
-    sscanf (close_paren + 2, "%c %d", &state, &ppid);
-  snprintf (path, sizeof path, "/proc/%d/status", (int) pid);
-  unsigned uid = 0;
-  if (read_small (path, status, sizeof status) > 0)
-    {
-      char *u = strstr (status, "\nUid:");
-      if (u)
-        sscanf (u + 5, "%u", &uid);
-    }
-  snprintf (path, sizeof path, "/proc/%d/cmdline", (int) pid);
-  int n = read_small (path, cmd, sizeof cmd);
-  if (n <= 0)
-    {
-      /* a kernel thread or zombie: its name in brackets */
-      char *open_paren = strchr (stat_text, '(');
-      snprintf (cmd, sizeof cmd, "[%.*s]",
-                open_paren && close_paren ? (int) (close_paren - open_paren - 1) : 0,
-                open_paren ? open_paren + 1 : "");
-    }
-  else
-    {
-      for (int i = 0; i < n - 1; i++)
-        if (cmd[i] == '\0')
-          cmd[i] = ' ';
-    }
-  char uid_text[16], pid_text[16], ppid_text[16], state_text[2] = { state, 0 };
-  snprintf (uid_text, sizeof uid_text, "%u", uid);
-  snprintf (pid_text, sizeof pid_text, "%d", (int) pid);
-  snprintf (ppid_text, sizeof ppid_text, "%d", ppid);
-  return json_pack ("[s,s,s,s,s]", uid_text, pid_text, ppid_text, state_text, cmd);
-}
-
-int
-box_box_top_json (box_engine *eng, const char *ref, char **out_json, box_error **err)
-{
-  _cleanup_ (box_box_freep) box_box *b = NULL;
-  if (engine_resolve_box (eng, ref, &b, err) < 0)
-    return box_err_code (err);
-  if (b->state != BOX_STATE_RUNNING || b->pid <= 0)
-    return box_err (err, BOX_E_CONFLICT, "box %s is not running", ref);
-  /* the box's processes: those in its init's pid namespace */
-  char path[64], box_ns[64];
-  snprintf (path, sizeof path, "/proc/%d/ns/pid", b->pid);
-  ssize_t len = readlink (path, box_ns, sizeof box_ns - 1);
-  if (len < 0)
-    return box_err_errno (err, errno, "top %s: read %s", ref, path);
-  box_ns[len] = '\0';
-  _cleanup_closedir_ DIR *proc = opendir ("/proc");
-  if (!proc)
-    return box_err_errno (err, errno, "open /proc");
-  json_t *rows = json_array ();
-  struct dirent *de;
-  while ((de = readdir (proc)) != NULL)
-    {
-      char *end;
-      long pid = strtol (de->d_name, &end, 10);
-      if (*end || pid <= 0)
-        continue;
-      char ns[64];
-      snprintf (path, sizeof path, "/proc/%ld/ns/pid", pid);
-      ssize_t n = readlink (path, ns, sizeof ns - 1);
-      if (n < 0)
-        continue;
-      ns[n] = '\0';
-      if (strcmp (ns, box_ns) != 0)
-        continue;
-      json_t *row = process_row ((pid_t) pid);
-      if (row)
-        json_array_append_new (rows, row);
-    }
-  json_t *o = json_pack ("{s:[s,s,s,s,s],s:o}", "Titles", "UID", "PID", "PPID", "STAT", "CMD",
-                         "Processes", rows);
-  char *text = o ? json_dumps (o, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
   json_decref (o);
   if (!text)
     return box_err (err, BOX_E_INTERNAL, "out of memory");

@@ -213,26 +213,50 @@ as_oci (const runtime_backend *rt)
 
 /* ---- console socket ---------------------------------------------------------------------- */
 
+/* The socket the runtime sends the pty master to. Its path must fit a sockaddr_un (108
+ * bytes) and the runtime connects to it by path, so a long state directory cannot hold it:
+ * it lives in a private directory of its own under /tmp (removed by console_forget). */
 static int
 console_listen (const runtime_context *ctx, const char *id, char *path, size_t size,
                 box_error **err)
 {
-  snprintf (path, size, "%s/%s.console", ctx->state_dir, id);
+  (void) ctx;
+  (void) id;
+  char dir[] = "/tmp/box-console-XXXXXX";
+  if (!mkdtemp (dir))
+    return box_err_errno (err, errno, "create a directory for the console socket in /tmp");
+  snprintf (path, size, "%s/console.sock", dir);
   struct sockaddr_un addr = { .sun_family = AF_UNIX };
-  if (strlen (path) >= sizeof addr.sun_path)
-    return box_err (err, BOX_E_INVALID, "console socket path %s is too long", path);
   strcpy (addr.sun_path, path);
   int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
-    return box_err_errno (err, errno, "socket");
-  unlink (path);
+    {
+      int saved = errno;
+      rmdir (dir);
+      return box_err_errno (err, saved, "socket");
+    }
   if (bind (fd, (struct sockaddr *) &addr, sizeof addr) < 0 || listen (fd, 1) < 0)
     {
       int saved = errno;
       close (fd);
+      unlink (path);
+      rmdir (dir);
       return box_err_errno (err, saved, "listen on %s", path);
     }
   return fd;
+}
+
+/* Removes the console socket and its directory. */
+static void
+console_forget (char *path)
+{
+  unlink (path);
+  char *slash = strrchr (path, '/');
+  if (slash)
+    {
+      *slash = '\0';
+      rmdir (path);
+    }
 }
 
 /* The runtime connected and sent the pty master before it exited: take it. */
@@ -312,7 +336,7 @@ run_with_pid_file (const oci_backend *b, const runtime_context *ctx, const char 
   run_result r;
   int rc = run_runtime (b, ctx, args, stdio, &r, err);
   if (terminal)
-    unlink (console_path);
+    console_forget (console_path);
   if (rc < 0)
     return rc;
   if (!succeeded (&r))
