@@ -240,6 +240,61 @@ typedef struct box_start_options {
 BOX_API int box_box_start (box_engine *eng, const char *ref, const box_start_options *opts,
                            box_error **err);
 
+/* ---- attaching ---------------------------------------------------------------------- */
+
+/* An attachment to a running box's stdio through its monitor (several may exist at once;
+ * the monitor never waits for a slow one). */
+typedef struct box_attach box_attach;
+
+#define BOX_ATTACH_OPTIONS_VERSION 1
+typedef struct box_attach_options {
+  unsigned version;
+  int stdin_fd;  /* read and sent to the box (only if it was created with OpenStdin); -1 */
+  int stdout_fd; /* receives the box's stdout (with a tty: all its output); -1: not wanted */
+  int stderr_fd; /* receives the box's stderr; -1: not wanted */
+  /* with a tty, typing these on stdin_fd detaches (docker's syntax, "ctrl-p,ctrl-q" when
+   * NULL; "" for none); the keys themselves do not reach the box */
+  const char *detach_keys;
+  unsigned short rows, cols; /* > 0: set the box's terminal to this size on attach */
+} box_attach_options;
+#define BOX_ATTACH_OPTIONS_INIT { BOX_ATTACH_OPTIONS_VERSION, -1, -1, -1, NULL, 0, 0 }
+
+/* Attaches to a running box (BOX_E_CONFLICT when it does not run). The fds are borrowed
+ * until box_attach_free. Output written before the attach is not replayed (see the logs). */
+BOX_API int box_box_attach (box_engine *eng, const char *ref, const box_attach_options *opts,
+                            box_attach **out, box_error **err);
+
+/* Starts a created or exited box with this attachment in place before it runs (no output
+ * is missed; the box's output waits for this client rather than being lost to it).
+ * BOX_E_CONFLICT when the box already runs. */
+BOX_API int box_box_start_attached (box_engine *eng, const char *ref,
+                                    const box_attach_options *opts, box_attach **out,
+                                    box_error **err);
+
+typedef enum box_attach_status {
+  BOX_ATTACH_EXITED = 1,   /* the box ended: box_attach_exit_code() */
+  BOX_ATTACH_DETACHED = 2, /* the detach keys were typed: the box goes on */
+  BOX_ATTACH_WOKEN = 3,    /* wake_fd became readable (the caller reads it) */
+} box_attach_status;
+
+/* Copies output and input until the box ends, the detach keys are typed, or wake_fd (>= 0;
+ * e.g. a signalfd for SIGWINCH) is readable. Returns a box_attach_status or < 0. Call again
+ * after BOX_ATTACH_WOKEN. */
+BOX_API int box_attach_run (box_attach *a, int wake_fd, box_error **err);
+/* The box's exit code once box_attach_run returned BOX_ATTACH_EXITED. */
+BOX_API int box_attach_exit_code (const box_attach *a);
+/* Whether the box has a tty (its output is then one stream). */
+BOX_API int box_attach_tty (const box_attach *a);
+/* Detaches (if still attached) and frees. */
+BOX_API void box_attach_free (box_attach *a);
+
+/* Sets the size of a running box's terminal (BOX_E_CONFLICT without one). */
+BOX_API int box_box_resize (box_engine *eng, const char *ref, unsigned rows, unsigned cols,
+                            box_error **err);
+
+/* Checks detach keys in docker's syntax ("ctrl-p,ctrl-q", "ctrl-a,x"). */
+BOX_API int box_detach_keys_validate (const char *keys, box_error **err);
+
 /* Sends the stop signal (the box's, else signal_name when given), waits up to timeout
  * seconds (< 0: the box's stop timeout), then SIGKILL; returns once the box has exited.
  * Stopping a box that is not running succeeds. */

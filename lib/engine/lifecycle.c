@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "engine/attach-protocol.h"
 #include "engine/bundle.h"
 #include "engine/lifecycle.h"
 #include "engine/rootfs.h"
@@ -269,7 +270,8 @@ read_sync (int fd, char *buf, size_t size)
 
 static int
 spawn_monitor (box_engine *eng, const box_box *box, const box_start_options *opts,
-               int intent_fd, int sync_w, int exit_w, pid_t *out_pid, box_error **err)
+               int intent_fd, int sync_w, int exit_w, int attach_fd, pid_t *out_pid,
+               box_error **err)
 {
   _cleanup_free_ char *program = NULL;
   if (engine_find_helper ("box-monitor", &program, err) < 0)
@@ -300,6 +302,8 @@ spawn_monitor (box_engine *eng, const box_box *box, const box_start_options *opt
   posix_spawn_file_actions_adddup2 (&fa, intent_fd, MONITOR_INTENT_FD);
   if (exit_w >= 0)
     posix_spawn_file_actions_adddup2 (&fa, exit_w, MONITOR_EXIT_FD);
+  if (attach_fd >= 0)
+    posix_spawn_file_actions_adddup2 (&fa, attach_fd, MONITOR_ATTACH_FD);
 
   const char *argv[12];
   size_t n = 0;
@@ -316,6 +320,8 @@ spawn_monitor (box_engine *eng, const box_box *box, const box_start_options *opt
     argv[n++] = "--attach-stderr";
   if (exit_w >= 0)
     argv[n++] = "--exit-fd";
+  if (attach_fd >= 0)
+    argv[n++] = "--attach-fd";
   argv[n] = NULL;
 
   pid_t pid;
@@ -331,12 +337,20 @@ spawn_monitor (box_engine *eng, const box_box *box, const box_start_options *opt
 int
 box_box_start (box_engine *eng, const char *ref, const box_start_options *opts, box_error **err)
 {
+  return engine_box_start (eng, ref, opts, -1, err);
+}
+
+int
+engine_box_start (box_engine *eng, const char *ref, const box_start_options *opts,
+                  int attach_fd, box_error **err)
+{
   box_start_options defaults = BOX_START_OPTIONS_INIT;
   if (!opts)
     opts = &defaults;
   if (opts->version != BOX_START_OPTIONS_VERSION)
     return box_err (err, BOX_E_INVALID, "box_start_options: unknown version %u", opts->version);
-  bool attached = opts->stdout_fd >= 0 || opts->stderr_fd >= 0 || opts->exit_fd;
+  bool attached = opts->stdout_fd >= 0 || opts->stderr_fd >= 0 || opts->exit_fd
+                  || attach_fd >= 0;
 
   _cleanup_ (box_box_freep) box_box *found = NULL;
   if (engine_resolve_box (eng, ref, &found, err) < 0)
@@ -363,7 +377,7 @@ box_box_start (box_engine *eng, const char *ref, const box_start_options *opts, 
           intent_fd = -1;
           if (engine_box_mark_dead (eng, id, "the box's monitor died", false, err) < 0)
             return box_err_wrap (err, "start %s", ref);
-          return box_box_start (eng, id, opts, err);
+          return engine_box_start (eng, id, opts, attach_fd, err);
         }
       if (attached)
         rc = box_err (err, BOX_E_CONFLICT, "start %s: the box is already running", ref);
@@ -393,7 +407,8 @@ box_box_start (box_engine *eng, const char *ref, const box_start_options *opts, 
     rc = box_err_errno (err, errno, "start %s: pipe", ref);
   pid_t spawned = 0;
   if (rc >= 0)
-    rc = spawn_monitor (eng, box, opts, intent_fd, sync_pipe[1], exit_pipe[1], &spawned, err);
+    rc = spawn_monitor (eng, box, opts, intent_fd, sync_pipe[1], exit_pipe[1], attach_fd,
+                        &spawned, err);
   if (sync_pipe[1] >= 0)
     close (sync_pipe[1]);
   if (exit_pipe[1] >= 0)

@@ -117,6 +117,11 @@ int monitor_connect (const char *root, const char *id, int *out_fd, box_error **
 int monitor_request (int fd, const char *request, char *reply, size_t reply_size,
                      box_error **err);
 
+/* box_box_start; attach_fd >= 0: the monitor gets it as MONITOR_ATTACH_FD, an attached
+ * client from before the box runs (attach-protocol.h). */
+int engine_box_start (box_engine *eng, const char *ref, const box_start_options *opts,
+                      int attach_fd, box_error **err);
+
 /* Where the box-monitor and box-init programs are. */
 int engine_find_helper (const char *name, char **out, box_error **err);
 

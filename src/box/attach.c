@@ -1,6 +1,7 @@
-/* Owns starting a box attached to this terminal (run without -d, start -a): the box's
- * output reaches our stdout/stderr, our stdin reaches it with -i, the signals we get go to
- * the box (without a tty), and we exit with its exit code. */
+/* Owns attaching this terminal to a box (run without -d, start -a, attach): the box's output
+ * reaches our stdout/stderr, our stdin reaches it with -i, with a tty our terminal is raw,
+ * its size follows ours (SIGWINCH) and the detach keys leave the box running; without a tty
+ * the signals we get go to the box (--sig-proxy); we exit with its exit code. */
 #include "attach.h"
 
 #include <errno.h>
@@ -9,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/signalfd.h>
 #include <termios.h>
 #include <unistd.h>
@@ -29,7 +31,7 @@ restore_terminal (void)
 static void
 make_terminal_raw (void)
 {
-  if (!isatty (STDIN_FILENO) || tcgetattr (STDIN_FILENO, &saved_termios) < 0)
+  if (termios_saved || !isatty (STDIN_FILENO) || tcgetattr (STDIN_FILENO, &saved_termios) < 0)
     return;
   struct termios raw = saved_termios;
   cfmakeraw (&raw);
@@ -40,70 +42,154 @@ make_terminal_raw (void)
     }
 }
 
-int
-cli_attach_start (box_engine *eng, const char *id, const cli_attach_options *a, int *exit_code)
-{
-  /* signals arriving while we start the box are held, then proxied */
-  static const int proxied[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
-  sigset_t mask, previous;
-  sigemptyset (&mask);
-  for (size_t i = 0; i < sizeof proxied / sizeof proxied[0]; i++)
-    sigaddset (&mask, proxied[i]);
-  bool proxy = !a->tty;
-  int sfd = -1;
-  if (proxy)
-    {
-      sigprocmask (SIG_BLOCK, &mask, &previous);
-      sfd = signalfd (-1, &mask, SFD_CLOEXEC);
-    }
-  if (a->tty)
-    make_terminal_raw ();
+/* the signals an attached CLI passes on to a box without a tty */
+static const int proxied_signals[] = { SIGINT, SIGTERM, SIGHUP, SIGQUIT, SIGUSR1, SIGUSR2 };
 
+/* Signals held from before the box starts (none is lost), read through a signalfd. */
+typedef struct signal_watch {
+  int fd;
+  sigset_t previous;
+  bool blocked;
+} signal_watch;
+
+static void
+signal_watch_begin (signal_watch *w, const cli_attach_options *a)
+{
+  sigset_t mask;
+  sigemptyset (&mask);
+  if (a->sig_proxy)
+    for (size_t i = 0; i < sizeof proxied_signals / sizeof proxied_signals[0]; i++)
+      sigaddset (&mask, proxied_signals[i]);
+  if (a->tty)
+    sigaddset (&mask, SIGWINCH);
+  w->fd = -1;
+  w->blocked = !sigisemptyset (&mask);
+  if (!w->blocked)
+    return;
+  sigprocmask (SIG_BLOCK, &mask, &w->previous);
+  w->fd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
+static void
+signal_watch_end (signal_watch *w)
+{
+  if (w->fd >= 0)
+    close (w->fd);
+  w->fd = -1;
+  if (w->blocked)
+    sigprocmask (SIG_SETMASK, &w->previous, NULL);
+  w->blocked = false;
+}
+
+/* Our terminal's size, when we have one. */
+static bool
+terminal_size (unsigned short *rows, unsigned short *cols)
+{
+  struct winsize ws;
+  int fds[] = { STDOUT_FILENO, STDIN_FILENO, STDERR_FILENO };
+  for (size_t i = 0; i < 3; i++)
+    if (ioctl (fds[i], TIOCGWINSZ, &ws) == 0 && ws.ws_row && ws.ws_col)
+      {
+        *rows = ws.ws_row;
+        *cols = ws.ws_col;
+        return true;
+      }
+  return false;
+}
+
+static void
+handle_signals (box_engine *eng, const char *id, signal_watch *w)
+{
+  struct signalfd_siginfo si;
+  while (read (w->fd, &si, sizeof si) == sizeof si)
+    {
+      box_error *err = NULL;
+      if (si.ssi_signo == SIGWINCH)
+        {
+          unsigned short rows, cols;
+          if (terminal_size (&rows, &cols))
+            box_box_resize (eng, id, rows, cols, &err);
+        }
+      else
+        {
+          char name[16];
+          snprintf (name, sizeof name, "%u", si.ssi_signo);
+          box_box_kill (eng, id, name, &err);
+        }
+      box_error_free (err); /* the box may have just exited */
+    }
+}
+
+static void
+fill_options (const cli_attach_options *a, box_attach_options *o)
+{
+  o->stdin_fd = a->interactive ? STDIN_FILENO : -1;
+  o->stdout_fd = STDOUT_FILENO;
+  o->stderr_fd = STDERR_FILENO;
+  o->detach_keys = a->detach_keys;
+  if (a->tty)
+    terminal_size (&o->rows, &o->cols);
+}
+
+/* Copies until the box ends or we detach. */
+static int
+attach_loop (box_engine *eng, const char *id, box_attach *h, signal_watch *w, int *exit_code,
+             bool *detached)
+{
+  *detached = false;
+  for (;;)
+    {
+      box_error *err = NULL;
+      int rc = box_attach_run (h, w->fd, &err);
+      if (rc < 0)
+        return cli_report (err);
+      if (rc == BOX_ATTACH_WOKEN)
+        {
+          handle_signals (eng, id, w);
+          continue;
+        }
+      if (rc == BOX_ATTACH_DETACHED)
+        *detached = true;
+      else
+        *exit_code = box_attach_exit_code (h);
+      return 0;
+    }
+}
+
+/* run --rm without a tty: the box gets our stdio itself, the monitor only reports the exit */
+static int
+start_direct (box_engine *eng, const char *id, const cli_attach_options *a, signal_watch *w,
+              int *exit_code)
+{
   box_start_options so = BOX_START_OPTIONS_INIT;
   so.stdin_fd = a->interactive ? STDIN_FILENO : -1;
   so.stdout_fd = STDOUT_FILENO;
   so.stderr_fd = STDERR_FILENO;
-  so.direct_stdio = a->direct;
+  so.direct_stdio = 1;
   int exit_fd = -1;
   so.exit_fd = &exit_fd;
   box_error *err = NULL;
   if (box_box_start (eng, id, &so, &err) < 0)
     {
-      restore_terminal ();
       int code = cli_start_error_exit_code (err);
       cli_report (err);
-      if (sfd >= 0)
-        close (sfd);
-      if (proxy)
-        sigprocmask (SIG_SETMASK, &previous, NULL);
       return code;
     }
-
   char buf[128];
   size_t used = 0;
   int status = CLI_EXIT_ENGINE_ERROR;
   for (;;)
     {
-      struct pollfd fds[2] = { { .fd = exit_fd, .events = POLLIN }, { .fd = sfd, .events = POLLIN } };
-      int ready = poll (fds, sfd >= 0 ? 2 : 1, -1);
-      if (ready < 0)
+      struct pollfd fds[2]
+          = { { .fd = exit_fd, .events = POLLIN }, { .fd = w->fd, .events = POLLIN } };
+      if (poll (fds, 2, -1) < 0)
         {
           if (errno == EINTR)
             continue;
           break;
         }
-      if (sfd >= 0 && (fds[1].revents & POLLIN))
-        {
-          struct signalfd_siginfo si;
-          if (read (sfd, &si, sizeof si) == sizeof si)
-            {
-              char name[16];
-              snprintf (name, sizeof name, "%u", si.ssi_signo);
-              box_error *kill_err = NULL;
-              if (box_box_kill (eng, id, name, &kill_err) < 0)
-                box_error_free (kill_err); /* it may have just exited */
-            }
-        }
+      if (fds[1].revents & POLLIN)
+        handle_signals (eng, id, w);
       if (fds[0].revents & (POLLIN | POLLHUP))
         {
           ssize_t n = read (exit_fd, buf + used, sizeof buf - 1 - used);
@@ -136,11 +222,65 @@ cli_attach_start (box_engine *eng, const char *id, const cli_attach_options *a, 
         }
     }
   close (exit_fd);
-  restore_terminal ();
-  if (sfd >= 0)
-    close (sfd);
-  if (proxy)
-    sigprocmask (SIG_SETMASK, &previous, NULL);
   *exit_code = status;
   return 0;
+}
+
+int
+cli_attach_start (box_engine *eng, const char *id, const cli_attach_options *a, int *exit_code)
+{
+  signal_watch w;
+  signal_watch_begin (&w, a);
+  if (a->direct)
+    {
+      int rc = start_direct (eng, id, a, &w, exit_code);
+      signal_watch_end (&w);
+      return rc;
+    }
+  if (a->tty && a->interactive)
+    make_terminal_raw ();
+  box_attach_options o = BOX_ATTACH_OPTIONS_INIT;
+  fill_options (a, &o);
+  box_attach *h = NULL;
+  box_error *err = NULL;
+  if (box_box_start_attached (eng, id, &o, &h, &err) < 0)
+    {
+      restore_terminal ();
+      signal_watch_end (&w);
+      int code = cli_start_error_exit_code (err);
+      cli_report (err);
+      return code;
+    }
+  bool detached;
+  int rc = attach_loop (eng, id, h, &w, exit_code, &detached);
+  box_attach_free (h);
+  restore_terminal ();
+  signal_watch_end (&w);
+  if (rc == 0 && detached)
+    *exit_code = 0; /* docker run / start -a: a detach is a success */
+  return rc;
+}
+
+int
+cli_attach_running (box_engine *eng, const char *id, const cli_attach_options *a, int *exit_code,
+                    bool *detached)
+{
+  signal_watch w;
+  signal_watch_begin (&w, a);
+  box_attach_options o = BOX_ATTACH_OPTIONS_INIT;
+  fill_options (a, &o);
+  box_attach *h = NULL;
+  box_error *err = NULL;
+  if (box_box_attach (eng, id, &o, &h, &err) < 0)
+    {
+      signal_watch_end (&w);
+      return cli_report (err);
+    }
+  if (a->tty && a->interactive)
+    make_terminal_raw ();
+  int rc = attach_loop (eng, id, h, &w, exit_code, detached);
+  box_attach_free (h);
+  restore_terminal ();
+  signal_watch_end (&w);
+  return rc;
 }

@@ -1,4 +1,4 @@
-/* Starting a box attached to the CLI's stdio. */
+/* Attaching the CLI's stdio to a box: run (without -d), start -a, attach. */
 #ifndef BOX_CLI_ATTACH_H
 #define BOX_CLI_ATTACH_H
 
@@ -7,14 +7,20 @@
 #include "cli.h"
 
 typedef struct cli_attach_options {
-  bool tty;         /* the box has a pty: our terminal goes raw, signals travel as keys */
-  bool interactive; /* our stdin goes to the box */
-  bool direct;      /* the box writes to our stdout/stderr itself (no log) */
+  bool tty;                /* the box has a pty: our terminal goes raw, signals travel as keys */
+  bool interactive;        /* our stdin goes to the box */
+  bool direct;             /* the box writes to our stdout/stderr itself (no log; run --rm) */
+  bool sig_proxy;          /* the signals we get go to the box (docker: default without a tty) */
+  const char *detach_keys; /* NULL: ctrl-p,ctrl-q */
 } cli_attach_options;
 
-/* Starts the box and waits for it. Returns 0 with *exit_code the box's status, or a CLI exit
- * status (start failed; the error is printed). */
-int cli_attach_start (box_engine *eng, const char *id, const cli_attach_options *a,
-                      int *exit_code);
+/* Starts the box attached and waits for it. Returns 0 with *exit_code the box's status (or
+ * 0 after a detach), or a CLI exit status (start failed; the error is printed). */
+int cli_attach_start (box_engine *eng, const char *id, const cli_attach_options *a, int *exit_code);
+
+/* Attaches to a running box. Returns 0 with *exit_code the box's status when it ended, and
+ * *detached set when the detach keys were typed instead; or a CLI exit status. */
+int cli_attach_running (box_engine *eng, const char *id, const cli_attach_options *a,
+                        int *exit_code, bool *detached);
 
 #endif

@@ -63,6 +63,7 @@ void cli_format_ago (int64_t ns, char *buf, size_t size);
 void cli_format_size (int64_t bytes, char *buf, size_t size);
 
 /* Every verb, defined in its own file. */
+extern const cli_verb cli_verb_attach;
 extern const cli_verb cli_verb_version, cli_verb_info, cli_verb_create, cli_verb_ps,
     cli_verb_inspect, cli_verb_rename, cli_verb_rm, cli_verb_run, cli_verb_start, cli_verb_stop,
     cli_verb_kill, cli_verb_wait, cli_verb_logs, cli_verb_top, cli_verb_events, cli_verb_login,

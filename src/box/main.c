@@ -10,7 +10,7 @@
 #include "cli.h"
 
 static const cli_verb *const verbs[] = {
-  &cli_verb_run,    &cli_verb_create, &cli_verb_start,   &cli_verb_stop,   &cli_verb_kill,
+  &cli_verb_run,    &cli_verb_attach, &cli_verb_create, &cli_verb_start,   &cli_verb_stop,   &cli_verb_kill,
   &cli_verb_wait,   &cli_verb_rm,     &cli_verb_ps,      &cli_verb_inspect, &cli_verb_logs,
   &cli_verb_top,    &cli_verb_events, &cli_verb_rename,  &cli_verb_pull,   &cli_verb_push,
   &cli_verb_image,  &cli_verb_images, &cli_verb_rmi,     &cli_verb_tag,    &cli_verb_load,

@@ -50,8 +50,11 @@ run_run (cli_context *ctx, int argc, char **argv)
   else
     {
       /* an attached --rm box's log could never be read: its output goes straight to us */
-      cli_attach_options a = { .tty = r.run.tty, .interactive = r.run.open_stdin,
-                               .direct = r.run.auto_remove && !r.run.tty };
+      cli_attach_options a = { .tty = r.run.tty,
+                               .interactive = r.run.open_stdin,
+                               .direct = r.run.auto_remove && !r.run.tty,
+                               .sig_proxy = r.sig_proxy && !r.run.tty,
+                               .detach_keys = r.detach_keys };
       int exit_code = 0;
       status = cli_attach_start (eng, box->id, &a, &exit_code);
       if (status == 0)

@@ -37,7 +37,9 @@ const char cli_run_options_help[] =
     "      --stop-timeout SECS    seconds to wait before SIGKILL on stop (default 10)\n"
     "      --runtime NAME         native (default), runc, or oci:/path/to/runtime\n"
     "      --init                 run box-init as pid 1 (reaps, forwards signals)\n"
-    "      --log-opt max-size=SIZE|max-file=N  log rotation\n";
+    "      --log-opt max-size=SIZE|max-file=N  log rotation\n"
+    "      --detach-keys KEYS     keys that detach from a tty box (default ctrl-p,ctrl-q)\n"
+    "      --sig-proxy=BOOL       pass received signals to the box (default true; not with -t)\n";
 
 enum
 {
@@ -59,6 +61,8 @@ enum
   OPT_INIT,
   OPT_RM,
   OPT_LOG_OPT,
+  OPT_DETACH_KEYS,
+  OPT_SIG_PROXY,
 };
 
 static char *
@@ -237,11 +241,14 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
     { "runtime", required_argument, NULL, OPT_RUNTIME },
     { "init", no_argument, NULL, OPT_INIT },
     { "log-opt", required_argument, NULL, OPT_LOG_OPT },
+    { "detach-keys", required_argument, NULL, OPT_DETACH_KEYS },
+    { "sig-proxy", optional_argument, NULL, OPT_SIG_PROXY },
     { 0 },
   };
   memset (r, 0, sizeof *r);
   r->create = (box_box_create_options) BOX_BOX_CREATE_OPTIONS_INIT;
   r->run = (box_run_options) BOX_RUN_OPTIONS_INIT;
+  r->sig_proxy = true;
   size_t n_env = 0, n_cap_add = 0, n_cap_drop = 0, n_sec = 0, n_labels = 0, n_ulimits = 0;
   r->labels = calloc ((size_t) argc + 1, sizeof *r->labels);
   r->ulimits = calloc ((size_t) argc + 1, sizeof *r->ulimits);
@@ -381,6 +388,25 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
           break;
         case OPT_INIT:
           r->run.init = 1;
+          break;
+        case OPT_DETACH_KEYS:
+          {
+            box_error *err = NULL;
+            if (box_detach_keys_validate (optarg, &err) < 0)
+              {
+                box_error_free (err);
+                return cli_usage_error (verb, "invalid detach keys: %s", optarg);
+              }
+            r->detach_keys = optarg;
+            break;
+          }
+        case OPT_SIG_PROXY:
+          if (!optarg || strcmp (optarg, "true") == 0 || strcmp (optarg, "1") == 0)
+            r->sig_proxy = true;
+          else if (strcmp (optarg, "false") == 0 || strcmp (optarg, "0") == 0)
+            r->sig_proxy = false;
+          else
+            return cli_usage_error (verb, "invalid --sig-proxy value: %s", optarg);
           break;
         case OPT_LOG_OPT:
           if (strncmp (optarg, "max-size=", 9) == 0)

@@ -10,6 +10,8 @@ typedef struct cli_run {
   box_box_create_options create;
   box_run_options run;
   bool detach;
+  const char *detach_keys; /* NULL: the default */
+  bool sig_proxy;          /* --sig-proxy (default true) */
   /* owned storage behind the pointers above */
   char **strings;
   size_t n_strings;

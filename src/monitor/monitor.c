@@ -1,13 +1,14 @@
 /* box-monitor: the process that watches one running box (like conmon).
  *
  *   box-monitor ROOT ID [--direct] [--attach-stdin] [--attach-stdout] [--attach-stderr]
- *               [--exit-fd]
+ *               [--exit-fd] [--attach-fd]
  *
  * Spawned by the engine's start with its own session; it forks once so the real monitor is
  * nobody's child (the spawner reaps the first process at once). The monitor becomes a
  * subreaper, creates and starts the box through the runtime backend (so the box's init is its
- * child), owns the box's stdio (pipes or a pty), writes the json-file log, forwards output to
- * an attached client, serves KILL / STOP / WAIT on boxes/<id>/monitor.sock, records the exit
+ * child), owns the box's stdio (pipes or a pty), writes the json-file log, serves attached
+ * clients (attach.c: the one a start passed as MONITOR_ATTACH_FD, and those that ATTACH on
+ * the socket), serves KILL / STOP / WAIT / RESIZE on boxes/<id>/monitor.sock, records the exit
  * (code, signal, OOM, time) in the store, releases the runtime state and the rootfs mount,
  * removes an --rm box, and exits.
  *
@@ -35,18 +36,21 @@
 #include <termios.h>
 #include <unistd.h>
 
+#include "attach.h"
+#include "engine/attach-protocol.h"
 #include "engine/lifecycle.h"
 #include "linux/proc.h"
 #include "logwriter.h"
 #include "sanitizer.h"
 #include "store/boxes.h"
 #include "util/json.h"
+#include "util/strutil.h"
 #include "util/timeutil.h"
 
 #define MAX_CLIENTS 64
 /* after the box's init exits, output still in the pipes is read for at most this long */
 #define DRAIN_TIMEOUT_MS 2000
-#define READ_CHUNK 65536
+#define READ_CHUNK ATTACH_CHUNK_MAX
 /* the niceness of the cleanup after the exit is reported: a tenth of a normal CPU share,
  * enough to finish in milliseconds on a busy host */
 #define CLEANUP_NICE 10
@@ -61,8 +65,9 @@ typedef struct monitor {
   const char *id;
   char *dir;
   int dir_fd;
-  bool direct, attach_stdin, attach_stdout, attach_stderr, want_exit_fd;
-  bool tty, open_stdin;
+  bool direct, attach_stdin, attach_stdout, attach_stderr, want_exit_fd, want_attach_fd;
+  bool tty, open_stdin, stdin_once;
+  attach_request first_attach; /* what the client passed as MONITOR_ATTACH_FD asks for */
   int64_t log_max_bytes;
   int log_max_files;
   char *runtime_name;
@@ -75,6 +80,8 @@ typedef struct monitor {
   int signal_fd, listen_fd, timer_fd;
   client clients[MAX_CLIENTS];
   size_t n_clients;
+
+  attach_set attach;
 
   log_writer log;
   log_stream_buffer out_buf, err_buf;
@@ -143,6 +150,7 @@ load_box (monitor *m, box_engine *eng, box_error **err)
   json_t *host = json_object_get (doc, "HostConfig");
   m->tty = json_is_true (json_object_get (config, "Tty"));
   m->open_stdin = json_is_true (json_object_get (config, "OpenStdin"));
+  m->stdin_once = json_is_true (json_object_get (config, "StdinOnce"));
   json_t *log_config = json_object_get (json_object_get (host, "LogConfig"), "Config");
   m->log_max_bytes = json_integer_value (json_object_get (log_config, "max-size"));
   m->log_max_files = (int) json_integer_value (json_object_get (log_config, "max-file"));
@@ -173,7 +181,7 @@ open_control_socket (monitor *m, box_error **err)
 static int
 start_box (monitor *m, box_error **err)
 {
-  int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 };
+  int out_pipe[2] = { -1, -1 }, err_pipe[2] = { -1, -1 }, in_pipe[2] = { -1, -1 };
   runtime_stdio stdio = { -1, -1, -1 };
   if (m->direct)
     {
@@ -186,6 +194,13 @@ start_box (monitor *m, box_error **err)
       if (pipe2 (out_pipe, O_CLOEXEC) < 0 || pipe2 (err_pipe, O_CLOEXEC) < 0)
         return box_err_errno (err, errno, "pipe");
       stdio.stdin_fd = m->attach_stdin && m->open_stdin ? STDIN_FILENO : -1;
+      if (m->open_stdin && !m->attach_stdin)
+        {
+          /* -i: the box's stdin is a pipe that attached clients write to */
+          if (pipe2 (in_pipe, O_CLOEXEC) < 0)
+            return box_err_errno (err, errno, "pipe");
+          stdio.stdin_fd = in_pipe[0];
+        }
       stdio.stdout_fd = out_pipe[1];
       stdio.stderr_fd = err_pipe[1];
     }
@@ -196,6 +211,13 @@ start_box (monitor *m, box_error **err)
     close (out_pipe[1]);
   if (err_pipe[1] >= 0)
     close (err_pipe[1]);
+  if (in_pipe[0] >= 0)
+    close (in_pipe[0]);
+  if (in_pipe[1] >= 0)
+    {
+      fcntl (in_pipe[1], F_SETFL, O_NONBLOCK);
+      attach_set_input (&m->attach, in_pipe[1], true);
+    }
   m->out_r = out_pipe[0];
   m->err_r = err_pipe[0];
   m->console_fd = console;
@@ -204,12 +226,18 @@ start_box (monitor *m, box_error **err)
   if (m->tty && m->console_fd >= 0)
     {
       /* the console gets the attached terminal's size */
-      struct winsize ws;
-      if (ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
+      struct winsize ws = { .ws_row = m->first_attach.rows, .ws_col = m->first_attach.cols };
+      if (ws.ws_row && ws.ws_col)
+        ioctl (m->console_fd, TIOCSWINSZ, &ws);
+      else if (ioctl (STDOUT_FILENO, TIOCGWINSZ, &ws) == 0)
         ioctl (m->console_fd, TIOCSWINSZ, &ws);
       m->out_r = m->console_fd;
       if (m->attach_stdin && m->open_stdin)
         m->stdin_fd = STDIN_FILENO;
+      /* the monitor never waits on the box's terminal: reads and writes do not block */
+      fcntl (m->console_fd, F_SETFL, fcntl (m->console_fd, F_GETFL) | O_NONBLOCK);
+      if (m->open_stdin)
+        attach_set_input (&m->attach, m->console_fd, false);
     }
   return m->rt.backend->start (m->rt.backend, &m->rt.ctx, m->id, err);
 }
@@ -286,6 +314,15 @@ drop_client (monitor *m, size_t i)
   m->clients[i] = m->clients[--m->n_clients];
 }
 
+/* Sets the box's terminal size; the kernel sends SIGWINCH to its foreground group. */
+static void
+resize_console (monitor *m, unsigned short rows, unsigned short cols)
+{
+  struct winsize ws = { .ws_row = rows, .ws_col = cols };
+  if (m->console_fd >= 0 && rows && cols)
+    ioctl (m->console_fd, TIOCSWINSZ, &ws);
+}
+
 static void
 handle_request (monitor *m, size_t i)
 {
@@ -338,6 +375,38 @@ handle_request (monitor *m, size_t i)
     }
   else if (strcmp (buf, "WAIT") == 0)
     m->clients[i].waiting = true;
+  else if (str_has_prefix (buf, "ATTACH "))
+    {
+      attach_request request;
+      if (attach_parse_request (buf, &request) < 0)
+        {
+          reply (m->clients[i].fd, "ERR %d bad attach request", BOX_E_INVALID);
+          return;
+        }
+      if (m->exited)
+        {
+          reply (m->clients[i].fd, "ERR %d box %s is not running", BOX_E_CONFLICT, m->id);
+          return;
+        }
+      /* the connection becomes an attached client */
+      int fd = m->clients[i].fd;
+      m->clients[i] = m->clients[--m->n_clients];
+      resize_console (m, request.rows, request.cols);
+      attach_add (&m->attach, fd, &request);
+    }
+  else if (sscanf (buf, "RESIZE %d %d", &sig, &timeout) == 2)
+    {
+      if (!m->tty || m->console_fd < 0)
+        reply (m->clients[i].fd, "ERR %d box %s has no terminal", BOX_E_CONFLICT, m->id);
+      else if (sig <= 0 || timeout <= 0 || sig > 0xffff || timeout > 0xffff)
+        reply (m->clients[i].fd, "ERR %d bad terminal size %d x %d", BOX_E_INVALID, sig,
+               timeout);
+      else
+        {
+          resize_console (m, (unsigned short) sig, (unsigned short) timeout);
+          reply (m->clients[i].fd, "OK");
+        }
+    }
   else
     reply (m->clients[i].fd, "ERR %d unknown request", BOX_E_INVALID);
 }
@@ -376,6 +445,8 @@ read_output (monitor *m, int fd, bool is_err)
   log_writer_append (&m->log, is_err ? &m->err_buf : &m->out_buf, stream, chunk, (size_t) n);
   forward (is_err ? STDERR_FILENO : STDOUT_FILENO, is_err ? &m->err_forward : &m->out_forward,
            chunk, (size_t) n);
+  attach_output (&m->attach, is_err ? ATTACH_FRAME_STDERR : ATTACH_FRAME_STDOUT, chunk,
+                 (size_t) n);
   return true;
 }
 
@@ -418,14 +489,18 @@ event_loop (monitor *m)
           if ((m->out_r < 0 && m->err_r < 0) || now >= drain_deadline)
             return;
         }
-      struct pollfd fds[8 + MAX_CLIENTS];
+      /* a lossless attached client that fell behind: the box's output waits for it */
+      bool paused = attach_output_paused (&m->attach);
+      struct pollfd fds[8 + MAX_CLIENTS + ATTACH_MAX_CLIENTS + 1];
       size_t n = 0;
       fds[n++] = (struct pollfd){ .fd = m->signal_fd, .events = POLLIN };
       fds[n++] = (struct pollfd){ .fd = m->timer_fd, .events = POLLIN };
       fds[n++] = (struct pollfd){ .fd = m->listen_fd, .events = POLLIN };
-      fds[n++] = (struct pollfd){ .fd = m->out_r, .events = POLLIN };
-      fds[n++] = (struct pollfd){ .fd = m->err_r, .events = POLLIN };
+      fds[n++] = (struct pollfd){ .fd = paused ? -1 : m->out_r, .events = POLLIN };
+      fds[n++] = (struct pollfd){ .fd = paused ? -1 : m->err_r, .events = POLLIN };
       fds[n++] = (struct pollfd){ .fd = m->exited ? -1 : m->stdin_fd, .events = POLLIN };
+      size_t first_attach = n;
+      n += attach_poll_fds (&m->attach, fds + n);
       size_t first_client = n;
       for (size_t i = 0; i < m->n_clients; i++)
         fds[n++] = (struct pollfd){ .fd = m->clients[i].fd, .events = POLLIN };
@@ -461,16 +536,27 @@ event_loop (monitor *m)
           else if (c >= 0)
             close (c);
         }
+      bool progress = false;
       if (fds[3].revents & (POLLIN | POLLHUP | POLLERR))
-        if (!read_output (m, m->out_r, false))
-          {
-            if (m->out_r == m->console_fd)
-              m->console_fd = -1;
-            close_fd (&m->out_r);
-          }
+        {
+          progress = true;
+          if (!read_output (m, m->out_r, false))
+            {
+              if (m->out_r == m->console_fd)
+                {
+                  m->console_fd = -1;
+                  if (m->attach.input_fd == m->out_r)
+                    attach_set_input (&m->attach, -1, false);
+                }
+              close_fd (&m->out_r);
+            }
+        }
       if (fds[4].revents & (POLLIN | POLLHUP | POLLERR))
-        if (!read_output (m, m->err_r, true))
-          close_fd (&m->err_r);
+        {
+          progress = true;
+          if (!read_output (m, m->err_r, true))
+            close_fd (&m->err_r);
+        }
       if (fds[5].revents & (POLLIN | POLLHUP | POLLERR))
         {
           char buf[4096];
@@ -483,6 +569,12 @@ event_loop (monitor *m)
               forward (m->console_fd, &ok, buf, (size_t) got);
             }
         }
+      if (attach_handle (&m->attach, fds + first_attach, first_client - first_attach))
+        progress = true;
+      /* after the box's end, output is drained as long as it moves (a lossless client may
+       * take its time), and at most DRAIN_TIMEOUT_MS past the last progress */
+      if (m->exited && progress)
+        drain_deadline = time_now_ns () + (int64_t) DRAIN_TIMEOUT_MS * 1000000;
       /* clients last: handling may drop one and reorder the array */
       for (size_t k = n; k-- > first_client;)
         if (fds[k].revents & (POLLIN | POLLHUP | POLLERR))
@@ -493,6 +585,7 @@ event_loop (monitor *m)
 static void
 monitor_clear (monitor *m)
 {
+  attach_clear (&m->attach);
   engine_runtime_clear (&m->rt);
   free (m->runtime_name);
   free (m->dir);
@@ -580,13 +673,15 @@ main (int argc, char **argv)
         m.attach_stderr = true;
       else if (strcmp (argv[i], "--exit-fd") == 0)
         m.want_exit_fd = true;
+      else if (strcmp (argv[i], "--attach-fd") == 0)
+        m.want_attach_fd = true;
     }
   m.out_forward = m.attach_stdout;
   m.err_forward = m.attach_stderr;
 
   /* the engine's fds arrive without close-on-exec (dup2 clears it): the box must not inherit
    * them (the intent lock, or the pipes a client waits on, would live as long as the box) */
-  for (int fd = MONITOR_SYNC_FD; fd <= MONITOR_EXIT_FD; fd++)
+  for (int fd = MONITOR_SYNC_FD; fd <= MONITOR_ATTACH_FD; fd++)
     fcntl (fd, F_SETFD, FD_CLOEXEC);
 
   prctl (PR_SET_CHILD_SUBREAPER, 1);
@@ -604,8 +699,26 @@ main (int argc, char **argv)
 
   box_error *err = NULL;
   box_engine eng;
-  if (engine_box_dir (m.root, m.id, &m.dir, &err) < 0 || open_engine (&m, &eng, &err) < 0
-      || load_box (&m, &eng, &err) < 0)
+  int load_rc = engine_box_dir (m.root, m.id, &m.dir, &err);
+  if (load_rc >= 0)
+    load_rc = open_engine (&m, &eng, &err);
+  if (load_rc >= 0)
+    load_rc = load_box (&m, &eng, &err);
+  attach_init (&m.attach, m.tty, m.stdin_once);
+  if (load_rc >= 0 && m.want_attach_fd)
+    {
+      /* the client that started the box attached: its request waits in the socket */
+      char request[MONITOR_MESSAGE_MAX];
+      ssize_t got;
+      do
+        got = recv (MONITOR_ATTACH_FD, request, sizeof request - 1, MSG_DONTWAIT);
+      while (got < 0 && errno == EINTR);
+      if (got > 0)
+        request[got] = '\0';
+      if (got <= 0 || attach_parse_request (request, &m.first_attach) < 0)
+        load_rc = box_err (&err, BOX_E_INTERNAL, "the attach request of the start is missing");
+    }
+  if (load_rc < 0)
     {
       fail_start (&m, err);
       box_error_free (err);
@@ -639,6 +752,14 @@ main (int argc, char **argv)
       box_error_free (err);
       monitor_clear (&m);
       return 1;
+    }
+  if (m.want_attach_fd)
+    {
+      /* before the event loop reads any output: nothing the box writes is lost to it */
+      int fd = fcntl (MONITOR_ATTACH_FD, F_DUPFD_CLOEXEC, 0);
+      if (fd >= 0)
+        attach_add (&m.attach, fd, &m.first_attach);
+      close (MONITOR_ATTACH_FD);
     }
   write_line (MONITOR_SYNC_FD, "OK %d\n", (int) m.box_pid);
   close (MONITOR_SYNC_FD);
@@ -705,6 +826,8 @@ main (int argc, char **argv)
   for (size_t i = 0; i < m.n_clients; i++)
     if (m.clients[i].waiting)
       reply (m.clients[i].fd, "EXIT %d", exit_info.exit_code);
+  /* attached clients get their output and the exit code before the cleanup */
+  attach_finish (&m.attach, exit_info.exit_code, DRAIN_TIMEOUT_MS);
   if (m.want_exit_fd)
     close (MONITOR_EXIT_FD);
   for (size_t i = 0; i < m.n_clients; i++)
