@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "engine/lifecycle.h"
+#include "engine/top.h"
 #include "util/json.h"
 #include "util/strutil.h"
 
@@ -780,6 +781,29 @@ box_box_top (box_engine *eng, const char *ref, const box_top_options *opts, char
   if (!text)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
   *out_json = text;
+  return 0;
+}
+
+int
+engine_top_columns (const char *ps_args, char **out_headers, size_t *out_n, box_error **err)
+{
+  _cleanup_ (top_format_clear) top_format format = { 0 };
+  if (parse_ps_args (ps_args, &format, err) < 0)
+    return box_err_code (err);
+  size_t len = 1;
+  for (size_t i = 0; i < format.n; i++)
+    len += strlen (format.chosen[i].header) + 1;
+  char *text = calloc (1, len);
+  if (!text)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  for (size_t i = 0; i < format.n; i++)
+    {
+      if (i)
+        strcat (text, " ");
+      strcat (text, format.chosen[i].header);
+    }
+  *out_headers = text;
+  *out_n = format.n;
   return 0;
 }
 
