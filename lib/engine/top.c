@@ -553,6 +553,7 @@ static int
 add_format_list (top_format *f, char *list, box_error **err)
 {
   char *save = NULL;
+  size_t before = f->n;
   for (char *item = strtok_r (list, ", ", &save); item; item = strtok_r (NULL, ", ", &save))
     {
       char *eq = strchr (item, '=');
@@ -561,6 +562,8 @@ add_format_list (top_format *f, char *list, box_error **err)
       if (add_column (f, item, eq ? eq + 1 : NULL, err) < 0)
         return box_err_code (err);
     }
+  if (f->n == before)
+    return box_err (err, BOX_E_INVALID, "empty ps format list \"%s\"", list);
   return 0;
 }
 

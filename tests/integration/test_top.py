@@ -83,6 +83,8 @@ def test_top_ps_options(box, runtime, busybox_image):
 
         bad = box.run("top", box_id, "-o", "pid,nosuchcolumn", check=False)
         assert bad.returncode != 0 and "nosuchcolumn" in bad.stderr
+        bad = box.run("top", box_id, "-o", ",", check=False)  # found by fuzz-ps-args
+        assert bad.returncode != 0 and "empty ps format list" in bad.stderr
         bad = box.run("top", box_id, "-Z", check=False)
         assert bad.returncode != 0 and "-Z" in bad.stderr
     finally:
