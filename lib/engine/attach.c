@@ -48,8 +48,10 @@ static int
 parse_detach_keys (const char *text, unsigned char *keys, size_t *n_keys, box_error **err)
 {
   *n_keys = 0;
+  if (!*text)
+    return 0; /* no detach keys at all */
   const char *p = text;
-  while (*p)
+  for (;;)
     {
       const char *comma = strchr (p, ',');
       size_t len = comma ? (size_t) (comma - p) : strlen (p);
