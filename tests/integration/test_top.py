@@ -29,11 +29,12 @@ def host_ps(fields, pids):
 def start_box(box, runtime, img, *extra):
     box_id = box.run("run", "-d", "--runtime", runtime, *extra, img, "sh", "-c",
                      "sleep 300 & sleep 301 & wait").stdout.strip()
-    # the two sleeps exist once top lists three processes
+    # ready once both sleeps have executed (a child between fork and exec shows the shell's
+    # command line, and for an instant no memory)
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        rows = table(box.run("top", box_id).stdout)[1]
-        if len(rows) == 3:
+        rows = table(box.run("top", box_id, "-o", "rss,args").stdout)[1]
+        if sorted(r[1] for r in rows if int(r[0]) > 0)[1:] == ["sleep 300", "sleep 301"]:
             return box_id
         time.sleep(0.05)
     raise AssertionError(f"the box's processes did not appear: {rows}")
