@@ -356,7 +356,8 @@ typedef int (*box_log_callback) (void *data, box_log_stream stream, int64_t time
 #define BOX_LOGS_OPTIONS_VERSION 1
 typedef struct box_logs_options {
   unsigned version;
-  int follow;       /* keep reading while the box runs */
+  int follow;       /* keep reading while the box runs; ends once its monitor is gone and
+                       what it wrote is read (rotated files are followed) */
   int64_t tail;     /* < 0: all; else only the last N records */
   int64_t since_ns; /* 0: no bound */
   int64_t until_ns; /* 0: no bound */
@@ -385,7 +386,8 @@ typedef int (*box_event_callback) (void *data, const box_event *event);
 #define BOX_EVENTS_OPTIONS_VERSION 1
 typedef struct box_events_options {
   unsigned version;
-  int64_t since_ns; /* 0: from now on (with follow), or from the start (without) */
+  int64_t since_ns; /* 0: with follow, the events committed after the call begins; without,
+                       from the start */
   int64_t until_ns; /* 0: forever (follow) or up to now */
   int follow;       /* stream new events until until_ns or the callback stops */
 } box_events_options;
