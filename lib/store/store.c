@@ -17,9 +17,19 @@
  * to this long for it means "the other process is slow", not "deadlock". */
 #define STORE_BUSY_TIMEOUT_MS 30000
 
-/* WAL pages written before a checkpoint (SQLite's default is 1000): a few box runs' worth */
-#define STORE_WAL_PAGES 64
-#define STORE_WAL_PAGES_TEXT "64"
+/* Checkpoints. A checkpoint costs three fsyncs (the WAL, its directory the first time a
+ * process syncs it, the database), and the first write after a complete one restarts the
+ * WAL (one more fsync). A process that opens the store first (no other connection open)
+ * rebuilds the WAL index by reading every frame since the last restart (about 2 us a
+ * frame), and forgets what was checkpointed: with one short-lived process after another,
+ * the WAL only restarts when a checkpoint and a later write fall in the same stretch of
+ * open connections. So commits checkpoint automatically only past
+ * STORE_AUTOCHECKPOINT_PAGES (SQLite's default is 1000; a box run writes about 20 pages),
+ * which keeps those fsyncs off most runs, and a box's monitor checkpoints past
+ * STORE_DEFERRED_CHECKPOINT_PAGES once its client has the exit code (it defers: no fsync
+ * before the exit is reported), which restarts the WAL early whenever boxes overlap. */
+#define STORE_DEFERRED_CHECKPOINT_PAGES 32
+#define STORE_AUTOCHECKPOINT_PAGES_TEXT "256"
 
 /* the events stamp beside the database file (see store.h) */
 #define STORE_EVENTS_STAMP_SUFFIX "-events"
@@ -249,9 +259,7 @@ store_open (const char *path, store **out, box_error **err)
   /* Most processes open the store for one short command. By default the last connection to
    * close checkpoints the WAL into the database (two fsyncs) and deletes it, and the next
    * process recreates it (more fsyncs): milliseconds on every `box` call. Keep the WAL and
-   * leave checkpoints to SQLite's automatic ones instead, made frequent (STORE_WAL_PAGES):
-   * each process that opens the store first rebuilds the WAL index by reading every frame
-   * since the last checkpoint, so the WAL must stay short. */
+   * checkpoint as described at STORE_AUTOCHECKPOINT_PAGES_TEXT instead. */
   sqlite3_db_config (s->db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
   int persist_wal = 1;
   sqlite3_file_control (s->db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
@@ -261,7 +269,7 @@ store_open (const char *path, store **out, box_error **err)
   if (set_wal_mode (s, err) < 0
       || exec_sql (s, "PRAGMA synchronous = NORMAL", "open store: set synchronous", err) < 0
       || exec_sql (s, "PRAGMA foreign_keys = ON", "open store: enable foreign keys", err) < 0
-      || exec_sql (s, "PRAGMA wal_autocheckpoint = " STORE_WAL_PAGES_TEXT,
+      || exec_sql (s, "PRAGMA wal_autocheckpoint = " STORE_AUTOCHECKPOINT_PAGES_TEXT,
                    "open store: set checkpoint interval", err)
              < 0)
     return box_err_wrap (err, "%s", path);
@@ -292,7 +300,7 @@ store_defer_checkpoints (store *s)
 void
 store_checkpoint_if_due (store *s)
 {
-  if (s->wal_frames < STORE_WAL_PAGES / 2)
+  if (s->wal_frames < STORE_DEFERRED_CHECKPOINT_PAGES)
     return;
   sqlite3_wal_checkpoint_v2 (s->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
   s->wal_frames = 0;

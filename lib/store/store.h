@@ -25,7 +25,7 @@ DEFINE_POINTER_CLEANUP (store, store_close)
  * connection; store_checkpoint_if_due does it then. */
 void store_defer_checkpoints (store *s);
 /* A passive checkpoint (never waits for readers or writers) when this connection's commits
- * left the WAL past half the automatic interval. */
+ * left the WAL longer than a box run's worth of pages (see store.c). */
 void store_checkpoint_if_due (store *s);
 
 sqlite3 *store_db (store *s);
