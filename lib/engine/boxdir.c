@@ -14,6 +14,7 @@
 
 #include "engine/lifecycle.h"
 #include "engine/rootfs.h"
+#include "linux/cgroup.h"
 #include "util/cleanup.h"
 #include "util/fs.h"
 
@@ -114,6 +115,12 @@ engine_box_release (const char *root, const char *id, const char *runtime_name,
   int rc = rt.backend->delete (rt.backend, &rt.ctx, id, true, err);
   engine_runtime_clear (&rt);
   if (rc < 0)
+    return box_err_wrap (err, "release box %s", id);
+  /* and whatever the backend left in the cgroup the bundle named (a runtime killed half-way
+   * through its create leaves one that it never recorded) */
+  char cgroup[sizeof ENGINE_CGROUP_PARENT + BOX_ID_HEX_LENGTH + 2];
+  snprintf (cgroup, sizeof cgroup, ENGINE_CGROUP_PARENT "/%s", id);
+  if (cgroup_destroy (cgroup, ENGINE_CGROUP_EMPTY_TIMEOUT_MS, err) < 0)
     return box_err_wrap (err, "release box %s", id);
   _cleanup_free_ char *dir = NULL;
   if (engine_box_dir (root, id, &dir, err) < 0)

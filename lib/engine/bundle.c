@@ -205,7 +205,7 @@ engine_box_write_bundle (box_engine *eng, const box_box *box, box_error **err)
   };
 
   _cleanup_free_ char *cgroups_path = NULL;
-  if (asprintf (&cgroups_path, "/box/%s", box->id) < 0)
+  if (asprintf (&cgroups_path, ENGINE_CGROUP_PARENT "/%s", box->id) < 0)
     rc = rc < 0 ? rc : box_err (err, BOX_E_INTERNAL, "out of memory");
 
   spec_options so = {

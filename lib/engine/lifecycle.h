@@ -17,6 +17,10 @@
 /* <root>/intents/<id>: an flock()ed file held while a box is being created, started or
  * removed. A crash leaves the file unlocked; reconcile finds it and finishes the job. */
 #define ENGINE_INTENTS_DIR "intents"
+/* every box's cgroup, as the bundle names it: ENGINE_CGROUP_PARENT "/<id>" */
+#define ENGINE_CGROUP_PARENT "/box"
+/* how long a released box's cgroup may take to empty once killed */
+#define ENGINE_CGROUP_EMPTY_TIMEOUT_MS 2000
 /* <root>/trash/<id>: the directory of a removed box. Removal renames boxes/<id> here in
  * one step (the box is gone for everyone at once), then deletes the tree: on a filesystem
  * mounted with discard, each freed directory block costs milliseconds, which the monitor of

@@ -567,6 +567,29 @@ rmdir_tree_path (const char *root, const char *path, box_error **err)
   return 0;
 }
 
+/* Removes path from every v1 hierarchy mounted under CGROUP_ROOT: box's own controllers and
+ * any other (an OCI runtime creates its cgroup in all of them, the named systemd one too). */
+static int
+rmdir_in_v1_hierarchies (const char *path, box_error **err)
+{
+  _cleanup_closedir_ DIR *dir = opendir (CGROUP_ROOT);
+  if (!dir)
+    return box_err_errno (err, errno, "open %s", CGROUP_ROOT);
+  int rc = 0;
+  struct dirent *de;
+  while ((de = readdir (dir)) != NULL)
+    {
+      /* co-mounted controllers appear as symlinks ("cpu" -> "cpu,cpuacct"): once is enough */
+      if (de->d_type != DT_DIR || de->d_name[0] == '.' || strcmp (de->d_name, "unified") == 0)
+        continue;
+      char root[300];
+      snprintf (root, sizeof root, CGROUP_ROOT "/%s", de->d_name);
+      if (rmdir_tree_path (root, path, rc < 0 ? NULL : err) < 0)
+        rc = -1;
+    }
+  return rc;
+}
+
 int
 cgroup_destroy (const char *path, int timeout_ms, box_error **err)
 {
@@ -585,14 +608,8 @@ cgroup_destroy (const char *path, int timeout_ms, box_error **err)
     {
       box_error *local = NULL;
       rc = 0;
-      if (has_v1 ())
-        for (size_t i = 0; i < ARRAY_SIZE (v1_controllers); i++)
-          {
-            char root[64];
-            snprintf (root, sizeof root, CGROUP_ROOT "/%s", v1_controllers[i]);
-            if (rmdir_tree_path (root, path, rc < 0 ? NULL : &local) < 0)
-              rc = -1;
-          }
+      if (has_v1 () && rmdir_in_v1_hierarchies (path, &local) < 0)
+        rc = -1;
       if (unified && rmdir_tree_path (unified, path, rc < 0 ? NULL : &local) < 0)
         rc = -1;
       if (rc == 0)

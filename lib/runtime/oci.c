@@ -8,11 +8,11 @@
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -92,6 +92,49 @@ log_message (const char *log, char *out, size_t size)
     }
 }
 
+/* Starts binary with argv, child_fds[i] as its fd i (i < 4), and SIGKILL as its parent-death
+ * signal: a runc outliving a killed monitor would go on creating a box (mounts, /dev nodes
+ * under its rootfs) that reconcile has already removed. (The signal follows the calling
+ * thread: runtime operations run on the thread that waits for them.) */
+static int
+spawn_dying_with_us (const char *binary, const char *const *argv, const int child_fds[4],
+                     pid_t *out_pid, box_error **err)
+{
+  /* above the targets first, so no dup2 in the child overwrites a source it still needs */
+  int high[4] = { -1, -1, -1, -1 };
+  for (int i = 0; i < 4; i++)
+    if ((high[i] = fcntl (child_fds[i], F_DUPFD_CLOEXEC, 10)) < 0)
+      {
+        int saved = errno;
+        for (int j = 0; j < i; j++)
+          close (high[j]);
+        return box_err_errno (err, saved, "run %s: dup", binary);
+      }
+  pid_t parent = getpid ();
+  pid_t pid = fork ();
+  if (pid == 0)
+    {
+      /* only async-signal-safe calls from here on */
+      sigset_t none;
+      sigemptyset (&none);
+      sigprocmask (SIG_SETMASK, &none, NULL);
+      if (prctl (PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid () != parent)
+        _exit (127);
+      for (int i = 0; i < 4; i++)
+        if (dup2 (high[i], i) < 0)
+          _exit (127);
+      execve (binary, (char *const *) argv, environ);
+      _exit (127);
+    }
+  int saved = errno;
+  for (int i = 0; i < 4; i++)
+    close (high[i]);
+  if (pid < 0)
+    return box_err_errno (err, saved, "run %s: fork", binary);
+  *out_pid = pid;
+  return 0;
+}
+
 /* Runs the runtime: argv after the global options; stdio fds for the box (NULL: capture
  * stdout, stderr into the log). */
 static int
@@ -122,8 +165,6 @@ run_runtime (const oci_backend *b, const runtime_context *ctx, const char *const
     argv[n++] = args[i];
   argv[n] = NULL;
 
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init (&actions);
   int fds[3];
   if (stdio)
     {
@@ -137,11 +178,9 @@ run_runtime (const oci_backend *b, const runtime_context *ctx, const char *const
       fds[1] = out_fd;
       fds[2] = log_fd;
     }
-  for (int i = 0; i < 3; i++)
-    posix_spawn_file_actions_adddup2 (&actions, fds[i], i);
   /* runc logs to --log; our memfd reaches it through the child's own fd table */
   int log_in_child = 3;
-  posix_spawn_file_actions_adddup2 (&actions, log_fd, log_in_child);
+  int child_fds[4] = { fds[0], fds[1], fds[2], log_fd };
   char child_log[32];
   snprintf (child_log, sizeof child_log, "/proc/self/fd/%d", log_in_child);
   /* insert "--log <path>" after the global options */
@@ -154,11 +193,9 @@ run_runtime (const oci_backend *b, const runtime_context *ctx, const char *const
   for (size_t i = 5; i <= n; i++)
     with_log[k++] = argv[i];
 
-  pid_t pid;
-  int rc = posix_spawn (&pid, b->binary, &actions, NULL, (char *const *) with_log, environ);
-  posix_spawn_file_actions_destroy (&actions);
-  if (rc != 0)
-    return box_err_errno (err, rc, "run %s", b->binary);
+  pid_t pid = -1;
+  if (spawn_dying_with_us (b->binary, with_log, child_fds, &pid, err) < 0)
+    return box_err_code (err);
   int status;
   pid_t r;
   do
