@@ -20,7 +20,7 @@ run_attach (cli_context *ctx, int argc, char **argv)
   };
   bool no_stdin = false, sig_proxy = true;
   const char *detach_keys = NULL;
-  int c;
+  int c, status;
   while ((c = getopt_long (argc, argv, "", options, NULL)) != -1)
     switch (c)
       {
@@ -28,24 +28,13 @@ run_attach (cli_context *ctx, int argc, char **argv)
         no_stdin = true;
         break;
       case OPT_SIG_PROXY:
-        if (!optarg || strcmp (optarg, "true") == 0 || strcmp (optarg, "1") == 0)
-          sig_proxy = true;
-        else if (strcmp (optarg, "false") == 0 || strcmp (optarg, "0") == 0)
-          sig_proxy = false;
-        else
-          return cli_usage_error ("attach", "invalid --sig-proxy value: %s", optarg);
+        if ((status = cli_parse_sig_proxy ("attach", optarg, &sig_proxy)) != 0)
+          return status;
         break;
       case OPT_DETACH_KEYS:
-        {
-          box_error *err = NULL;
-          if (box_detach_keys_validate (optarg, &err) < 0)
-            {
-              box_error_free (err);
-              return cli_usage_error ("attach", "invalid detach keys: %s", optarg);
-            }
-          detach_keys = optarg;
-          break;
-        }
+        if ((status = cli_parse_detach_keys ("attach", optarg, &detach_keys)) != 0)
+          return status;
+        break;
       default:
         return cli_usage_error ("attach", "unknown option");
       }
@@ -70,7 +59,7 @@ run_attach (cli_context *ctx, int argc, char **argv)
   json_decref (config);
   int exit_code = 0;
   bool detached = false;
-  int status = cli_attach_running (eng, box->id, &a, &exit_code, &detached);
+  status = cli_attach_running (eng, box->id, &a, &exit_code, &detached);
   box_box_free (box);
   if (status)
     return status;

@@ -17,6 +17,33 @@
 
 #include "runopts.h"
 
+int
+cli_parse_detach_keys (const char *verb, const char *value, const char **out)
+{
+  box_error *err = NULL;
+  if (box_detach_keys_validate (value, &err) < 0)
+    {
+      /* the library's message names the keys and what is wrong with them */
+      int status = cli_usage_error (verb, "%s", box_error_message (err));
+      box_error_free (err);
+      return status;
+    }
+  *out = value;
+  return 0;
+}
+
+int
+cli_parse_sig_proxy (const char *verb, const char *value, bool *out)
+{
+  if (!value || strcmp (value, "true") == 0 || strcmp (value, "1") == 0)
+    *out = true;
+  else if (strcmp (value, "false") == 0 || strcmp (value, "0") == 0)
+    *out = false;
+  else
+    return cli_usage_error (verb, "invalid --sig-proxy value: %s", value);
+  return 0;
+}
+
 static struct termios saved_termios;
 static bool termios_saved;
 

@@ -14,6 +14,13 @@ typedef struct cli_attach_options {
   const char *detach_keys; /* NULL: ctrl-p,ctrl-q */
 } cli_attach_options;
 
+/* --detach-keys VALUE for verb: 0 with *out = value, or a usage error (printed) saying why. */
+int cli_parse_detach_keys (const char *verb, const char *value, const char **out);
+
+/* --sig-proxy[=VALUE] for verb: true for no value, "true" or "1", false for "false" or "0";
+ * anything else is a usage error (printed). */
+int cli_parse_sig_proxy (const char *verb, const char *value, bool *out);
+
 /* Starts the box attached and waits for it. Returns 0 with *exit_code the box's status (or
  * 0 after a detach), or a CLI exit status (start failed; the error is printed). */
 int cli_attach_start (box_engine *eng, const char *id, const cli_attach_options *a, int *exit_code);

@@ -51,7 +51,7 @@ cli_usage_error (const char *verb, const char *fmt, ...)
   if (verb)
     fprintf (stderr, "%s: ", verb);
   vfprintf (stderr, fmt, ap);
-  fprintf (stderr, "\nSee 'box %s--help'.\n", verb ? verb : "");
+  fprintf (stderr, "\nSee 'box %s%s--help'.\n", verb ? verb : "", verb ? " " : "");
   va_end (ap);
   return CLI_EXIT_ENGINE_ERROR;
 }

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attach.h"
+
 const char cli_run_options_help[] =
     "Options:\n"
     "      --name NAME            assign a name ([a-zA-Z0-9][a-zA-Z0-9_.-]+)\n"
@@ -391,23 +393,18 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
           break;
         case OPT_DETACH_KEYS:
           {
-            box_error *err = NULL;
-            if (box_detach_keys_validate (optarg, &err) < 0)
-              {
-                box_error_free (err);
-                return cli_usage_error (verb, "invalid detach keys: %s", optarg);
-              }
-            r->detach_keys = optarg;
+            int status = cli_parse_detach_keys (verb, optarg, &r->detach_keys);
+            if (status != 0)
+              return status;
             break;
           }
         case OPT_SIG_PROXY:
-          if (!optarg || strcmp (optarg, "true") == 0 || strcmp (optarg, "1") == 0)
-            r->sig_proxy = true;
-          else if (strcmp (optarg, "false") == 0 || strcmp (optarg, "0") == 0)
-            r->sig_proxy = false;
-          else
-            return cli_usage_error (verb, "invalid --sig-proxy value: %s", optarg);
-          break;
+          {
+            int status = cli_parse_sig_proxy (verb, optarg, &r->sig_proxy);
+            if (status != 0)
+              return status;
+            break;
+          }
         case OPT_LOG_OPT:
           if (strncmp (optarg, "max-size=", 9) == 0)
             {

@@ -30,13 +30,9 @@ run_start (cli_context *ctx, int argc, char **argv)
         break;
       case OPT_DETACH_KEYS:
         {
-          box_error *err = NULL;
-          if (box_detach_keys_validate (optarg, &err) < 0)
-            {
-              box_error_free (err);
-              return cli_usage_error ("start", "invalid detach keys: %s", optarg);
-            }
-          detach_keys = optarg;
+          int status = cli_parse_detach_keys ("start", optarg, &detach_keys);
+          if (status != 0)
+            return status;
           break;
         }
       default:

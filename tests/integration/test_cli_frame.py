@@ -66,3 +66,16 @@ def test_unusable_state_dir_is_a_clear_error(tmp_path, box_bin):
     assert proc.returncode == 125
     assert proc.stderr.startswith("box: open state directory: mkdir ")
     assert "Not a directory" in proc.stderr
+
+
+def test_attach_option_values_are_checked_with_a_reason(box):
+    """run, start and attach share the parsing of --detach-keys and --sig-proxy."""
+    for verb in (["attach"], ["start", "-a"], ["run"]):
+        r = box.run(*verb, "--detach-keys", "ctrl-", "x", check=False)
+        assert r.returncode == 125
+        assert f"box: {verb[0]}: invalid detach keys \"ctrl-\"" in r.stderr, r.stderr
+        assert f"See 'box {verb[0]} --help'." in r.stderr
+    for verb in ("attach", "run"):
+        r = box.run(verb, "--sig-proxy=maybe", "x", check=False)
+        assert r.returncode == 125
+        assert "invalid --sig-proxy value: maybe" in r.stderr
