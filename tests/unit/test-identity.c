@@ -11,29 +11,6 @@
 #include "store/boxes.h"
 #include "store/events.h"
 
-typedef struct fixture {
-  box_engine *eng;
-  char *root;
-} fixture;
-
-static int
-setup (void **state)
-{
-  fixture *f = calloc (1, sizeof *f);
-  f->eng = unit_open_engine (&f->root);
-  *state = f;
-  return 0;
-}
-
-static int
-teardown (void **state)
-{
-  fixture *f = *state;
-  unit_close_engine (f->eng, f->root);
-  free (f);
-  return 0;
-}
-
 /* Inserts a box with a chosen id, which the public API never allows (ids are random). */
 static void
 insert_box (box_engine *eng, const char *id, const char *name, const char *external_ref)
@@ -98,7 +75,7 @@ assert_resolve_fails (box_engine *eng, const char *ref, box_error_code code, con
 static void
 test_ids_are_64_lowercase_hex_and_distinct (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *a = create_box (f->eng, NULL, NULL), *b = create_box (f->eng, NULL, NULL);
   for (const char *id = a; *id; id++)
     assert_true ((*id >= '0' && *id <= '9') || (*id >= 'a' && *id <= 'f'));
@@ -111,7 +88,7 @@ test_ids_are_64_lowercase_hex_and_distinct (void **state)
 static void
 test_exact_id_resolves (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_box (f->eng, "web", NULL);
   assert_resolves_to (f->eng, id, id);
   free (id);
@@ -120,7 +97,7 @@ test_exact_id_resolves (void **state)
 static void
 test_exact_name_resolves_with_or_without_slash (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_box (f->eng, "web", NULL);
   assert_resolves_to (f->eng, "web", id);
   assert_resolves_to (f->eng, "/web", id);
@@ -130,7 +107,7 @@ test_exact_name_resolves_with_or_without_slash (void **state)
 static void
 test_exact_external_ref_resolves (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_box (f->eng, NULL, "pod/uid-1234");
   assert_resolves_to (f->eng, "pod/uid-1234", id);
   free (id);
@@ -139,7 +116,7 @@ test_exact_external_ref_resolves (void **state)
 static void
 test_unique_prefix_resolves_at_every_length (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   const char *id = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
   insert_box (f->eng, id, "only", NULL);
   insert_box (f->eng, "f123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", "other",
@@ -156,7 +133,7 @@ test_unique_prefix_resolves_at_every_length (void **state)
 static void
 test_shared_prefix_is_ambiguous_at_every_length (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   /* the two ids share their first 63 characters */
   const char *a = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef012345678a";
   const char *b = "abcdef0123456789abcdef0123456789abcdef0123456789abcdef012345678b";
@@ -178,7 +155,7 @@ test_shared_prefix_is_ambiguous_at_every_length (void **state)
 static void
 test_no_match_is_not_found (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_box (f->eng, "web", NULL);
   assert_resolve_fails (f->eng, "nothing", BOX_E_NOT_FOUND, "No such box: nothing");
   /* a prefix of no id, and a non-hex string that is no name */
@@ -197,7 +174,7 @@ test_no_match_is_not_found (void **state)
 static void
 test_name_beats_id_prefix_even_when_hex (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   const char *prefixed = "abc0000000000000000000000000000000000000000000000000000000000000";
   const char *named = "1110000000000000000000000000000000000000000000000000000000000000";
   insert_box (f->eng, prefixed, "unrelated", NULL);
@@ -210,7 +187,7 @@ test_name_beats_id_prefix_even_when_hex (void **state)
 static void
 test_name_beats_ambiguous_prefix (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   insert_box (f->eng, "ab10000000000000000000000000000000000000000000000000000000000000", "x1",
               NULL);
   insert_box (f->eng, "ab20000000000000000000000000000000000000000000000000000000000000", "x2",
@@ -223,7 +200,7 @@ test_name_beats_ambiguous_prefix (void **state)
 static void
 test_exact_id_beats_name (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   const char *a = "aaaa000000000000000000000000000000000000000000000000000000000000";
   const char *b = "bbbb000000000000000000000000000000000000000000000000000000000000";
   insert_box (f->eng, a, "box_a", NULL);
@@ -234,7 +211,7 @@ test_exact_id_beats_name (void **state)
 static void
 test_name_beats_external_ref (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *by_name = create_box (f->eng, "shared", NULL);
   char *by_ref = create_box (f->eng, NULL, "shared");
   assert_resolves_to (f->eng, "shared", by_name);
@@ -245,7 +222,7 @@ test_name_beats_external_ref (void **state)
 static void
 test_external_ref_beats_id_prefix (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   const char *prefixed = "cafe000000000000000000000000000000000000000000000000000000000000";
   const char *referenced = "1234000000000000000000000000000000000000000000000000000000000000";
   insert_box (f->eng, prefixed, "p1", NULL);
@@ -256,7 +233,7 @@ test_external_ref_beats_id_prefix (void **state)
 static void
 test_external_ref_with_leading_slash_is_opaque (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *named = create_box (f->eng, "pod", NULL);
   char *referenced = create_box (f->eng, NULL, "/pod");
   /* "/pod" is first read as the name "pod": name beats external_ref */
@@ -300,7 +277,7 @@ test_name_rules (void **state)
 static void
 test_create_rejects_invalid_name (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   box_box_create_options opts = BOX_BOX_CREATE_OPTIONS_INIT;
   opts.image = "img";
   opts.name = "-bad";
@@ -341,7 +318,7 @@ test_external_ref_rules (void **state)
 static void
 test_duplicate_external_ref_names_holder (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *holder = create_box (f->eng, "holder", "ref-1");
   box_box_create_options opts = BOX_BOX_CREATE_OPTIONS_INIT;
   opts.image = "img";
@@ -363,7 +340,7 @@ test_duplicate_external_ref_names_holder (void **state)
 static void
 test_duplicate_name_names_holder (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *holder = create_box (f->eng, "taken", NULL);
   box_box_create_options opts = BOX_BOX_CREATE_OPTIONS_INIT;
   opts.image = "img";
@@ -378,7 +355,7 @@ test_duplicate_name_names_holder (void **state)
 static void
 test_generated_names_are_readable_and_unique (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   regex_t re;
   assert_int_equal (regcomp (&re, "^[a-z]+_[a-z]+[0-9]*$", REG_EXTENDED | REG_NOSUB), 0);
   char *names[200];
@@ -403,7 +380,7 @@ test_generated_names_are_readable_and_unique (void **state)
 static void
 test_rename_keeps_id_and_frees_old_name (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_box (f->eng, "before", NULL);
   box_error *err = NULL;
   int rc = box_box_rename (f->eng, "before", "after", &err);
@@ -421,7 +398,7 @@ test_rename_keeps_id_and_frees_old_name (void **state)
 static void
 test_rename_conflicts_and_validates (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *a = create_box (f->eng, "one", NULL), *b = create_box (f->eng, "two", NULL);
   box_error *err = NULL;
   assert_int_equal (box_box_rename (f->eng, "one", "two", &err), BOX_E_CONFLICT);
@@ -445,7 +422,7 @@ test_rename_conflicts_and_validates (void **state)
 static void
 test_remove_frees_everything_and_logs_events (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_box (f->eng, "gone", "ref-gone");
   box_error *err = NULL;
   assert_int_equal (box_box_rename (f->eng, id, "gone2", &err), 0);
@@ -475,7 +452,7 @@ test_remove_frees_everything_and_logs_events (void **state)
 static void
 test_running_box_cannot_be_removed (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_box (f->eng, "busy", NULL);
   store_box_state_update update = { .state = BOX_STATE_RUNNING, .pid = 1, .started_ns = 5 };
   box_error *err = NULL;
@@ -490,7 +467,7 @@ test_running_box_cannot_be_removed (void **state)
 static void
 test_labels_round_trip (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   box_label labels[] = { { (char *) "tier", (char *) "web" }, { (char *) "a", (char *) "" } };
   box_box_create_options opts = BOX_BOX_CREATE_OPTIONS_INIT;
   opts.image = "img";
@@ -514,7 +491,7 @@ test_labels_round_trip (void **state)
   box_error_free (err);
 }
 
-#define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown (fn, unit_engine_setup, unit_engine_teardown)
 
 int
 main (void)

@@ -12,17 +12,10 @@
 #include "engine/lifecycle.h"
 #include "store/boxes.h"
 
-typedef struct fixture {
-  box_engine *eng;
-  char *root;
-} fixture;
-
 static int
 setup (void **state)
 {
-  fixture *f = calloc (1, sizeof *f);
-  f->eng = unit_open_engine (&f->root);
-  *state = f;
+  unit_engine_setup (state);
   /* a lock that waits on itself is a hang: make it a failure */
   alarm (20);
   return 0;
@@ -32,10 +25,7 @@ static int
 teardown (void **state)
 {
   alarm (0);
-  fixture *f = *state;
-  unit_close_engine (f->eng, f->root);
-  free (f);
-  return 0;
+  return unit_engine_teardown (state);
 }
 
 /* A box recorded as running whose monitor (pid 0) is not alive. */
@@ -68,7 +58,7 @@ assert_gone (box_engine *eng, const char *id)
 static void
 test_dead_box_is_recorded_exited_255 (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_running_box (f->eng, false);
   box_error *err = NULL;
   int rc = engine_box_mark_dead (f->eng, id, "the box's monitor died", false, &err);
@@ -84,7 +74,7 @@ test_dead_box_is_recorded_exited_255 (void **state)
 static void
 test_dead_auto_remove_box_is_removed (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_running_box (f->eng, true);
   box_error *err = NULL;
   int rc = engine_box_mark_dead (f->eng, id, "the box's monitor died", false, &err);
@@ -98,7 +88,7 @@ test_dead_auto_remove_box_is_removed (void **state)
 static void
 test_dead_auto_remove_box_under_a_held_intent (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_running_box (f->eng, true);
   box_error *err = NULL;
   int intent_fd = -1;
@@ -116,7 +106,7 @@ test_dead_auto_remove_box_under_a_held_intent (void **state)
 static void
 test_reconcile_removes_dead_auto_remove_box (void **state)
 {
-  fixture *f = *state;
+  unit_engine_fixture *f = *state;
   char *id = create_running_box (f->eng, true);
   box_error *err = NULL;
   int intent_fd = -1;

@@ -52,3 +52,23 @@ unit_close_engine (box_engine *eng, char *root)
   unit_remove_tree (root);
   free (root);
 }
+
+int
+unit_engine_setup (void **state)
+{
+  unit_engine_fixture *f = calloc (1, sizeof *f);
+  if (!f)
+    fail_msg ("out of memory");
+  f->eng = unit_open_engine (&f->root);
+  *state = f;
+  return 0;
+}
+
+int
+unit_engine_teardown (void **state)
+{
+  unit_engine_fixture *f = *state;
+  unit_close_engine (f->eng, f->root);
+  free (f);
+  return 0;
+}

@@ -19,6 +19,17 @@ void unit_remove_tree (const char *path);
 box_engine *unit_open_engine (char **out_root);
 void unit_close_engine (box_engine *eng, char *root);
 
+/* A test's engine on its own fresh state directory, as a cmocka fixture:
+ * cmocka_unit_test_setup_teardown (fn, unit_engine_setup, unit_engine_teardown) hands the
+ * test a unit_engine_fixture in *state. */
+typedef struct unit_engine_fixture {
+  box_engine *eng;
+  char *root;
+} unit_engine_fixture;
+
+int unit_engine_setup (void **state);
+int unit_engine_teardown (void **state);
+
 /* Fails the test with the error's message when rc < 0. */
 #define assert_ok(rc, err)                                                                         \
   do                                                                                               \
