@@ -560,31 +560,13 @@ token_form (const auth_challenge *challenge, const char *scopes, const char *ref
   return rc < 0 ? -1 : 0;
 }
 
-/* Fetches a Bearer token for the challenge (or takes it from the cache). */
+/* The token GET of the distribution spec's token auth, in *out (free()):
+ * realm?service=...&account=...&scope=a&scope=b (one scope parameter per scope, as docker
+ * sends). */
 static int
-fetch_token (registry_client *client, const auth_challenge *challenge,
-             const registry_credentials *creds, bool bypass_cache, char **out_token,
-             box_error **err)
+token_get_url (const auth_challenge *challenge, const char *scopes,
+               const registry_credentials *creds, char **out, box_error **err)
 {
-  const char *registry = client_endpoint (client)->host;
-  if (!challenge->realm || !*challenge->realm)
-    return box_err (err, BOX_E_IO, "registry %s: bearer challenge without a realm", registry);
-  _cleanup_free_ char *scopes = NULL;
-  if (scope_list (client, challenge->scope, &scopes, err) < 0)
-    return box_err_code (err);
-  _cleanup_free_ char *key = NULL;
-  if (asprintf (&key, "%s\n%s\n%s\n%s", challenge->realm,
-                challenge->service ? challenge->service : "", scopes, creds ? creds->username : "")
-      < 0)
-    return box_err (err, BOX_E_INTERNAL, "out of memory");
-  char *cached = bypass_cache ? NULL : token_cache_get (key);
-  if (cached)
-    {
-      *out_token = cached;
-      return 0;
-    }
-
-  /* realm?service=...&scope=a&scope=b (one scope parameter per scope, as docker sends) */
   size_t url_cap = strlen (challenge->realm) + 64;
   _cleanup_free_ char *service = challenge->service ? http_query_escape (challenge->service) : NULL;
   if (service)
@@ -629,6 +611,33 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
       used += snprintf (url + used, url_cap - (size_t) used, "%cscope=%s", separator, escaped);
       separator = '&';
     }
+  *out = TAKE_PTR (url);
+  return 0;
+}
+
+/* Fetches a Bearer token for the challenge (or takes it from the cache). */
+static int
+fetch_token (registry_client *client, const auth_challenge *challenge,
+             const registry_credentials *creds, bool bypass_cache, char **out_token,
+             box_error **err)
+{
+  const char *registry = client_endpoint (client)->host;
+  if (!challenge->realm || !*challenge->realm)
+    return box_err (err, BOX_E_IO, "registry %s: bearer challenge without a realm", registry);
+  _cleanup_free_ char *scopes = NULL;
+  if (scope_list (client, challenge->scope, &scopes, err) < 0)
+    return box_err_code (err);
+  _cleanup_free_ char *key = NULL;
+  if (asprintf (&key, "%s\n%s\n%s\n%s", challenge->realm,
+                challenge->service ? challenge->service : "", scopes, creds ? creds->username : "")
+      < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  char *cached = bypass_cache ? NULL : token_cache_get (key);
+  if (cached)
+    {
+      *out_token = cached;
+      return 0;
+    }
 
   _cleanup_free_ char *realm_host = NULL;
   {
@@ -638,20 +647,22 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
     if (!realm_host)
       return box_err (err, BOX_E_INTERNAL, "out of memory");
   }
+  _cleanup_free_ char *url = NULL;
   _cleanup_free_ char *authorization = NULL;
   _cleanup_free_ char *form = NULL;
   bool oauth = creds && creds->identity_token;
   if (oauth)
     {
       /* OAuth2 refresh-token grant: POST realm with a form; the token stays out of URLs */
-      if (token_form (challenge, scopes, creds->password, &form) < 0)
+      if (token_form (challenge, scopes, creds->password, &form) < 0
+          || !(url = strdup (challenge->realm)))
         return box_err (err, BOX_E_INTERNAL, "out of memory");
-      url[strlen (challenge->realm)] = '\0';
     }
-  else if (creds
-           && basic_header (creds->username, creds->password, "Authorization: Basic ",
-                            &authorization, err)
-                  < 0)
+  else if (token_get_url (challenge, scopes, creds, &url, err) < 0
+           || (creds
+               && basic_header (creds->username, creds->password, "Authorization: Basic ",
+                                &authorization, err)
+                      < 0))
     return box_err_code (err);
   const char *headers[] = { oauth ? "Content-Type: application/x-www-form-urlencoded"
                                   : authorization,
