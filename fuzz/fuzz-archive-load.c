@@ -12,6 +12,7 @@
 
 #include "box/box.h"
 #include "image/archive.h"
+#include "input.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -38,11 +39,7 @@ setup_once (void)
 {
   if (engine)
     return;
-  const char *tmp = getenv ("TMPDIR");
-  char *root = NULL;
-  if (asprintf (&root, "%s/box-fuzz-load-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0
-      || !mkdtemp (root))
-    abort ();
+  char *root = fuzz_make_temp_dir ("box-fuzz-load");
   box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
   opts.root = root;
   box_error *err = NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "box/box.h"
+#include "input.h"
 #include "util/strutil.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -12,11 +13,9 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  char *s = malloc (size + 1);
+  char *s = fuzz_input_string (data, size);
   if (!s)
     return 0;
-  memcpy (s, data, size);
-  s[size] = '\0';
   size_t len = strlen (s); /* the API takes C strings: stop at the first NUL */
 
   box_error *err = NULL;

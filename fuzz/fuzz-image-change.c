@@ -6,17 +6,16 @@
 #include <string.h>
 
 #include "image/image-config.h"
+#include "input.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  char *s = malloc (size + 1);
+  char *s = fuzz_input_string (data, size);
   if (!s)
     return 0;
-  memcpy (s, data, size);
-  s[size] = '\0';
   json_t *config = json_object ();
   box_error *err = NULL;
   if (image_config_apply_change (config, s, &err) == 0)

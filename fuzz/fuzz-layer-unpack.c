@@ -12,6 +12,7 @@
 
 #include "image/decompress.h"
 #include "image/layer-unpack.h"
+#include "input.h"
 #include "util/fs.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
@@ -42,10 +43,7 @@ setup_once (void)
 {
   if (workdir)
     return;
-  const char *tmp = getenv ("TMPDIR");
-  if (asprintf (&workdir, "%s/box-fuzz-unpack-XXXXXX", tmp && *tmp ? tmp : "/tmp") < 0
-      || !mkdtemp (workdir))
-    abort ();
+  workdir = fuzz_make_temp_dir ("box-fuzz-unpack");
   workdir_fd = open (workdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (workdir_fd < 0 || mkdirat (workdir_fd, "outside", 0755) < 0)
     abort ();

@@ -5,17 +5,16 @@
 #include <string.h>
 
 #include "engine/top.h"
+#include "input.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  char *s = malloc (size + 1);
+  char *s = fuzz_input_string (data, size);
   if (!s)
     return 0;
-  memcpy (s, data, size);
-  s[size] = '\0';
   char *headers = NULL;
   size_t n = 0;
   box_error *err = NULL;

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "image/reference.h"
+#include "input.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -19,11 +20,9 @@ same_or_abort (const image_reference *a, const image_reference *b)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  char *s = malloc (size + 1);
+  char *s = fuzz_input_string (data, size);
   if (!s)
     return 0;
-  memcpy (s, data, size);
-  s[size] = '\0';
 
   image_reference ref;
   box_error *err = NULL;

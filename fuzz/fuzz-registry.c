@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "input.h"
 #include "registry/challenge.h"
 #include "registry/manifest.h"
 
@@ -40,11 +41,9 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
       registry_manifest_free (m);
     }
 
-  char *text = malloc (size + 1);
+  char *text = fuzz_input_string (data, size);
   if (!text)
     return 0;
-  memcpy (text, data, size);
-  text[size] = '\0';
   auth_challenge c;
   if (auth_challenge_parse (text, &c, NULL) == 0)
     auth_challenge_clear (&c);
