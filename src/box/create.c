@@ -7,27 +7,15 @@ static int
 run_create (cli_context *ctx, int argc, char **argv)
 {
   cli_run r;
-  int status = cli_run_parse ("create", argc, argv, false, &r);
+  box_engine *eng;
+  box_box *box;
+  int status = cli_run_create_box (ctx, "create", argc, argv, false, &r, &eng, &box);
   if (status)
-    {
-      cli_run_clear (&r);
-      return status;
-    }
-  box_engine *eng = cli_engine (ctx);
-  if (!eng)
-    {
-      cli_run_clear (&r);
-      return CLI_EXIT_ENGINE_ERROR;
-    }
-  box_error *err = NULL;
-  box_box *box = NULL;
-  if (box_box_create (eng, &r.create, &box, &err) < 0)
-    status = cli_report (err);
-  else
-    printf ("%s\n", box->id);
+    return status;
+  printf ("%s\n", box->id);
   box_box_free (box);
   cli_run_clear (&r);
-  return status;
+  return 0;
 }
 
 const cli_verb cli_verb_create = {

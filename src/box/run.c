@@ -9,27 +9,14 @@ static int
 run_run (cli_context *ctx, int argc, char **argv)
 {
   cli_run r;
-  int status = cli_run_parse ("run", argc, argv, true, &r);
+  box_engine *eng;
+  box_box *box;
+  int status = cli_run_create_box (ctx, "run", argc, argv, true, &r, &eng, &box);
   if (status)
-    {
-      cli_run_clear (&r);
-      return status;
-    }
-  box_engine *eng = cli_engine (ctx);
-  if (!eng)
-    {
-      cli_run_clear (&r);
-      return CLI_EXIT_ENGINE_ERROR;
-    }
-  box_error *err = NULL;
-  box_box *box = NULL;
-  if (box_box_create (eng, &r.create, &box, &err) < 0)
-    {
-      cli_run_clear (&r);
-      return cli_report (err);
-    }
+    return status;
   if (r.detach)
     {
+      box_error *err = NULL;
       if (box_box_start (eng, box->id, NULL, &err) < 0)
         {
           status = cli_start_error_exit_code (err);

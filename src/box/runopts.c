@@ -467,6 +467,34 @@ cli_run_clear (cli_run *r)
 }
 
 int
+cli_run_create_box (cli_context *ctx, const char *verb, int argc, char **argv, bool allow_detach,
+                    cli_run *r, box_engine **out_eng, box_box **out_box)
+{
+  *out_eng = NULL;
+  *out_box = NULL;
+  int status = cli_run_parse (verb, argc, argv, allow_detach, r);
+  if (status)
+    {
+      cli_run_clear (r);
+      return status;
+    }
+  box_engine *eng = cli_engine (ctx);
+  if (!eng)
+    {
+      cli_run_clear (r);
+      return CLI_EXIT_ENGINE_ERROR;
+    }
+  box_error *err = NULL;
+  if (box_box_create (eng, &r->create, out_box, &err) < 0)
+    {
+      cli_run_clear (r);
+      return cli_report (err);
+    }
+  *out_eng = eng;
+  return 0;
+}
+
+int
 cli_start_error_exit_code (const box_error *err)
 {
   const char *m = box_error_message (err);

@@ -24,6 +24,12 @@ typedef struct cli_run {
 int cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_run *out);
 void cli_run_clear (cli_run *r);
 
+/* What `create` and `run` begin with: parses argv (argv[0] is the verb) into *r and creates
+ * the box. Returns 0 with *out_eng and *out_box set (the caller frees the box and clears r),
+ * else the exit status to return, with r already cleared. */
+int cli_run_create_box (cli_context *ctx, const char *verb, int argc, char **argv,
+                        bool allow_detach, cli_run *r, box_engine **out_eng, box_box **out_box);
+
 /* The options' help text, shared by both verbs. */
 extern const char cli_run_options_help[];
 
