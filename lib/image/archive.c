@@ -1186,20 +1186,6 @@ collect_oci_images (load_state *ls, member *index_member, load_image **out, size
   return 0;
 }
 
-static const char *
-media_type_of_format (decompress_format format)
-{
-  switch (format)
-    {
-    case DECOMPRESS_GZIP:
-      return "application/vnd.oci.image.layer.v1.tar+gzip";
-    case DECOMPRESS_ZSTD:
-      return "application/vnd.oci.image.layer.v1.tar+zstd";
-    default:
-      return "application/vnd.oci.image.layer.v1.tar";
-    }
-}
-
 /* Unpacks (or, when present already, only verifies) each layer, then records the image.
  * committed collects the layers this call made (for removal when it fails). */
 /* Records the archive's names for an image the store already holds: its layers and blobs
@@ -1318,7 +1304,7 @@ install_image_steps (load_state *ls, load_image *li, char ***committed, size_t *
       snprintf (chain, sizeof chain, "%s", next_chain);
       snprintf (diffs[i], DIGEST_STRING_MAX, "%s", want);
       types[i] = li->layer_media_types[i] ? li->layer_media_types[i]
-                                          : media_type_of_format (result.format);
+                                          : decompress_format_layer_media_type (result.format);
       uint64_t blob_size = 0;
       if (content_blob_size (ls->eng, li->layer_blobs[i], &blob_size, err) < 0)
         return box_err_code (err);

@@ -80,6 +80,20 @@ decompress_format_name (decompress_format format)
 }
 
 const char *
+decompress_format_layer_media_type (decompress_format format)
+{
+  switch (format)
+    {
+    case DECOMPRESS_GZIP:
+      return "application/vnd.oci.image.layer.v1.tar+gzip";
+    case DECOMPRESS_ZSTD:
+      return "application/vnd.oci.image.layer.v1.tar+zstd";
+    default:
+      return "application/vnd.oci.image.layer.v1.tar";
+    }
+}
+
+const char *
 decompress_gzip_backend (void)
 {
 #ifdef BOX_HAVE_ISAL

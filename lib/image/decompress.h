@@ -34,6 +34,10 @@ typedef enum decompress_format {
 /* "plain", "gzip", "zstd" ("detect" for DECOMPRESS_DETECT). */
 const char *decompress_format_name (decompress_format format);
 
+/* The OCI media type of a layer tar in that format ("application/vnd.oci.image.layer.v1.tar",
+ * "+gzip" or "+zstd"). */
+const char *decompress_format_layer_media_type (decompress_format format);
+
 /* Which gzip decoder this build uses: "isa-l" or "zlib". */
 const char *decompress_gzip_backend (void);
 

@@ -73,20 +73,6 @@ read_source (void *userdata, const void **data, box_error **err)
   return n;
 }
 
-static const char *
-layer_media_type (decompress_format format)
-{
-  switch (format)
-    {
-    case DECOMPRESS_GZIP:
-      return "application/vnd.oci.image.layer.v1.tar+gzip";
-    case DECOMPRESS_ZSTD:
-      return "application/vnd.oci.image.layer.v1.tar+zstd";
-    default:
-      return "application/vnd.oci.image.layer.v1.tar";
-    }
-}
-
 static int
 store_json_blob (box_engine *eng, json_t *value, char digest[DIGEST_STRING_MAX], size_t *out_size,
                  box_error **err)
@@ -234,7 +220,7 @@ box_image_import (box_engine *eng, const box_image_import_options *opts, char **
   size_t config_size = 0, manifest_size = 0;
   if (store_json_blob (eng, config, config_digest, &config_size, err) < 0)
     return box_err_wrap (err, "import %s", source_name);
-  const char *media_type = layer_media_type (result.format);
+  const char *media_type = decompress_format_layer_media_type (result.format);
   _cleanup_json_ json_t *manifest
       = json_pack ("{s:i,s:s,s:{s:s,s:s,s:I},s:[{s:s,s:s,s:I}]}", "schemaVersion", 2, "mediaType",
                    MEDIA_TYPE_MANIFEST, "config", "mediaType", MEDIA_TYPE_CONFIG, "digest",
