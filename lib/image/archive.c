@@ -322,6 +322,16 @@ append_string (char ***v, size_t *n, const char *s, box_error **err)
   return 0;
 }
 
+/* append_string unless s is there already. */
+static int
+append_unique_string (char ***v, size_t *n, const char *s, box_error **err)
+{
+  for (size_t i = 0; i < *n; i++)
+    if (strcmp ((*v)[i], s) == 0)
+      return 0;
+  return append_string (v, n, s, err);
+}
+
 /* True (and remembered) the first time a member name comes up. */
 static int
 first_time (save_set *s, const char *name, bool *first, box_error **err)
@@ -368,14 +378,9 @@ collect_images (box_engine *eng, const char *const *refs, size_t n_refs, save_se
                             refs[i], id);
           s->n_images++;
         }
-      if (match == IMAGE_MATCH_TAG)
-        {
-          bool seen = false;
-          for (size_t j = 0; j < image->n_tags; j++)
-            seen = seen || strcmp (image->tags[j], normalized) == 0;
-          if (!seen && append_string (&image->tags, &image->n_tags, normalized, err) < 0)
-            return box_err_code (err);
-        }
+      if (match == IMAGE_MATCH_TAG
+          && append_unique_string (&image->tags, &image->n_tags, normalized, err) < 0)
+        return box_err_code (err);
     }
   return 0;
 }
@@ -723,6 +728,19 @@ archive_failure (load_state *ls, struct archive *a, const char *what, box_error 
   return box_err (err, BOX_E_INVALID, "archive: %s: %s", what, msg ? msg : "not a tar archive");
 }
 
+/* The member's next block of data: 1 with block, len and offset set, 0 at its end. */
+static int
+next_data_block (load_state *ls, struct archive *a, const member *m, const void **block,
+                 size_t *len, la_int64_t *offset, box_error **err)
+{
+  int rc = archive_read_data_block (a, block, len, offset);
+  if (rc == ARCHIVE_EOF)
+    return 0;
+  if (rc < ARCHIVE_WARN)
+    return archive_failure (ls, a, m->name, err);
+  return 1;
+}
+
 static int
 read_member_to_memory (load_state *ls, struct archive *a, member *m, int64_t size, box_error **err)
 {
@@ -731,33 +749,22 @@ read_member_to_memory (load_state *ls, struct archive *a, member *m, int64_t siz
   m->data = malloc ((size_t) size + 1);
   if (!m->data)
     return OUT_OF_MEMORY (err);
-  for (;;)
+  const void *block;
+  size_t len;
+  la_int64_t offset;
+  int more;
+  while ((more = next_data_block (ls, a, m, &block, &len, &offset, err)) > 0)
     {
-      const void *block;
-      size_t len;
-      la_int64_t offset;
-      int rc = archive_read_data_block (a, &block, &len, &offset);
-      if (rc == ARCHIVE_EOF)
-        break;
-      if (rc < ARCHIVE_WARN)
-        return archive_failure (ls, a, m->name, err);
       if (offset < 0 || (uint64_t) offset + len > (uint64_t) size)
         return box_err (err, BOX_E_INVALID, "archive: %s: data beyond its size", m->name);
       memcpy (m->data + offset, block, len);
       if ((size_t) offset + len > m->len)
         m->len = (size_t) offset + len;
     }
+  if (more < 0)
+    return box_err_code (err);
   m->data[m->len] = '\0';
   return 0;
-}
-
-static int
-remember_blob (char ***v, size_t *n, const char *digest, box_error **err)
-{
-  for (size_t i = 0; i < *n; i++)
-    if (strcmp ((*v)[i], digest) == 0)
-      return 0;
-  return append_string (v, n, digest, err);
 }
 
 /* Streams a member into the content store; an OCI blob is verified against its name. */
@@ -770,16 +777,12 @@ read_member_to_store (load_state *ls, struct archive *a, member *m, const char *
   if (content_writer_open (ls->eng, expected, &w, err) < 0 || digest_hasher_new (&h, err) < 0)
     return box_err_wrap (err, "archive: %s", m->name);
   uint64_t expected_offset = 0;
-  for (;;)
+  const void *block;
+  size_t len;
+  la_int64_t offset;
+  int more;
+  while ((more = next_data_block (ls, a, m, &block, &len, &offset, err)) > 0)
     {
-      const void *block;
-      size_t len;
-      la_int64_t offset;
-      int rc = archive_read_data_block (a, &block, &len, &offset);
-      if (rc == ARCHIVE_EOF)
-        break;
-      if (rc < ARCHIVE_WARN)
-        return archive_failure (ls, a, m->name, err);
       if (offset < 0 || (uint64_t) offset != expected_offset)
         return box_err (err, BOX_E_INVALID, "archive: %s: sparse members are not blobs", m->name);
       expected_offset += len;
@@ -787,6 +790,8 @@ read_member_to_store (load_state *ls, struct archive *a, member *m, const char *
           || digest_hasher_update (h, block, len, err) < 0)
         return box_err_wrap (err, "archive: %s", m->name);
     }
+  if (more < 0)
+    return box_err_code (err);
   char digest[DIGEST_STRING_MAX];
   if (digest_hasher_final (h, digest, err) < 0)
     return box_err_code (err);
@@ -795,7 +800,7 @@ read_member_to_store (load_state *ls, struct archive *a, member *m, const char *
     return box_err_code (err);
   if (content_writer_commit (w, NULL, err) < 0)
     return box_err_wrap (err, "archive: %s", m->name);
-  if (!present && remember_blob (&ls->new_blobs, &ls->n_new_blobs, digest, err) < 0)
+  if (!present && append_unique_string (&ls->new_blobs, &ls->n_new_blobs, digest, err) < 0)
     return box_err_code (err);
   if (!(m->digest = strdup (digest)))
     return OUT_OF_MEMORY (err);
@@ -957,10 +962,7 @@ add_name (load_image *li, const char *text, box_error **err)
   image_reference_default_tag (&ref);
   char normalized[IMAGE_REFERENCE_STRING_MAX];
   image_reference_string (&ref, normalized);
-  for (size_t i = 0; i < li->n_names; i++)
-    if (strcmp (li->names[i], normalized) == 0)
-      return 0;
-  return append_string (&li->names, &li->n_names, normalized, err);
+  return append_unique_string (&li->names, &li->n_names, normalized, err);
 }
 
 static int
@@ -994,7 +996,7 @@ store_config (load_state *ls, load_image *li, const char *text, box_error **err)
   char digest[DIGEST_STRING_MAX];
   if (content_blob_write_buffer (ls->eng, text, strlen (text), digest, err) < 0)
     return box_err_wrap (err, "archive: store config");
-  return remember_blob (&ls->new_blobs, &ls->n_new_blobs, digest, err);
+  return append_unique_string (&ls->new_blobs, &ls->n_new_blobs, digest, err);
 }
 
 /* docker-archive: manifest.json lists Config, RepoTags and Layers paths. */
@@ -1186,8 +1188,34 @@ collect_oci_images (load_state *ls, member *index_member, load_image **out, size
   return 0;
 }
 
-/* Unpacks (or, when present already, only verifies) each layer, then records the image.
- * committed collects the layers this call made (for removal when it fails). */
+/* Records the image under each of the archive's names (once, untagged, when it gives none)
+ * and lists it as loaded. Once recorded, the layers in committed (may be NULL) belong to the
+ * image: the list is emptied. */
+static int
+record_image (load_state *ls, load_image *li, image_add_request *req, char **committed,
+              size_t *n_committed, box_error **err)
+{
+  for (size_t i = 0; i < (li->n_names ? li->n_names : 1); i++)
+    {
+      req->tag = li->n_names ? li->names[i] : NULL;
+      if (image_store_add (ls->eng, req, err) < 0)
+        return box_err_wrap (err, "load image %s", li->config_digest);
+      /* recorded: its layers belong to the image now, whatever happens next */
+      for (size_t j = 0; committed && j < *n_committed; j++)
+        free (committed[j]);
+      if (committed)
+        *n_committed = 0;
+      char shown[IMAGE_REFERENCE_STRING_MAX];
+      if (li->n_names)
+        image_reference_familiarize (li->names[i], shown);
+      else
+        snprintf (shown, sizeof shown, "%s", li->config_digest);
+      if (append_string (&ls->loaded, &ls->n_loaded, shown, err) < 0)
+        return box_err_code (err);
+    }
+  return 0;
+}
+
 /* Records the archive's names for an image the store already holds: its layers and blobs
  * stay those it has, and what the archive brought for it is dropped again. */
 static int
@@ -1211,22 +1239,11 @@ add_names_to_existing (load_state *ls, load_image *li, store_image *existing, bo
     .n_layers = existing->n_layers,
     .event_action = "load",
   };
-  for (size_t i = 0; i < (li->n_names ? li->n_names : 1); i++)
-    {
-      req.tag = li->n_names ? li->names[i] : NULL;
-      if (image_store_add (ls->eng, &req, err) < 0)
-        return box_err_wrap (err, "load image %s", li->config_digest);
-      char shown[IMAGE_REFERENCE_STRING_MAX];
-      if (li->n_names)
-        image_reference_familiarize (li->names[i], shown);
-      else
-        snprintf (shown, sizeof shown, "%s", li->config_digest);
-      if (append_string (&ls->loaded, &ls->n_loaded, shown, err) < 0)
-        return box_err_code (err);
-    }
-  return 0;
+  return record_image (ls, li, &req, NULL, NULL, err);
 }
 
+/* Unpacks (or, when present already, only verifies) each layer, then records the image.
+ * committed collects the layers this call made (for removal when it fails). */
 static int
 install_image_steps (load_state *ls, load_image *li, char ***committed, size_t *n_committed,
                      box_error **err)
@@ -1342,7 +1359,7 @@ install_image_steps (load_state *ls, load_image *li, char ***committed, size_t *
           || (had = content_blob_exists (ls->eng, digest, err)) < 0
           || content_blob_write_buffer (ls->eng, text, strlen (text), li->manifest_digest, err) < 0)
         return box_err_code (err);
-      if (!had && remember_blob (&ls->new_blobs, &ls->n_new_blobs, digest, err) < 0)
+      if (!had && append_unique_string (&ls->new_blobs, &ls->n_new_blobs, digest, err) < 0)
         return box_err_code (err);
       if (!(li->manifest_media_type = strdup (MEDIA_TYPE_OCI_MANIFEST)))
         return OUT_OF_MEMORY (err);
@@ -1358,33 +1375,18 @@ install_image_steps (load_state *ls, load_image *li, char ***committed, size_t *
     .n_extra_blobs = li->n_extra_blobs,
     .event_action = "load",
   };
-  for (size_t i = 0; i < (li->n_names ? li->n_names : 1); i++)
-    {
-      req.tag = li->n_names ? li->names[i] : NULL;
-      if (image_store_add (ls->eng, &req, err) < 0)
-        return box_err_wrap (err, "load image %s", li->config_digest);
-      /* recorded: its layers belong to the image now, whatever happens next */
-      for (size_t j = 0; j < *n_committed; j++)
-        free ((*committed)[j]);
-      *n_committed = 0;
-      char shown[IMAGE_REFERENCE_STRING_MAX];
-      if (li->n_names)
-        image_reference_familiarize (li->names[i], shown);
-      else
-        snprintf (shown, sizeof shown, "%s", li->config_digest);
-      if (append_string (&ls->loaded, &ls->n_loaded, shown, err) < 0)
-        return box_err_code (err);
-    }
+  if (record_image (ls, li, &req, *committed, n_committed, err) < 0)
+    return box_err_code (err);
 
   const char *used[] = { li->config_digest, li->manifest_digest };
   for (size_t i = 0; i < ARRAY_SIZE (used); i++)
-    if (remember_blob (&ls->used_blobs, &ls->n_used_blobs, used[i], err) < 0)
+    if (append_unique_string (&ls->used_blobs, &ls->n_used_blobs, used[i], err) < 0)
       return box_err_code (err);
   for (size_t i = 0; i < li->n_layers; i++)
-    if (remember_blob (&ls->used_blobs, &ls->n_used_blobs, li->layer_blobs[i], err) < 0)
+    if (append_unique_string (&ls->used_blobs, &ls->n_used_blobs, li->layer_blobs[i], err) < 0)
       return box_err_code (err);
   for (size_t i = 0; i < li->n_extra_blobs; i++)
-    if (remember_blob (&ls->used_blobs, &ls->n_used_blobs, li->extra_blobs[i], err) < 0)
+    if (append_unique_string (&ls->used_blobs, &ls->n_used_blobs, li->extra_blobs[i], err) < 0)
       return box_err_code (err);
   return 0;
 }
