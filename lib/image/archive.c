@@ -607,30 +607,7 @@ normalize_member_name (const char *raw)
   char *out = malloc (strlen (raw) + 1);
   if (!out)
     return NULL;
-  size_t n = 0;
-  const char *p = raw;
-  while (*p)
-    {
-      while (*p == '/')
-        p++;
-      const char *start = p;
-      while (*p && *p != '/')
-        p++;
-      size_t len = (size_t) (p - start);
-      if (len == 0 || (len == 1 && *start == '.'))
-        continue;
-      if (len == 2 && start[0] == '.' && start[1] == '.')
-        {
-          free (out);
-          return NULL;
-        }
-      if (n)
-        out[n++] = '/';
-      memcpy (out + n, start, len);
-      n += len;
-    }
-  out[n] = '\0';
-  if (n == 0)
+  if (!str_normalize_relative_path (raw, out) || !out[0])
     {
       free (out);
       return NULL;

@@ -89,29 +89,11 @@ normalize_layer_path (const char *raw, const char *what, char **out, box_error *
   char *result = malloc (len + 1);
   if (!result)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  size_t n = 0;
-  const char *p = raw;
-  while (*p)
+  if (!str_normalize_relative_path (raw, result))
     {
-      while (*p == '/')
-        p++;
-      const char *start = p;
-      while (*p && *p != '/')
-        p++;
-      size_t component = (size_t) (p - start);
-      if (component == 0 || (component == 1 && start[0] == '.'))
-        continue;
-      if (component == 2 && start[0] == '.' && start[1] == '.')
-        {
-          free (result);
-          return box_err (err, BOX_E_INVALID, "%s: path contains a \"..\" component", what);
-        }
-      if (n > 0)
-        result[n++] = '/';
-      memcpy (result + n, start, component);
-      n += component;
+      free (result);
+      return box_err (err, BOX_E_INVALID, "%s: path contains a \"..\" component", what);
     }
-  result[n] = '\0';
   *out = result;
   return 0;
 }

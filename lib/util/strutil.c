@@ -1,4 +1,4 @@
-/* Owns the string helpers: hex, UTF-8 validation. */
+/* Owns the string helpers: hex, UTF-8 validation, relative path normalization. */
 #include "util/strutil.h"
 
 #include <stdint.h>
@@ -85,4 +85,30 @@ strdup_or_null (const char *s, char **out)
     }
   *out = strdup (s);
   return *out != NULL;
+}
+
+bool
+str_normalize_relative_path (const char *raw, char *out)
+{
+  size_t n = 0;
+  const char *p = raw;
+  while (*p)
+    {
+      while (*p == '/')
+        p++;
+      const char *start = p;
+      while (*p && *p != '/')
+        p++;
+      size_t component = (size_t) (p - start);
+      if (component == 0 || (component == 1 && start[0] == '.'))
+        continue;
+      if (component == 2 && start[0] == '.' && start[1] == '.')
+        return false;
+      if (n > 0)
+        out[n++] = '/';
+      memcpy (out + n, start, component);
+      n += component;
+    }
+  out[n] = '\0';
+  return true;
 }

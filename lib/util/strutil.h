@@ -31,4 +31,9 @@ bool utf8_is_valid (const char *s, size_t len, bool reject_control);
 /* strdup that keeps NULL as NULL; returns false only when allocation failed. */
 bool strdup_or_null (const char *s, char **out);
 
+/* Normalizes a relative path as tar member names are read: leading and repeated "/", "."
+ * and empty components are dropped ("./a//./b/" is "a/b", "/" is ""). out has room for
+ * strlen (raw) + 1 bytes. False, with out undefined, when a component is "..". */
+bool str_normalize_relative_path (const char *raw, char *out);
+
 #endif

@@ -45,12 +45,42 @@ test_utf8 (void **state)
     }
 }
 
+static void
+test_normalize_relative_path (void **state)
+{
+  struct {
+    const char *raw;
+    const char *normalized; /* NULL: refused */
+  } cases[] = {
+    { "a/b", "a/b" },
+    { "./a//./b/", "a/b" },
+    { "/etc/passwd", "etc/passwd" },
+    { "/", "" },
+    { ".", "" },
+    { "", "" },
+    { "..a/b..", "..a/b.." },
+    { "a/../b", NULL },
+    { "..", NULL },
+    { "/../x", NULL },
+    { "a/..", NULL },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      char out[64];
+      bool ok = str_normalize_relative_path (cases[i].raw, out);
+      assert_int_equal (ok, cases[i].normalized != NULL);
+      if (ok)
+        assert_string_equal (out, cases[i].normalized);
+    }
+}
+
 int
 main (void)
 {
   const struct CMUnitTest tests[] = {
     cmocka_unit_test (test_hex),
     cmocka_unit_test (test_utf8),
+    cmocka_unit_test (test_normalize_relative_path),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
