@@ -32,6 +32,7 @@
 #include "runtime/seccomp-bpf.h"
 #include "runtime/spec.h"
 #include "util/cleanup.h"
+#include "util/fdpass.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strutil.h"
@@ -256,28 +257,11 @@ load_box (const runtime_context *ctx, const char *id, char *path, size_t size, n
 static int
 receive_message (int fd, native_message *msg, int *out_fd)
 {
-  struct iovec iov = { msg, sizeof *msg };
-  union {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } control;
-  struct msghdr mh = { .msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = control.buf,
-                       .msg_controllen = sizeof control.buf };
-  ssize_t n;
-  do
-    n = recvmsg (fd, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
-  if (n < 0)
-    return -errno;
-  if (n == 0)
-    return 0;
+  ssize_t n = fd_receive (fd, msg, sizeof *msg, out_fd);
+  if (n <= 0)
+    return (int) n;
   if ((size_t) n < sizeof *msg)
     return -EPROTO;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c; c = CMSG_NXTHDR (&mh, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      memcpy (out_fd, CMSG_DATA (c), sizeof (int));
   msg->text[sizeof msg->text - 1] = '\0';
   return (unsigned char) msg->kind;
 }

@@ -22,6 +22,7 @@
 #include "linux/cgroup.h"
 #include "runtime/spec.h"
 #include "util/cleanup.h"
+#include "util/fdpass.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/strutil.h"
@@ -304,21 +305,13 @@ console_receive (int listen_fd, int *out, box_error **err)
   if (conn < 0)
     return box_err_errno (err, errno, "accept the console from the runtime");
   char byte[256];
-  struct iovec iov = { byte, sizeof byte };
-  union {
-    char buf[CMSG_SPACE (sizeof (int))];
-    struct cmsghdr align;
-  } control;
-  struct msghdr mh = { .msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = control.buf,
-                       .msg_controllen = sizeof control.buf };
-  if (recvmsg (conn, &mh, MSG_CMSG_CLOEXEC) < 0)
-    return box_err_errno (err, errno, "receive the console from the runtime");
-  struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
-  if (!c || c->cmsg_type != SCM_RIGHTS)
+  int console = -1;
+  ssize_t n = fd_receive (conn, byte, sizeof byte, &console);
+  if (n < 0)
+    return box_err_errno (err, (int) -n, "receive the console from the runtime");
+  if (console < 0)
     return box_err (err, BOX_E_IO, "the runtime sent no console");
-  memcpy (out, CMSG_DATA (c), sizeof (int));
+  *out = console;
   return 0;
 }
 
