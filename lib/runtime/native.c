@@ -250,6 +250,19 @@ load_box (const runtime_context *ctx, const char *id, char *path, size_t size, n
   return 0;
 }
 
+/* The filter of config's seccomp profile, when it has one (compiled once, then taken from
+ * the cache under the state directory). */
+static int
+load_seccomp (const runtime_context *ctx, const oci_config *config, seccomp_program *out,
+              box_error **err)
+{
+  if (!config->seccomp)
+    return 0;
+  char cache[PATH_MAX + 16];
+  snprintf (cache, sizeof cache, "%s/" SECCOMP_CACHE_DIR, ctx->state_dir);
+  return seccomp_program_get (config->seccomp, cache, out, err);
+}
+
 /* ---- talking to the child --------------------------------------------------------------- */
 
 /* Receives one message; *out_fd gets an SCM_RIGHTS fd when one came. Returns the message
@@ -264,6 +277,26 @@ receive_message (int fd, native_message *msg, int *out_fd)
     return -EPROTO;
   msg->text[sizeof msg->text - 1] = '\0';
   return (unsigned char) msg->kind;
+}
+
+/* receive_message, for the messages that follow a console: its fd replaces *console. */
+static int
+receive_message_keeping_console (int fd, native_message *msg, int *console)
+{
+  for (;;)
+    {
+      int passed = -1;
+      int kind = receive_message (fd, msg, &passed);
+      if (kind == NATIVE_MSG_CONSOLE && passed >= 0)
+        {
+          closep (console);
+          *console = passed;
+          continue;
+        }
+      if (passed >= 0)
+        close (passed);
+      return kind;
+    }
 }
 
 static int
@@ -467,9 +500,7 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
     return box_err (err, BOX_E_NOT_FOUND, "root filesystem %s is not a directory", rootfs);
 
   _cleanup_ (seccomp_program_clearp) seccomp_program seccomp = { 0 };
-  char seccomp_cache[PATH_MAX + 16];
-  snprintf (seccomp_cache, sizeof seccomp_cache, "%s/" SECCOMP_CACHE_DIR, ctx->state_dir);
-  if (config->seccomp && seccomp_program_get (config->seccomp, seccomp_cache, &seccomp, err) < 0)
+  if (load_seccomp (ctx, config, &seccomp, err) < 0)
     return box_err_code (err);
 
   _cleanup_ (create_cleanup_run) create_cleanup cleanup = { .armed = true };
@@ -595,30 +626,17 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
     return child_vanished (pid, "create", err);
 
   _cleanup_close_ int console = -1;
-  for (;;)
+  native_message msg;
+  int kind = receive_message_keeping_console (sync_parent, &msg, &console);
+  if (kind == NATIVE_MSG_ERROR)
     {
-      native_message msg;
-      int fd = -1;
-      int kind = receive_message (sync_parent, &msg, &fd);
-      if (kind == NATIVE_MSG_CONSOLE && fd >= 0)
-        {
-          closep (&console);
-          console = fd;
-          continue;
-        }
-      if (fd >= 0)
-        close (fd);
-      if (kind == NATIVE_MSG_READY)
-        break;
-      if (kind == NATIVE_MSG_ERROR)
-        {
-          child_error (&msg, err);
-          return box_err_wrap (err, "create box %s", id);
-        }
-      if (kind < 0)
-        return box_err_errno (err, -kind, "create box %s: read from the box's init", id);
-      return child_vanished (pid, "create", err);
+      child_error (&msg, err);
+      return box_err_wrap (err, "create box %s", id);
     }
+  if (kind < 0)
+    return box_err_errno (err, -kind, "create box %s: read from the box's init", id);
+  if (kind != NATIVE_MSG_READY)
+    return child_vanished (pid, "create", err);
 
   state.pid = pid;
   state.start_fd = start_write_fd;
@@ -830,9 +848,7 @@ native_exec (const runtime_backend *rt, const runtime_context *ctx, const char *
   if (check_rlimits (&process, err) < 0)
     return box_err_code (err);
   _cleanup_ (seccomp_program_clearp) seccomp_program seccomp = { 0 };
-  char seccomp_cache[PATH_MAX + 16];
-  snprintf (seccomp_cache, sizeof seccomp_cache, "%s/" SECCOMP_CACHE_DIR, ctx->state_dir);
-  if (config->seccomp && seccomp_program_get (config->seccomp, seccomp_cache, &seccomp, err) < 0)
+  if (load_seccomp (ctx, config, &seccomp, err) < 0)
     return box_err_code (err);
 
   _cleanup_close_ int pidfd = (int) syscall (SYS_pidfd_open, state.pid, 0);
@@ -908,16 +924,7 @@ native_exec (const runtime_backend *rt, const runtime_context *ctx, const char *
   for (;;)
     {
       native_message msg;
-      int fd = -1;
-      int kind = receive_message (sync_parent, &msg, &fd);
-      if (kind == NATIVE_MSG_CONSOLE && fd >= 0)
-        {
-          closep (&console);
-          console = fd;
-          continue;
-        }
-      if (fd >= 0)
-        close (fd);
+      int kind = receive_message_keeping_console (sync_parent, &msg, &console);
       if (kind == NATIVE_MSG_PID)
         pid = msg.pid;
       else if (kind == NATIVE_MSG_ERROR && rc == 0)
