@@ -34,13 +34,7 @@ create_box (box_engine *eng, const char *name, const char *external_ref)
   opts.image = "img";
   opts.name = name;
   opts.external_ref = external_ref;
-  box_box *box = NULL;
-  box_error *err = NULL;
-  int rc = box_box_create (eng, &opts, &box, &err);
-  assert_ok (rc, err);
-  char *id = strdup (box->id);
-  box_box_free (box);
-  return id;
+  return unit_create_box (eng, &opts);
 }
 
 /* Resolves ref and checks it lands on expected_id. */

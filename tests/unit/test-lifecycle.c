@@ -35,16 +35,23 @@ create_running_box (box_engine *eng, bool auto_remove)
   box_box_create_options opts = BOX_BOX_CREATE_OPTIONS_INIT;
   opts.image = "img";
   opts.config_json = auto_remove ? "{\"HostConfig\":{\"AutoRemove\":true}}" : "{}";
-  box_box *box = NULL;
-  box_error *err = NULL;
-  int rc = box_box_create (eng, &opts, &box, &err);
-  assert_ok (rc, err);
-  char *id = strdup (box->id);
-  box_box_free (box);
+  char *id = unit_create_box (eng, &opts);
   store_box_state_update update = { .state = BOX_STATE_RUNNING, .pid = 1, .started_ns = 5 };
-  rc = store_box_set_state (eng->store, id, &update, &err);
+  box_error *err = NULL;
+  int rc = store_box_set_state (eng->store, id, &update, &err);
   assert_ok (rc, err);
   return id;
+}
+
+/* Takes the box's intent lock, as a start does; returns the lock's fd. */
+static int
+take_intent (unit_engine_fixture *f, const char *id)
+{
+  box_error *err = NULL;
+  int intent_fd = -1;
+  int rc = engine_intent_lock (f->root, id, true, &intent_fd, &err);
+  assert_ok (rc, err);
+  return intent_fd;
 }
 
 static void
@@ -90,11 +97,10 @@ test_dead_auto_remove_box_under_a_held_intent (void **state)
 {
   unit_engine_fixture *f = *state;
   char *id = create_running_box (f->eng, true);
+  int intent_fd = take_intent (f, id);
   box_error *err = NULL;
-  int intent_fd = -1;
-  int rc = engine_intent_lock (f->root, id, true, &intent_fd, &err);
-  assert_ok (rc, err);
-  rc = engine_box_mark_dead (f->eng, id, "the box's monitor died while starting it", true, &err);
+  int rc
+      = engine_box_mark_dead (f->eng, id, "the box's monitor died while starting it", true, &err);
   assert_ok (rc, err);
   assert_gone (f->eng, id);
   engine_intent_done (f->root, id, intent_fd);
@@ -108,12 +114,9 @@ test_reconcile_removes_dead_auto_remove_box (void **state)
 {
   unit_engine_fixture *f = *state;
   char *id = create_running_box (f->eng, true);
+  close (take_intent (f, id)); /* its holder died: the file stays, unheld */
   box_error *err = NULL;
-  int intent_fd = -1;
-  int rc = engine_intent_lock (f->root, id, true, &intent_fd, &err);
-  assert_ok (rc, err);
-  close (intent_fd); /* its holder died: the file stays, unheld */
-  rc = engine_reconcile (f->eng, &err);
+  int rc = engine_reconcile (f->eng, &err);
   assert_ok (rc, err);
   assert_gone (f->eng, id);
   char path[4096];

@@ -53,6 +53,20 @@ unit_close_engine (box_engine *eng, char *root)
   free (root);
 }
 
+char *
+unit_create_box (box_engine *eng, const box_box_create_options *opts)
+{
+  box_box *box = NULL;
+  box_error *err = NULL;
+  int rc = box_box_create (eng, opts, &box, &err);
+  assert_ok (rc, err);
+  char *id = strdup (box->id);
+  box_box_free (box);
+  if (!id)
+    fail_msg ("out of memory");
+  return id;
+}
+
 int
 unit_engine_setup (void **state)
 {

@@ -19,6 +19,9 @@ void unit_remove_tree (const char *path);
 box_engine *unit_open_engine (char **out_root);
 void unit_close_engine (box_engine *eng, char *root);
 
+/* Creates a box with opts, failing the test on error; returns its id (free() it). */
+char *unit_create_box (box_engine *eng, const box_box_create_options *opts);
+
 /* A test's engine on its own fresh state directory, as a cmocka fixture:
  * cmocka_unit_test_setup_teardown (fn, unit_engine_setup, unit_engine_teardown) hands the
  * test a unit_engine_fixture in *state. */
