@@ -14,8 +14,6 @@
 #include "image/archive.h"
 #include "input.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 static box_engine *engine;
 static char *blobs_dir;
 

@@ -8,8 +8,6 @@
 #include "input.h"
 #include "util/strutil.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

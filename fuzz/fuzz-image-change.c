@@ -8,8 +8,6 @@
 #include "image/image-config.h"
 #include "input.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

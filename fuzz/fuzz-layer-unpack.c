@@ -15,8 +15,6 @@
 #include "input.h"
 #include "util/fs.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 static char *workdir; /* holds layer/ (fresh per input) and outside/ (must stay empty) */
 static int workdir_fd = -1;
 

@@ -7,8 +7,6 @@
 #include "engine/top.h"
 #include "input.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {

@@ -7,8 +7,6 @@
 #include "image/reference.h"
 #include "input.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 static void
 same_or_abort (const image_reference *a, const image_reference *b)
 {

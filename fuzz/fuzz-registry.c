@@ -9,8 +9,6 @@
 #include "registry/challenge.h"
 #include "registry/manifest.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 static void
 check_descriptor (const registry_descriptor *d)
 {
