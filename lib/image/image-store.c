@@ -42,9 +42,9 @@ image_host_architecture (void)
   return machine;
 }
 
-static int
-image_event (box_engine *eng, const char *action, const char *image_id, const char *name,
-             box_error **err)
+int
+image_store_event (box_engine *eng, const char *action, const char *image_id, const char *name,
+                   box_error **err)
 {
   _cleanup_json_ json_t *attributes = json_pack ("{s:s}", "name", name ? name : image_id);
   _cleanup_free_ char *text = attributes ? json_dumps (attributes, JSON_COMPACT) : NULL;
@@ -197,13 +197,14 @@ image_store_add (box_engine *eng, const image_add_request *req, box_error **err)
 
   if (tag[0]
       && (store_image_tag_set (eng->store, tag, req->config_digest, err) < 0
-          || image_event (eng, "tag", req->config_digest, tag, err) < 0))
+          || image_store_event (eng, "tag", req->config_digest, tag, err) < 0))
     return box_err_wrap (err, "add image %s: tag %s", req->config_digest, tag);
   if (req->repo_digest
       && store_image_digest_set (eng->store, req->repo_digest, req->config_digest, err) < 0)
     return box_err_wrap (err, "add image %s", req->config_digest);
   if (req->event_action
-      && image_event (eng, req->event_action, req->config_digest, tag[0] ? tag : NULL, err) < 0)
+      && image_store_event (eng, req->event_action, req->config_digest, tag[0] ? tag : NULL, err)
+             < 0)
     return box_err_wrap (err, "add image %s", req->config_digest);
   if (store_tx_commit (&tx, err) < 0)
     return box_err_wrap (err, "add image %s", req->config_digest);
@@ -365,7 +366,8 @@ image_store_delete (box_engine *eng, const char *image_id, uint64_t *reclaimed, 
             layer_bytes += image->layers[j].size;
             break;
           }
-    if (image_event (eng, "delete", image_id, NULL, err) < 0 || store_tx_commit (&tx, err) < 0)
+    if (image_store_event (eng, "delete", image_id, NULL, err) < 0
+        || store_tx_commit (&tx, err) < 0)
       {
         strings_free (blobs, n_blobs);
         strings_free (layers, n_layers);

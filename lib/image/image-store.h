@@ -68,6 +68,11 @@ int image_store_find_user (box_engine *eng, const char *image_id, char out_box_i
 int image_store_delete (box_engine *eng, const char *image_id, uint64_t *reclaimed,
                         box_error **err);
 
+/* Appends an image event (tag, untag, delete, pull, load, ...) of image_id, named name (the
+ * id when NULL), to the store's event log. */
+int image_store_event (box_engine *eng, const char *action, const char *image_id, const char *name,
+                       box_error **err);
+
 /* "amd64", "arm64", ... for this host, as OCI platforms name architectures. */
 const char *image_host_architecture (void);
 

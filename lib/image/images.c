@@ -343,17 +343,6 @@ box_image_inspect_json (box_engine *eng, const char *ref, char **out_json, box_e
 
 /* ---- tag ---- */
 
-static int
-image_event (box_engine *eng, const char *action, const char *image_id, const char *name,
-             box_error **err)
-{
-  _cleanup_json_ json_t *attributes = json_pack ("{s:s}", "name", name ? name : image_id);
-  _cleanup_free_ char *text = attributes ? json_dumps (attributes, JSON_COMPACT) : NULL;
-  if (!text)
-    return OUT_OF_MEMORY (err);
-  return store_event_append (eng->store, 0, "image", action, image_id, text, err);
-}
-
 int
 box_image_tag (box_engine *eng, const char *source, const char *target, box_error **err)
 {
@@ -373,7 +362,7 @@ box_image_tag (box_engine *eng, const char *source, const char *target, box_erro
   if (store_tx_begin (eng->store, &tx, err) < 0
       || image_store_resolve (eng, source, &id, NULL, NULL, err) < 0
       || store_image_tag_set (eng->store, normalized, id, err) < 0
-      || image_event (eng, "tag", id, normalized, err) < 0 || store_tx_commit (&tx, err) < 0)
+      || image_store_event (eng, "tag", id, normalized, err) < 0 || store_tx_commit (&tx, err) < 0)
     return box_err_wrap (err, "tag %s as %s", source, target);
   return 0;
 }
@@ -426,7 +415,7 @@ untag (box_engine *eng, const char *reference, bool is_digest, const char *image
     return box_err_code (err);
   if (removed == 0)
     return 0;
-  if (image_event (eng, "untag", image_id, reference, err) < 0)
+  if (image_store_event (eng, "untag", image_id, reference, err) < 0)
     return box_err_code (err);
   return add_item (items, reference, NULL, err);
 }
