@@ -139,9 +139,27 @@ typedef struct box_ulimit {
   int64_t hard;
 } box_ulimit;
 
+/* A host device made available in the box (docker's --device HOST[:BOX][:PERMISSIONS]): at
+ * each start the node is created in the box with the host node's type, major, minor and
+ * permission bits (owner root), and the box's device cgroup allows it with permissions. */
+typedef struct box_device {
+  const char *path_on_host; /* absolute path of a character or block device node */
+  const char *path_in_box;  /* absolute; NULL: path_on_host */
+  const char *permissions;  /* a subset of "rwm" (read, write, mknod); NULL: "rwm" */
+} box_device;
+
+/* Parses docker's --device value: HOST, HOST:BOX, HOST:PERMISSIONS or HOST:BOX:PERMISSIONS
+ * (the middle word of two is read as permissions when it is a valid one, as docker does).
+ * Checks the syntax only (absolute paths without "..", permissions a subset of "rwm"); the
+ * host node is checked when the box is created and again at each start. *out is one
+ * allocation, released with box_device_free(). */
+BOX_API int box_device_parse (const char *spec, box_device **out, box_error **err);
+BOX_API void box_device_free (box_device *device);
+
 /* What the box runs and how: docker's `run` options. Everything left zero/NULL takes the
  * image's value (command, env, workdir, user, stop signal) or docker's default. */
-#define BOX_RUN_OPTIONS_VERSION 1
+/* 1: up to log_max_files; 2: devices (a version 1 struct is still accepted) */
+#define BOX_RUN_OPTIONS_VERSION 2
 typedef struct box_run_options {
   unsigned version;
   const char *const *cmd; /* NULL: the image's Cmd */
@@ -177,6 +195,9 @@ typedef struct box_run_options {
   const char *runtime;     /* NULL: "native"; "runc"; "oci:/path/to/runtime" */
   int64_t log_max_bytes;   /* size of one log file before rotation; 0: 10 MiB */
   int log_max_files;       /* log files kept (the live one included); 0: 2 */
+  /* version 2 */
+  const box_device *devices; /* --device: host devices made available in the box */
+  size_t n_devices;
 } box_run_options;
 #define BOX_RUN_OPTIONS_INIT { .version = BOX_RUN_OPTIONS_VERSION, .stop_timeout = -1 }
 

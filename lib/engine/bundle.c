@@ -13,6 +13,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "engine/devices.h"
 #include "engine/lifecycle.h"
 #include "engine/rootfs.h"
 #include "runtime/user.h"
@@ -208,6 +209,11 @@ engine_box_write_bundle (box_engine *eng, const box_box *box, box_error **err)
   if (asprintf (&cgroups_path, ENGINE_CGROUP_PARENT "/%s", box->id) < 0)
     rc = rc < 0 ? rc : box_err (err, BOX_E_INTERNAL, "out of memory");
 
+  _cleanup_free_ spec_device *devices = NULL;
+  size_t n_devices = 0;
+  if (rc >= 0 && engine_devices_resolve (json_object_get (host, "Devices"), &devices, &n_devices, err) < 0)
+    rc = box_err_wrap (err, "start box %s", box->id);
+
   spec_options so = {
     .cgroups_path = cgroups_path,
     .args = args_v,
@@ -230,6 +236,8 @@ engine_box_write_bundle (box_engine *eng, const box_box *box, box_error **err)
     .cpus = (double) json_integer_value (json_object_get (host, "NanoCpus")) / 1e9,
     .cpu_shares = (uint64_t) json_integer_value (json_object_get (host, "CpuShares")),
     .pids_limit = json_integer_value (json_object_get (host, "PidsLimit")),
+    .devices = devices,
+    .n_devices = n_devices,
   };
 
   /* --security-opt */

@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "engine/devices.h"
 #include "engine/lifecycle.h"
 #include "engine/rootfs.h"
 #include "image/image.h"
@@ -70,7 +71,7 @@ merge_env (json_t *image_env, const box_run_options *run, json_t **out, box_erro
 static int
 validate_run_options (const box_run_options *run, box_error **err)
 {
-  if (run->version != BOX_RUN_OPTIONS_VERSION)
+  if (run->version < 1 || run->version > BOX_RUN_OPTIONS_VERSION)
     return box_err (err, BOX_E_INVALID, "box_run_options: unknown version %u", run->version);
   if (run->memory_bytes < 0 || run->nano_cpus < 0 || run->cpu_shares < 0)
     return box_err (err, BOX_E_INVALID, "negative resource limit");
@@ -179,6 +180,16 @@ build_config (const image_for_box *image, const char *image_ref, const box_run_o
   if (run->stop_timeout >= 0)
     json_object_set_new (config, "StopTimeout", json_integer (run->stop_timeout));
 
+  /* a version 1 struct ends before the devices */
+  json_t *devices = NULL;
+  if (engine_devices_config (run->version >= 2 ? run->devices : NULL,
+                             run->version >= 2 ? run->n_devices : 0, &devices, err)
+      < 0)
+    {
+      json_decref (config);
+      json_decref (ulimits);
+      return box_err_code (err);
+    }
   json_t *host_config = json_pack (
       "{s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:b,s:o,s:o,s:s,s:b,s:b,s:s}", "Memory",
       (json_int_t) run->memory_bytes, "NanoCpus", (json_int_t) run->nano_cpus, "CpuShares",
@@ -188,6 +199,10 @@ build_config (const image_for_box *image, const char *image_ref, const box_run_o
       "SecurityOpt", string_array (run->security_opt, run->n_security_opt), "Ulimits", ulimits,
       "Runtime", run->runtime && *run->runtime ? run->runtime : ENGINE_DEFAULT_RUNTIME, "Init",
       run->init, "AutoRemove", run->auto_remove, "NetworkMode", "none");
+  if (host_config)
+    json_object_set_new (host_config, "Devices", devices);
+  else
+    json_decref (devices);
   if (host_config)
     json_object_set_new (
         host_config, "LogConfig",

@@ -164,34 +164,74 @@ static const default_device default_devices[] = {
   { "random", 1, 8 }, { "urandom", 1, 9 }, { "tty", 5, 0 },
 };
 
+/* The node name in dirfd, path its place in the box (for messages, and the host node a user
+ * namespace binds: runc's rule, the same path on the host). */
 static void
-make_device (const native_init_args *a, int devfd, const char *name, mode_t type, mode_t mode,
-             unsigned major, unsigned minor, uid_t uid, gid_t gid)
+make_device (const native_init_args *a, int dirfd, const char *name, const char *path,
+             mode_t type, mode_t mode, unsigned major, unsigned minor, uid_t uid, gid_t gid)
 {
   if (!a->userns)
     {
-      if (mknodat (devfd, name, type | mode, makedev (major, minor)) < 0 && errno != EEXIST)
-        FAIL_ERRNO (a, "mknod /dev/%s", name);
-      if (fchmodat (devfd, name, mode, 0) < 0 || fchownat (devfd, name, uid, gid, 0) < 0)
-        FAIL_ERRNO (a, "chmod /dev/%s", name);
+      if (mknodat (dirfd, name, type | mode, makedev (major, minor)) < 0 && errno != EEXIST)
+        FAIL_ERRNO (a, "mknod %s", path);
+      if (fchmodat (dirfd, name, mode, 0) < 0 || fchownat (dirfd, name, uid, gid, 0) < 0)
+        FAIL_ERRNO (a, "chmod %s", path);
       return;
     }
   /* a user namespace may not create device nodes: bind the host's */
-  char host[64];
-  snprintf (host, sizeof host, "/dev/%s", name);
-  int fd = openat (devfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
+  int fd = openat (dirfd, name, O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, 0644);
   if (fd < 0 && errno != EEXIST)
-    FAIL_ERRNO (a, "create /dev/%s", name);
+    FAIL_ERRNO (a, "create %s", path);
   if (fd >= 0)
     close (fd);
-  int target = openat (devfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+  int target = openat (dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
   if (target < 0)
-    FAIL_ERRNO (a, "open /dev/%s", name);
+    FAIL_ERRNO (a, "open %s", path);
   char target_path[FD_PATH_MAX];
   fd_path (target, target_path);
-  if (mount (host, target_path, NULL, MS_BIND, NULL) < 0)
-    FAIL_ERRNO (a, "bind %s", host);
+  if (mount (path, target_path, NULL, MS_BIND, NULL) < 0)
+    FAIL_ERRNO (a, "bind %s", path);
   close (target);
+}
+
+static bool
+config_has_device (const oci_config *c, const char *path)
+{
+  for (size_t i = 0; i < c->n_devices; i++)
+    if (strcmp (c->devices[i].path, path) == 0)
+      return true;
+  return false;
+}
+
+/* The config's devices (linux.devices), anywhere in the box: missing parent directories are
+ * made, and whatever non-directory held the path is replaced by the node. */
+static void
+create_config_devices (const native_init_args *a, int rootfd)
+{
+  for (size_t i = 0; i < a->config->n_devices; i++)
+    {
+      const oci_device *d = &a->config->devices[i];
+      char parent[4096];
+      if (strlen (d->path) >= sizeof parent)
+        FAIL (a, BOX_E_INVALID, 0, "device %.64s...: path too long", d->path);
+      snprintf (parent, sizeof parent, "%s", d->path);
+      char *slash = strrchr (parent, '/');
+      const char *name = d->path + (slash - parent) + 1;
+      if (!*name || strcmp (name, ".") == 0 || strcmp (name, "..") == 0)
+        FAIL (a, BOX_E_INVALID, 0, "device %s: not a path of a file", d->path);
+      slash[slash == parent ? 1 : 0] = '\0';
+      int dirfd = open_or_create_in_root (rootfd, parent, false);
+      if (dirfd < 0)
+        FAIL_ERRNO (a, "device %s: create its directory", d->path);
+      struct stat st;
+      if (fstatat (dirfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR (st.st_mode)
+          && unlinkat (dirfd, name, 0) < 0)
+        FAIL_ERRNO (a, "device %s: replace the file there", d->path);
+      mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
+      make_device (a, dirfd, name, d->path, type, d->file_mode & 07777, (unsigned) d->major,
+                   (unsigned) d->minor, d->uid, d->gid);
+      close (dirfd);
+    }
 }
 
 static void
@@ -201,17 +241,13 @@ create_devices (const native_init_args *a, int rootfd)
   if (devfd < 0)
     FAIL_ERRNO (a, "open /dev of the box");
   for (size_t i = 0; i < sizeof default_devices / sizeof default_devices[0]; i++)
-    make_device (a, devfd, default_devices[i].name, S_IFCHR, 0666, default_devices[i].major,
-                 default_devices[i].minor, 0, 0);
-  for (size_t i = 0; i < a->config->n_devices; i++)
     {
-      const oci_device *d = &a->config->devices[i];
-      if (!str_has_prefix (d->path, "/dev/") || strchr (d->path + 5, '/'))
-        FAIL (a, BOX_E_UNSUPPORTED, 0, "device %s: only devices directly in /dev are supported",
-              d->path);
-      mode_t type = d->type == 'b' ? S_IFBLK : d->type == 'p' ? S_IFIFO : S_IFCHR;
-      make_device (a, devfd, d->path + 5, type, d->file_mode & 07777, (unsigned) d->major,
-                   (unsigned) d->minor, d->uid, d->gid);
+      char path[64];
+      snprintf (path, sizeof path, "/dev/%s", default_devices[i].name);
+      /* a device of the config at a standard path replaces the standard one (runc) */
+      if (!config_has_device (a->config, path))
+        make_device (a, devfd, default_devices[i].name, path, S_IFCHR, 0666,
+                     default_devices[i].major, default_devices[i].minor, 0, 0);
     }
   static const char *const links[][2] = {
     { "/proc/self/fd", "fd" },       { "/proc/self/fd/0", "stdin" },
@@ -488,6 +524,7 @@ setup_rootfs (const native_init_args *a, int *out_console_slave)
     }
   if (dev_is_tmpfs)
     create_devices (a, rootfd);
+  create_config_devices (a, rootfd);
 
   if (a->process->terminal)
     {

@@ -339,6 +339,19 @@ build_resources (const spec_options *opts, json_t *linux_obj, box_error **err)
         if (json_array_append_new (devices, rule) < 0)
           return OOM ();
       }
+  /* each --device node: allowed after the defaults (a later rule wins), also when privileged
+     (the allow-all rule already covers it, as docker writes it anyway) */
+  for (size_t i = 0; i < opts->n_devices; i++)
+    {
+      const spec_device *d = &opts->devices[i];
+      char type[2] = { d->type, '\0' };
+      if (json_array_append_new (devices, json_pack ("{s:b, s:s, s:I, s:I, s:s}", "allow", true,
+                                                     "type", type, "major", (json_int_t) d->major,
+                                                     "minor", (json_int_t) d->minor, "access",
+                                                     d->access))
+          < 0)
+        return OOM ();
+    }
 
   if (opts->memory_bytes < 0 || opts->pids_limit < 0 || opts->cpus < 0 || isnan (opts->cpus))
     return box_err (err, BOX_E_INVALID, "negative resource limit");
@@ -379,6 +392,35 @@ build_resources (const spec_options *opts, json_t *linux_obj, box_error **err)
   return 0;
 }
 
+/* linux.devices: the nodes the runtime creates in the box, owned by root */
+static int
+build_devices (const spec_options *opts, json_t *linux_obj, box_error **err)
+{
+  if (opts->n_devices == 0)
+    return 0;
+  json_t *devices = json_array ();
+  if (!devices || json_object_set_new (linux_obj, "devices", devices) < 0)
+    return OOM ();
+  for (size_t i = 0; i < opts->n_devices; i++)
+    {
+      const spec_device *d = &opts->devices[i];
+      if (!d->path || d->path[0] != '/' || (d->type != 'c' && d->type != 'b') || !d->access
+          || !*d->access || strspn (d->access, "rwm") != strlen (d->access))
+        return box_err (err, BOX_E_INVALID, "device %s: bad path, type or access",
+                        d->path ? d->path : "(null)");
+      char type[2] = { d->type, '\0' };
+      if (json_array_append_new (
+              devices, json_pack ("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "path", d->path, "type",
+                                  type, "major", (json_int_t) d->major, "minor",
+                                  (json_int_t) d->minor, "fileMode",
+                                  (json_int_t) (d->file_mode & 07777), "uid", (json_int_t) 0,
+                                  "gid", (json_int_t) 0))
+          < 0)
+        return OOM ();
+    }
+  return 0;
+}
+
 static json_t *
 id_maps_json (const spec_id_map *maps, size_t n)
 {
@@ -416,7 +458,7 @@ build_linux (const spec_options *opts, uint64_t caps, json_t *root, box_error **
       json_object_set_new (linux_obj, "gidMappings",
                            id_maps_json (opts->gid_maps, opts->n_gid_maps));
     }
-  if (build_resources (opts, linux_obj, err) < 0)
+  if (build_devices (opts, linux_obj, err) < 0 || build_resources (opts, linux_obj, err) < 0)
     return box_err_code (err);
   if (opts->cgroups_path)
     json_object_set_new (linux_obj, "cgroupsPath", json_string (opts->cgroups_path));

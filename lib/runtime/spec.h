@@ -39,6 +39,16 @@ typedef struct spec_id_map {
   uint32_t size;
 } spec_id_map;
 
+/* A device node made in the box (linux.devices) and allowed by its device cgroup with access
+ * (a linux.resources.devices allow rule). */
+typedef struct spec_device {
+  const char *path; /* absolute path inside the box */
+  char type;        /* 'c' or 'b' */
+  uint32_t major, minor;
+  uint32_t file_mode; /* permission bits of the node; its owner is root */
+  const char *access; /* a subset of "rwm" */
+} spec_device;
+
 typedef enum spec_seccomp_mode {
   SPEC_SECCOMP_DEFAULT = 0, /* docker's default profile */
   SPEC_SECCOMP_UNCONFINED,  /* no filter */
@@ -89,6 +99,9 @@ typedef struct spec_options {
   int oom_score_adj;
   const char *cgroups_path;  /* linux.cgroupsPath, e.g. "/box/<id>"; NULL: none (backend's) */
   const char *const *sysctl; /* NULL-terminated "key=value" */
+
+  const spec_device *devices; /* host devices (--device), after the standard ones */
+  size_t n_devices;
 } spec_options;
 
 /* config.json as a JSON object (OCI runtime spec 1.0.2). */

@@ -35,6 +35,7 @@ const char cli_run_options_help[] =
     "      --privileged           every capability, no seccomp, no masked paths\n"
     "      --security-opt OPT     no-new-privileges, seccomp=unconfined|PROFILE.json\n"
     "      --ulimit NAME=SOFT[:HARD]  resource limit (repeatable)\n"
+    "      --device HOST[:BOX][:PERMS]  add a host device (repeatable; PERMS of rwm, default rwm)\n"
     "      --stop-signal SIG      signal that stops the box (default SIGTERM)\n"
     "      --stop-timeout SECS    seconds to wait before SIGKILL on stop (default 10)\n"
     "      --runtime NAME         native (default), runc, or oci:/path/to/runtime\n"
@@ -65,6 +66,7 @@ enum
   OPT_LOG_OPT,
   OPT_DETACH_KEYS,
   OPT_SIG_PROXY,
+  OPT_DEVICE,
 };
 
 static char *
@@ -245,6 +247,7 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
     { "log-opt", required_argument, NULL, OPT_LOG_OPT },
     { "detach-keys", required_argument, NULL, OPT_DETACH_KEYS },
     { "sig-proxy", optional_argument, NULL, OPT_SIG_PROXY },
+    { "device", required_argument, NULL, OPT_DEVICE },
     { 0 },
   };
   memset (r, 0, sizeof *r);
@@ -254,7 +257,9 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
   size_t n_env = 0, n_cap_add = 0, n_cap_drop = 0, n_sec = 0, n_labels = 0, n_ulimits = 0;
   r->labels = calloc ((size_t) argc + 1, sizeof *r->labels);
   r->ulimits = calloc ((size_t) argc + 1, sizeof *r->ulimits);
-  if (!r->labels || !r->ulimits)
+  r->devices = calloc ((size_t) argc + 1, sizeof *r->devices);
+  r->parsed_devices = calloc ((size_t) argc + 1, sizeof *r->parsed_devices);
+  if (!r->labels || !r->ulimits || !r->devices || !r->parsed_devices)
     return cli_usage_error (verb, "out of memory");
 
   int c;
@@ -405,6 +410,20 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
               return status;
             break;
           }
+        case OPT_DEVICE:
+          {
+            box_device *d = NULL;
+            box_error *err = NULL;
+            if (box_device_parse (optarg, &d, &err) < 0)
+              {
+                int status = cli_usage_error (verb, "%s", box_error_message (err));
+                box_error_free (err);
+                return status;
+              }
+            r->parsed_devices[r->n_devices] = d;
+            r->devices[r->n_devices++] = *d;
+            break;
+          }
         case OPT_LOG_OPT:
           if (strncmp (optarg, "max-size=", 9) == 0)
             {
@@ -443,6 +462,8 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
   r->run.n_security_opt = n_sec;
   r->run.ulimits = r->ulimits;
   r->run.n_ulimits = n_ulimits;
+  r->run.devices = r->devices;
+  r->run.n_devices = r->n_devices;
   r->create.labels = r->labels;
   r->create.n_labels = n_labels;
   r->create.run = &r->run;
@@ -463,6 +484,10 @@ cli_run_clear (cli_run *r)
   free (r->entrypoint);
   free (r->labels);
   free (r->ulimits);
+  for (size_t i = 0; i < r->n_devices; i++)
+    box_device_free (r->parsed_devices[i]);
+  free (r->parsed_devices);
+  free (r->devices);
   memset (r, 0, sizeof *r);
 }
 

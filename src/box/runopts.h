@@ -18,6 +18,9 @@ typedef struct cli_run {
   const char **env, **cap_add, **cap_drop, **security_opt, **cmd, **entrypoint;
   box_label *labels;
   box_ulimit *ulimits;
+  box_device *devices;         /* copies of the parsed ones */
+  box_device **parsed_devices; /* what box_device_parse returned, freed at clear */
+  size_t n_devices;
 } cli_run;
 
 /* Parses argv (argv[0] is the verb); returns 0 or the CLI exit code of a usage error. */

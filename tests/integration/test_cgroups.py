@@ -131,3 +131,46 @@ def test_privileged_devices_can_be_opened(box, busybox_image):
                    "mknod /tmp/kmsg c 1 11 && echo box-test > /tmp/kmsg && echo opened-kmsg",
                    check=False)
     assert "opened-kmsg" in proc.stdout, proc.stderr
+
+
+# --device under both backends: the node is made with the host node's numbers and mode, and
+# the device rules (v1 devices.allow, or the v2 eBPF filter) let through what its permissions
+# say and nothing more
+DEVICE_RUNTIMES = ["native", "runc"]
+
+
+@pytest.mark.parametrize("runtime", DEVICE_RUNTIMES)
+def test_device_is_made_in_the_box_and_works(box, busybox_image, runtime):
+    zero, null = os.stat("/dev/zero"), os.stat("/dev/null")
+    proc = box.run("run", "--rm", "--runtime", runtime, "--device", "/dev/zero:/dev/mydev",
+                   "--device", "/dev/null:/dev/sub/mynull:rw", "busybox", "sh", "-c",
+                   "stat -c '%F %t %T %a %u %g' /dev/mydev /dev/sub/mynull; "
+                   "head -c 5 /dev/mydev | wc -c; echo x > /dev/sub/mynull && echo write-ok",
+                   check=False)
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    for line, st in zip(lines[:2], (zero, null)):
+        assert line == (f"character special file {os.major(st.st_rdev):x} "
+                        f"{os.minor(st.st_rdev):x} {st.st_mode & 0o777:o} 0 0"), lines
+    assert lines[2:] == ["5", "write-ok"]
+
+
+@pytest.mark.parametrize("runtime", DEVICE_RUNTIMES)
+def test_device_permissions_are_enforced(box, busybox_image, runtime):
+    # /dev/kmsg (1:11) is outside docker's default rules: only the --device rule opens it.
+    # Opening it for reading also needs CAP_SYSLOG when dmesg_restrict is set.
+    script = ("true < /dev/mydev && echo read-ok; true > /dev/mydev && echo write-ok; "
+              "mknod /tmp/again c 1 11 && echo mknod-ok; true")
+
+    def run(spec):
+        return box.run("run", "--rm", "--runtime", runtime, "--cap-add", "SYSLOG", "--device",
+                       spec, "busybox", "sh", "-c", script, check=False)
+
+    full = run("/dev/kmsg:/dev/mydev")
+    assert full.stdout.split() == ["read-ok", "write-ok", "mknod-ok"], full.stderr
+    read_only = run("/dev/kmsg:/dev/mydev:r")
+    assert read_only.stdout.split() == ["read-ok", "mknod-ok"], read_only.stderr
+    assert "Operation not permitted" in read_only.stderr
+    write_only = run("/dev/kmsg:/dev/mydev:w")
+    assert write_only.stdout.split() == ["write-ok", "mknod-ok"], write_only.stderr
+    assert "Operation not permitted" in write_only.stderr
