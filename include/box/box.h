@@ -348,7 +348,8 @@ typedef struct box_top_options {
 } box_top_options;
 #define BOX_TOP_OPTIONS_INIT { BOX_TOP_OPTIONS_VERSION, NULL }
 
-/* The box's processes (those in its pid namespace, read from /proc, sorted by host pid) in
+/* The box's processes (those of its cgroup and the cgroups below it, as docker lists them:
+ * processes joined to the box or in a nested pid namespace included; sorted by host pid) in
  * the columns ps would print for opts->ps_args; *out_json as box_box_top_json. An unknown
  * option or keyword is BOX_E_INVALID. opts may be NULL. */
 BOX_API int box_box_top (box_engine *eng, const char *ref, const box_top_options *opts,

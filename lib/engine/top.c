@@ -1,9 +1,8 @@
-/* Owns `top`: the processes of a running box, read from /proc (those in its init's pid
- * namespace), shown in the columns ps would print for docker's ps_args ("-ef" by default,
- * "aux", "-o pid,comm,args", ...). Nothing runs ps: every value is computed here the way
+/* Owns `top`: the processes of a running box (those of its cgroup, read from /proc), shown
+ * in the columns ps would print for docker's ps_args ("-ef" by default, "aux",
+ * "-o pid,comm,args", ...). Nothing runs ps: every value is computed here the way
  * procps computes it, so the output matches `docker top` without a ps on the host. */
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -17,6 +16,7 @@
 
 #include "engine/lifecycle.h"
 #include "engine/top.h"
+#include "linux/cgroup.h"
 #include "util/json.h"
 #include "util/strutil.h"
 
@@ -659,53 +659,6 @@ parse_ps_args (const char *ps_args, top_format *f, box_error **err)
 
 /* ---- the verb ------------------------------------------------------------------------------ */
 
-static int
-compare_pids (const void *a, const void *b)
-{
-  pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
-  return x < y ? -1 : x > y;
-}
-
-/* The host pids of the processes in pid namespace ns_link ("pid:[...]"), sorted. */
-static int
-box_pids (const char *ns_link, pid_t **out, size_t *out_n, box_error **err)
-{
-  _cleanup_closedir_ DIR *proc = opendir ("/proc");
-  if (!proc)
-    return box_err_errno (err, errno, "open /proc");
-  _cleanup_free_ pid_t *pids = NULL;
-  size_t n = 0, cap = 0;
-  struct dirent *de;
-  while ((de = readdir (proc)) != NULL)
-    {
-      char *end;
-      long pid = strtol (de->d_name, &end, 10);
-      if (*end || pid <= 0)
-        continue;
-      char path[64], ns[64];
-      snprintf (path, sizeof path, "/proc/%ld/ns/pid", pid);
-      ssize_t len = readlink (path, ns, sizeof ns - 1);
-      if (len < 0)
-        continue;
-      ns[len] = '\0';
-      if (strcmp (ns, ns_link) != 0)
-        continue;
-      if (n == cap)
-        {
-          cap = cap ? cap * 2 : 32;
-          pid_t *bigger = realloc (pids, cap * sizeof *pids);
-          if (!bigger)
-            return box_err (err, BOX_E_INTERNAL, "out of memory");
-          pids = bigger;
-        }
-      pids[n++] = (pid_t) pid;
-    }
-  qsort (pids, n, sizeof *pids, compare_pids);
-  *out = TAKE_PTR (pids);
-  *out_n = n;
-  return 0;
-}
-
 static void
 top_format_clear (top_format *f)
 {
@@ -731,15 +684,14 @@ box_box_top (box_engine *eng, const char *ref, const box_top_options *opts, char
   if (b->state != BOX_STATE_RUNNING || b->pid <= 0)
     return box_err (err, BOX_E_CONFLICT, "box %s is not running", ref);
 
-  char path[64], box_ns[64];
-  snprintf (path, sizeof path, "/proc/%d/ns/pid", (int) b->pid);
-  ssize_t len = readlink (path, box_ns, sizeof box_ns - 1);
-  if (len < 0)
-    return box_err_errno (err, errno, "top %s: read %s", ref, path);
-  box_ns[len] = '\0';
+  /* the box's processes are those of its cgroup (and the cgroups below it), as docker reads
+     them: a process that joined the box (exec) is one, and so is one in a nested pid
+     namespace, while one that only entered the box's pid namespace is not */
+  char cgroup[sizeof ENGINE_CGROUP_PARENT + BOX_ID_HEX_LENGTH + 2];
+  snprintf (cgroup, sizeof cgroup, ENGINE_CGROUP_PARENT "/%s", b->id);
   _cleanup_free_ pid_t *pids = NULL;
   size_t n_pids = 0;
-  if (box_pids (box_ns, &pids, &n_pids, err) < 0)
+  if (cgroup_list_pids (cgroup, b->pid, &pids, &n_pids, err) < 0)
     return box_err_wrap (err, "top %s", ref);
 
   top_clock clock;

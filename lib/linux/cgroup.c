@@ -549,6 +549,145 @@ cgroup_populated (const char *path)
   return buf[0] != '\0';
 }
 
+/* A cgroup tree is at most this deep below the box's cgroup (the kernel allows more; a box
+ * that nests deeper has its deeper processes left out rather than a stack overflow). */
+#define CGROUP_LIST_MAX_DEPTH 32
+
+typedef struct pid_list {
+  pid_t *pids;
+  size_t n, cap;
+} pid_list;
+
+static int
+pid_list_add (pid_list *l, pid_t pid)
+{
+  if (l->n == l->cap)
+    {
+      size_t cap = l->cap ? l->cap * 2 : 32;
+      pid_t *bigger = realloc (l->pids, cap * sizeof *bigger);
+      if (!bigger)
+        return -ENOMEM;
+      l->pids = bigger;
+      l->cap = cap;
+    }
+  l->pids[l->n++] = pid;
+  return 0;
+}
+
+/* cgroup.procs of the cgroup at dirfd, then of each child cgroup; a cgroup removed while
+ * read is skipped. Returns 0 or -errno. */
+static int
+collect_procs (int dirfd, int depth, pid_list *l)
+{
+  int fd = openat (dirfd, "cgroup.procs", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? 0 : -errno;
+  _cleanup_fclose_ FILE *f = fdopen (fd, "re");
+  if (!f)
+    {
+      int saved = errno;
+      close (fd);
+      return -saved;
+    }
+  long pid;
+  while (fscanf (f, "%ld", &pid) == 1)
+    if (pid > 0 && pid_list_add (l, (pid_t) pid) < 0)
+      return -ENOMEM;
+  if (depth >= CGROUP_LIST_MAX_DEPTH)
+    return 0;
+  int dup_fd = openat (dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dup_fd < 0)
+    return errno == ENOENT ? 0 : -errno;
+  _cleanup_closedir_ DIR *dir = fdopendir (dup_fd);
+  if (!dir)
+    {
+      int saved = errno;
+      close (dup_fd);
+      return -saved;
+    }
+  struct dirent *de;
+  while ((de = readdir (dir)) != NULL)
+    {
+      if (de->d_type != DT_DIR || strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      _cleanup_close_ int child
+          = openat (dirfd, de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (child < 0)
+        {
+          if (errno == ENOENT)
+            continue;
+          return -errno;
+        }
+      int rc = collect_procs (child, depth + 1, l);
+      if (rc < 0)
+        return rc;
+    }
+  return 0;
+}
+
+static int
+compare_pids (const void *a, const void *b)
+{
+  pid_t x = *(const pid_t *) a, y = *(const pid_t *) b;
+  return x < y ? -1 : x > y;
+}
+
+int
+cgroup_list_pids (const char *path, pid_t member, pid_t **out, size_t *out_n, box_error **err)
+{
+  *out = NULL;
+  *out_n = 0;
+  /* where the runtimes put every box: the unified tree when there is one, and box's v1
+     controllers (a runtime that left the unified tree alone on a hybrid host) */
+  char dirs[3][4096];
+  size_t n_dirs = 0;
+  tracking_dir (path, dirs[n_dirs++], sizeof dirs[0]);
+  if (has_v1 ())
+    {
+      snprintf (dirs[n_dirs++], sizeof dirs[0], CGROUP_ROOT "/pids%s", path);
+      snprintf (dirs[n_dirs++], sizeof dirs[0], CGROUP_ROOT "/memory%s", path);
+    }
+  pid_list first = { 0 };
+  bool found = false;
+  for (size_t i = 0; i < n_dirs; i++)
+    {
+      _cleanup_close_ int fd = open (dirs[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (fd < 0)
+        {
+          if (errno == ENOENT)
+            continue;
+          free (first.pids);
+          return box_err_errno (err, errno, "open %s", dirs[i]);
+        }
+      pid_list l = { 0 };
+      int rc = collect_procs (fd, 0, &l);
+      if (rc < 0)
+        {
+          free (l.pids);
+          free (first.pids);
+          return box_err_errno (err, -rc, "read the processes of cgroup %s", dirs[i]);
+        }
+      qsort (l.pids, l.n, sizeof *l.pids, compare_pids);
+      if (member <= 0 || bsearch (&member, l.pids, l.n, sizeof *l.pids, compare_pids))
+        {
+          free (first.pids);
+          *out = l.pids;
+          *out_n = l.n;
+          return 0;
+        }
+      if (!found)
+        first = l;
+      else
+        free (l.pids);
+      found = true;
+    }
+  if (!found)
+    return box_err (err, BOX_E_NOT_FOUND, "no cgroup %s in any hierarchy under " CGROUP_ROOT, path);
+  *out = first.pids;
+  *out_n = first.n;
+  return 0;
+}
+
 static void
 sleep_ms (int ms)
 {

@@ -50,6 +50,15 @@ int cgroup_kill (const char *path, int signal, box_error **err);
 /* True when some process is still in the cgroup. */
 bool cgroup_populated (const char *path);
 
+/* The pids (as this process's pid namespace numbers them, sorted) of every process in the
+ * cgroup and its descendant cgroups, read from the hierarchy that tracks the box: the unified
+ * one (v2, hybrid), else a v1 hierarchy of box's controllers; with member > 0, the first of
+ * those whose list holds member (the box's init), so a runtime that placed the box in only
+ * some hierarchies is still read right. BOX_E_NOT_FOUND when the cgroup exists in none of
+ * them. *out is malloc'ed. */
+int cgroup_list_pids (const char *path, pid_t member, pid_t **out, size_t *out_n,
+                      box_error **err);
+
 /* Removes the cgroup from every hierarchy; waits up to timeout_ms for it to empty.
  * A missing cgroup is fine. */
 int cgroup_destroy (const char *path, int timeout_ms, box_error **err);

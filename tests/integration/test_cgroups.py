@@ -174,3 +174,43 @@ def test_device_permissions_are_enforced(box, busybox_image, runtime):
     write_only = run("/dev/kmsg:/dev/mydev:w")
     assert write_only.stdout.split() == ["write-ok", "mknod-ok"], write_only.stderr
     assert "Operation not permitted" in write_only.stderr
+
+
+def test_top_lists_the_processes_of_the_box_cgroup(box, busybox_image):
+    # top reads the box's cgroup (the unified tree on v2 and hybrid hosts, v1 memory else)
+    # and the cgroups below it, as docker does: a process moved into a sub-cgroup stays listed
+    box_id = box.run("run", "-d", "busybox", "sh", "-c",
+                     "sleep 300 & sleep 301 & wait").stdout.strip()
+    mode = host_mode()
+    tracking = CGROUP / ("" if mode == "v2" else "unified" if mode == "hybrid"
+                         else "memory") / "box" / box_id
+    sub = tracking / "sub"
+
+    def top_rows():
+        lines = box.run("top", box_id, "-o", "pid,args").stdout.splitlines()[1:]
+        return [line.split(None, 1) for line in lines]
+
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            rows = top_rows()
+            if sorted(r[1] for r in rows)[1:] == ["sleep 300", "sleep 301"] \
+                    or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert sorted(r[1] for r in rows)[1:] == ["sleep 300", "sleep 301"], rows
+        procs = sorted(int(p) for p in read(tracking / "cgroup.procs").split())
+        assert sorted(int(r[0]) for r in rows) == procs
+
+        sub.mkdir()
+        moved = [r[0] for r in rows if r[1] == "sleep 301"][0]
+        (sub / "cgroup.procs").write_text(moved)
+        assert moved not in read(tracking / "cgroup.procs").split()
+        assert sorted(int(r[0]) for r in top_rows()) == procs
+    finally:
+        # give the process back: the box's cgroup is removed with rmdir, not recursively
+        if sub.exists():
+            for pid in read(sub / "cgroup.procs").split():
+                (tracking / "cgroup.procs").write_text(pid)
+            sub.rmdir()
+        box.run("rm", "-f", box_id)

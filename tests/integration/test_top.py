@@ -1,5 +1,6 @@
 """box top: the processes of a running box in ps's columns, checked against the host's own ps
 (procps) for the same pids, under both backends."""
+import os
 import subprocess
 import time
 
@@ -108,3 +109,48 @@ def test_top_of_a_box_that_does_not_run(box, busybox_image):
     box.run("create", "--name", "idle", busybox_image, "true")
     proc = box.run("top", "idle", check=False)
     assert proc.returncode != 0 and "not running" in proc.stderr
+
+
+def test_top_lists_the_box_cgroup_not_its_pid_namespace(box, runtime, busybox_image):
+    # no `box exec` yet: a process in a nested pid namespace stands for one that joined the
+    # box another way. docker lists the processes of the box's cgroup: the nested one is
+    # listed, while one that only entered the box's pid namespace from outside is not.
+    box_id = box.run("run", "-d", "--runtime", runtime, "--privileged", busybox_image, "sh",
+                     "-c", "unshare -p -f sleep 302 & sleep 300 & wait").stdout.strip()
+    intruder = None
+    try:
+        init_pid = str(box.json("inspect", box_id)[0]["State"]["Pid"])
+        intruder = subprocess.Popen(["nsenter", "-t", init_pid, "-p", "--", "sleep", "303"])
+        expected = ["sh -c unshare -p -f sleep 302 & sleep 300 & wait", "sleep 300",
+                    "sleep 302", "unshare -p -f sleep 302"]
+        deadline = time.monotonic() + 10
+        while True:
+            _, rows = table(box.run("top", box_id, "-o", "pid,args").stdout)
+            cmds = sorted(r[1] for r in rows)
+            children = [p for p in os.listdir("/proc") if p.isdigit()
+                        and read_ppid(p) == intruder.pid]
+            if cmds == expected and children or time.monotonic() > deadline:
+                break
+            time.sleep(0.05)
+        assert cmds == expected, rows
+        assert children, "nsenter's child never appeared"
+        intruder_child = children[0]
+        assert os.readlink(f"/proc/{intruder_child}/ns/pid") == \
+            os.readlink(f"/proc/{init_pid}/ns/pid")
+        assert intruder_child not in [r[0] for r in rows]
+        # the sleep of the nested namespace is in another pid namespace than the box's init
+        nested = [r[0] for r in rows if r[1] == "sleep 302"][0]
+        assert os.readlink(f"/proc/{nested}/ns/pid") != os.readlink(f"/proc/{init_pid}/ns/pid")
+    finally:
+        if intruder:
+            intruder.kill()
+            intruder.wait(timeout=30)
+        box.run("rm", "-f", box_id)
+
+
+def read_ppid(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        return None
