@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "box/box.h"
+#include "input.h"
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
@@ -27,11 +28,9 @@ check_path (const char *p)
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  char *s = malloc (size + 1);
+  char *s = fuzz_input_string (data, size);
   if (!s)
     return 0;
-  memcpy (s, data, size);
-  s[size] = '\0';
   box_device *d = NULL;
   box_error *err = NULL;
   if (box_device_parse (s, &d, &err) == 0)
