@@ -63,12 +63,19 @@ BOX_API int box_error_exit_code (box_error_code code);
 
 typedef struct box_engine box_engine;
 
-#define BOX_ENGINE_OPTIONS_VERSION 1
+/* The caller is about to start a box (box run): the engine spawns a box monitor program
+ * right away, which gets ready (its program startup, its store connection) while the caller
+ * creates the box; the next start of this engine hands it the box. Unused, it exits when
+ * the engine is closed. */
+#define BOX_ENGINE_PREPARE_START 0x1u
+
+#define BOX_ENGINE_OPTIONS_VERSION 2
 typedef struct box_engine_options {
-  unsigned version;
+  unsigned version; /* 1: the fields up to root */
   const char *root; /* state directory; NULL: $BOX_ROOT, else BOX_DEFAULT_ROOT */
+  unsigned flags;   /* BOX_ENGINE_PREPARE_START */
 } box_engine_options;
-#define BOX_ENGINE_OPTIONS_INIT { BOX_ENGINE_OPTIONS_VERSION, NULL }
+#define BOX_ENGINE_OPTIONS_INIT { BOX_ENGINE_OPTIONS_VERSION, NULL, 0 }
 
 /* Opens (creating if needed) the state directory and its store, and repairs whatever an
  * interrupted operation of an earlier process left behind. */

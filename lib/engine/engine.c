@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "engine/lifecycle.h"
+#include "engine/monitor-launch.h"
 #include "image/content-store.h"
 #include "image/layer-store.h"
 #include "util/cleanup.h"
@@ -33,8 +34,11 @@ choose_root (const box_engine_options *opts)
 int
 box_engine_open (const box_engine_options *opts, box_engine **out, box_error **err)
 {
-  if (opts && opts->version != BOX_ENGINE_OPTIONS_VERSION)
+  if (opts && opts->version != BOX_ENGINE_OPTIONS_VERSION && opts->version != 1)
     return box_err (err, BOX_E_INVALID, "box_engine_options: unknown version %u", opts->version);
+  unsigned flags = opts && opts->version >= 2 ? opts->flags : 0;
+  if (flags & ~BOX_ENGINE_PREPARE_START)
+    return box_err (err, BOX_E_INVALID, "box_engine_options: unknown flags 0x%x", flags);
 
   const char *root = choose_root (opts);
   if (fs_mkdir_p (root, ROOT_DIRECTORY_MODE, err) < 0)
@@ -44,9 +48,13 @@ box_engine_open (const box_engine_options *opts, box_engine **out, box_error **e
   if (!eng)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
   eng->root_fd = -1;
+  eng->spare_fd = -1;
   eng->root = realpath (root, NULL);
   if (!eng->root)
     return box_err_errno (err, errno, "open state directory %s", root);
+  /* first: the spare gets ready while this process opens the store and creates the box */
+  if (flags & BOX_ENGINE_PREPARE_START)
+    monitor_spare_prepare (eng);
   eng->root_fd = open (eng->root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (eng->root_fd < 0)
     return box_err_errno (err, errno, "open state directory %s", eng->root);
@@ -72,6 +80,7 @@ box_engine_close (box_engine *eng)
 {
   if (!eng)
     return;
+  monitor_spare_release (eng);
   store_close (eng->store);
   if (eng->root_fd >= 0)
     close (eng->root_fd);

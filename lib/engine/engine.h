@@ -10,6 +10,10 @@ struct box_engine {
   char *root;  /* absolute state directory */
   int root_fd; /* O_PATH|O_DIRECTORY handle on it */
   store *store;
+  /* a monitor spawned ahead (BOX_ENGINE_PREPARE_START): its socket, -1 when none, and the
+   * process to reap */
+  int spare_fd;
+  pid_t spare_pid;
 };
 
 DEFINE_POINTER_CLEANUP (box_engine, box_engine_close)

@@ -6,10 +6,10 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -17,6 +17,7 @@
 #include "engine/attach-protocol.h"
 #include "engine/bundle.h"
 #include "engine/lifecycle.h"
+#include "engine/monitor-launch.h"
 #include "engine/rootfs.h"
 #include "linux/proc.h"
 #include "store/boxes.h"
@@ -26,7 +27,6 @@
 #include "util/strutil.h"
 #include "util/timeutil.h"
 
-extern char **environ;
 
 
 
@@ -268,70 +268,47 @@ read_sync (int fd, char *buf, size_t size)
   return (int) used;
 }
 
+/* The box's config for the monitor, in a sealed-off memory file (not argv: it holds the
+ * box's environment, which other users must not read in /proc). */
+static int
+config_memfd (const box_box *box, int *out, box_error **err)
+{
+  const char *text = box->config_json ? box->config_json : "{}";
+  _cleanup_close_ int fd = memfd_create ("box-config", MFD_CLOEXEC);
+  if (fd < 0)
+    return box_err_errno (err, errno, "memfd_create");
+  if (fs_write_all (fd, text, strlen (text)) < 0 || lseek (fd, 0, SEEK_SET) < 0)
+    return box_err_errno (err, errno, "write the box's config for its monitor");
+  *out = TAKE_FD (fd);
+  return 0;
+}
+
 static int
 spawn_monitor (box_engine *eng, const box_box *box, const box_start_options *opts,
                int intent_fd, int sync_w, int exit_w, int attach_fd, pid_t *out_pid,
                box_error **err)
 {
-  _cleanup_free_ char *program = NULL;
-  if (engine_find_helper ("box-monitor", &program, err) < 0)
+  _cleanup_close_ int config_fd = -1;
+  if (config_memfd (box, &config_fd, err) < 0)
     return box_err_code (err);
-
-  posix_spawn_file_actions_t fa;
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_init (&fa);
-  posix_spawnattr_init (&attr);
-  /* a fresh signal state whatever the embedding program did with its own */
-  sigset_t none, all;
-  sigemptyset (&none);
-  sigfillset (&all);
-  posix_spawnattr_setsigmask (&attr, &none);
-  posix_spawnattr_setsigdefault (&attr, &all);
-  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
-                                       | POSIX_SPAWN_SETSID);
-
-  int stdio[3] = { opts->stdin_fd, opts->stdout_fd, opts->stderr_fd };
-  for (int i = 0; i < 3; i++)
-    {
-      if (stdio[i] >= 0)
-        posix_spawn_file_actions_adddup2 (&fa, stdio[i], i);
-      else
-        posix_spawn_file_actions_addopen (&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
-    }
-  posix_spawn_file_actions_adddup2 (&fa, sync_w, MONITOR_SYNC_FD);
-  posix_spawn_file_actions_adddup2 (&fa, intent_fd, MONITOR_INTENT_FD);
-  if (exit_w >= 0)
-    posix_spawn_file_actions_adddup2 (&fa, exit_w, MONITOR_EXIT_FD);
-  if (attach_fd >= 0)
-    posix_spawn_file_actions_adddup2 (&fa, attach_fd, MONITOR_ATTACH_FD);
-
-  const char *argv[12];
-  size_t n = 0;
-  argv[n++] = "box-monitor";
-  argv[n++] = eng->root;
-  argv[n++] = box->id;
+  monitor_launch l = { .fds = { opts->stdin_fd, opts->stdout_fd, opts->stderr_fd, sync_w,
+                                intent_fd, exit_w, attach_fd, config_fd } };
+  l.args[l.n_args++] = box->id;
+  l.args[l.n_args++] = "--runtime";
+  l.args[l.n_args++] = box->runtime && *box->runtime ? box->runtime : ENGINE_DEFAULT_RUNTIME;
   if (opts->direct_stdio)
-    argv[n++] = "--direct";
+    l.args[l.n_args++] = "--direct";
   if (opts->stdin_fd >= 0)
-    argv[n++] = "--attach-stdin";
+    l.args[l.n_args++] = "--attach-stdin";
   if (opts->stdout_fd >= 0)
-    argv[n++] = "--attach-stdout";
+    l.args[l.n_args++] = "--attach-stdout";
   if (opts->stderr_fd >= 0)
-    argv[n++] = "--attach-stderr";
+    l.args[l.n_args++] = "--attach-stderr";
   if (exit_w >= 0)
-    argv[n++] = "--exit-fd";
+    l.args[l.n_args++] = "--exit-fd";
   if (attach_fd >= 0)
-    argv[n++] = "--attach-fd";
-  argv[n] = NULL;
-
-  pid_t pid;
-  int rc = posix_spawn (&pid, program, &fa, &attr, (char *const *) argv, environ);
-  posix_spawn_file_actions_destroy (&fa);
-  posix_spawnattr_destroy (&attr);
-  if (rc != 0)
-    return box_err_errno (err, rc, "spawn %s", program);
-  *out_pid = pid;
-  return 0;
+    l.args[l.n_args++] = "--attach-fd";
+  return monitor_launch_start (eng, &l, out_pid, err);
 }
 
 int

@@ -108,6 +108,21 @@ int engine_box_config (const box_box *box, json_t **out, box_error **err);
 #define MONITOR_SYNC_FD 3  /* write end: "OK <pid>\n" or "ERR <code> <message>\n" */
 #define MONITOR_INTENT_FD 4 /* the start's intent lock, held until the box runs */
 #define MONITOR_EXIT_FD 5  /* optional write end: "EXIT <code>\n" once the exit is recorded */
+/* (6 is MONITOR_ATTACH_FD, attach-protocol.h) */
+#define MONITOR_CONFIG_FD 7 /* the box's stored config_json, to read to its end: the monitor
+                               starts the box before it opens the store */
+#define MONITOR_FD_SLOTS 8  /* 0-2 (stdio) and the fds above */
+
+/* A spare monitor, spawned ahead by an engine opened with BOX_ENGINE_PREPARE_START, runs as
+ * "box-monitor ROOT --spare PLACEHOLDER" with one end of a SOCK_SEQPACKET pair as
+ * MONITOR_SPARE_FD. It opens the store and waits for one message: a uint32_t whose bit n says
+ * the message carries the fd for slot n, then the rest of a monitor's command line (ID and
+ * options, each NUL-terminated); the fds come as SCM_RIGHTS in slot order. It then runs as a
+ * monitor spawned with that command line (it rewrites its own: "box-monitor ROOT ID").
+ * End of file instead: nobody needs it, it exits. */
+#define MONITOR_SPARE_FD 8
+#define MONITOR_SPARE_ARG "--spare"
+#define MONITOR_SPARE_MESSAGE_MAX 4096
 
 /* Requests on the monitor's socket (SOCK_SEQPACKET, one message each):
  *   "KILL <signal>"            -> "OK" | "ERR <code> <message>"

@@ -624,6 +624,8 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
   native_message go = { .kind = NATIVE_MSG_GO };
   if (send (sync_parent, &go, sizeof go, MSG_NOSIGNAL) < 0)
     return child_vanished (pid, "create", err);
+  if (ctx->while_init_prepares)
+    ctx->while_init_prepares (ctx->while_init_prepares_arg);
 
   _cleanup_close_ int console = -1;
   native_message msg;

@@ -25,6 +25,12 @@ typedef struct runtime_context {
   const char *state_dir; /* per-engine directory the backend may keep state in */
   const runtime_asset *assets;
   size_t n_assets;
+  /* The caller's work that may overlap the box's init getting ready (its namespaces,
+   * mounts, seccomp): create() calls it at most once, once the init exists and before it
+   * waits for it. A backend that cannot overlap does not call it; the caller then does the
+   * work after create() returns. NULL: nothing to overlap. */
+  void (*while_init_prepares) (void *arg);
+  void *while_init_prepares_arg;
 } runtime_context;
 
 /* The stdio the box's process gets: three fds (any may be -1 for /dev/null), or, when the

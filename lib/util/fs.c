@@ -41,8 +41,8 @@ fs_mkdir_p (const char *path, mode_t mode, box_error **err)
   return 0;
 }
 
-static int
-write_all (int fd, const void *data, size_t len)
+int
+fs_write_all (int fd, const void *data, size_t len)
 {
   const char *p = data;
   while (len > 0)
@@ -100,7 +100,7 @@ write_file_replacing (int dirfd, const char *name, const void *data, size_t len,
   _cleanup_close_ int fd = openat (dirfd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
   if (fd < 0)
     return box_err_errno (err, errno, "create %s", tmp);
-  if (write_all (fd, data, len) < 0 || (durable && fsync (fd) < 0))
+  if (fs_write_all (fd, data, len) < 0 || (durable && fsync (fd) < 0))
     {
       int saved = errno;
       unlinkat (dirfd, tmp, 0);
@@ -123,6 +123,12 @@ fs_read_file (int dirfd, const char *path, char **out, size_t *out_len, box_erro
   _cleanup_close_ int fd = openat (dirfd, path, O_RDONLY | O_CLOEXEC);
   if (fd < 0)
     return box_err_errno (err, errno, "open %s", path);
+  return fs_read_fd (fd, path, out, out_len, err);
+}
+
+int
+fs_read_fd (int fd, const char *what, char **out, size_t *out_len, box_error **err)
+{
   size_t cap = 4096, len = 0;
   _cleanup_free_ char *buf = malloc (cap);
   if (!buf)
@@ -142,7 +148,7 @@ fs_read_file (int dirfd, const char *path, char **out, size_t *out_len, box_erro
         {
           if (errno == EINTR)
             continue;
-          return box_err_errno (err, errno, "read %s", path);
+          return box_err_errno (err, errno, "read %s", what);
         }
       if (n == 0)
         break;

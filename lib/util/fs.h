@@ -24,6 +24,11 @@ int fs_write_file_replace (int dirfd, const char *name, const void *data, size_t
 
 /* Reads a whole file (NUL-terminated for convenience; *out_len excludes the NUL). */
 int fs_read_file (int dirfd, const char *path, char **out, size_t *out_len, box_error **err);
+/* The same from an open fd, to its end; what names it in errors. */
+int fs_read_fd (int fd, const char *what, char **out, size_t *out_len, box_error **err);
+
+/* write(2) until all of data is written (EINTR retried); -1 with errno on failure. */
+int fs_write_all (int fd, const void *data, size_t len);
 
 /* rm -rf of dirfd/name without following symlinks; a missing name is fine. */
 int fs_remove_tree (int dirfd, const char *name, box_error **err);

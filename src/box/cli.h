@@ -14,6 +14,7 @@
 typedef struct cli_context {
   const char *root; /* --root, NULL for the library's default */
   box_engine *engine;
+  unsigned engine_flags; /* box_engine_options.flags for the engine cli_engine opens */
 } cli_context;
 
 typedef struct cli_verb {

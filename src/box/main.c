@@ -24,6 +24,7 @@ cli_engine (cli_context *ctx)
     return ctx->engine;
   box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
   opts.root = ctx->root;
+  opts.flags = ctx->engine_flags;
   box_error *err = NULL;
   if (box_engine_open (&opts, &ctx->engine, &err) < 0)
     {

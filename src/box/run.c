@@ -11,6 +11,8 @@ run_run (cli_context *ctx, int argc, char **argv)
   cli_run r;
   box_engine *eng;
   box_box *box;
+  /* the box's monitor program starts while the box is created */
+  ctx->engine_flags |= BOX_ENGINE_PREPARE_START;
   int status = cli_run_create_box (ctx, "run", argc, argv, true, &r, &eng, &box);
   if (status)
     return status;

@@ -12,7 +12,9 @@
  * (code, signal, OOM, time) in the store, releases the runtime state and the rootfs mount,
  * removes an --rm box, and exits.
  *
- * It keeps no SQLite connection open while the box runs: idle, it is a few pages of memory. */
+ * It starts the box before it opens the store: the store's config comes through
+ * MONITOR_CONFIG_FD, and the store opens while the box's init gets ready (runtime.h,
+ * while_init_prepares). The one connection then stays open until the exit is recorded. */
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/ioprio.h>
@@ -42,7 +44,9 @@
 #include "linux/proc.h"
 #include "logwriter.h"
 #include "sanitizer.h"
+#include "spare.h"
 #include "store/boxes.h"
+#include "util/fs.h"
 #include "util/json.h"
 #include "util/strutil.h"
 #include "util/timeutil.h"
@@ -83,6 +87,9 @@ typedef struct monitor {
 
   attach_set attach;
 
+  box_engine eng;      /* the store, open from the start on (eng.store NULL until then) */
+  box_error *open_err; /* why it did not open */
+
   log_writer log;
   log_stream_buffer out_buf, err_buf;
   bool out_forward, err_forward;
@@ -91,29 +98,42 @@ typedef struct monitor {
   int exit_status;
 } monitor;
 
-/* Opens the store for one short piece of work. */
+/* Opens the store, once; 0 when it is open. */
 static int
-open_engine (monitor *m, box_engine *eng, box_error **err)
+open_engine (monitor *m, box_error **err)
 {
-  memset (eng, 0, sizeof *eng);
-  eng->root = (char *) m->root;
-  eng->root_fd = -1;
+  if (m->eng.store)
+    return 0;
+  if (m->open_err)
+    return box_err (err, box_error_code_of (m->open_err), "%s", box_error_message (m->open_err));
+  m->eng.root = (char *) m->root;
+  m->eng.root_fd = -1;
+  m->eng.spare_fd = -1;
   _cleanup_free_ char *db = NULL;
   if (asprintf (&db, "%s/box.db", m->root) < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  if (store_open (db, &eng->store, err) < 0)
-    return box_err_code (err);
+  if (store_open (db, &m->eng.store, &m->open_err) < 0)
+    return box_err (err, box_error_code_of (m->open_err), "%s", box_error_message (m->open_err));
   /* a checkpoint (fsyncs) after a commit would delay whoever waits for that commit: the
    * monitor checkpoints once nobody waits for it */
-  store_defer_checkpoints (eng->store);
+  store_defer_checkpoints (m->eng.store);
   return 0;
 }
 
+/* runtime_context.while_init_prepares: the store opens while the box's init gets ready */
 static void
-close_engine (box_engine *eng)
+open_engine_meanwhile (void *arg)
 {
-  store_close (eng->store);
-  eng->store = NULL;
+  open_engine (arg, NULL);
+}
+
+static void
+close_engine (monitor *m)
+{
+  store_close (m->eng.store);
+  m->eng.store = NULL;
+  box_error_free (m->open_err);
+  m->open_err = NULL;
 }
 
 static void
@@ -134,17 +154,17 @@ write_line (int fd, const char *fmt, ...)
     ;
 }
 
+/* What the monitor needs of the box's stored config (MONITOR_CONFIG_FD). */
 static int
-load_box (monitor *m, box_engine *eng, box_error **err)
+load_config (monitor *m, box_error **err)
 {
-  _cleanup_ (box_box_freep) box_box *box = NULL;
-  int found = store_box_get_by_id (eng->store, m->id, &box, err);
-  if (found < 0)
-    return found;
-  if (found == 0)
-    return box_err (err, BOX_E_NOT_FOUND, "No such box: %s", m->id);
+  _cleanup_free_ char *text = NULL;
+  int rc = fs_read_fd (MONITOR_CONFIG_FD, "the box's config", &text, NULL, err);
+  close (MONITOR_CONFIG_FD);
+  if (rc < 0)
+    return rc;
   _cleanup_json_ json_t *doc = NULL;
-  if (engine_box_config (box, &doc, err) < 0)
+  if (json_parse_object (text, "box config", &doc, err) < 0)
     return box_err_code (err);
   json_t *config = json_object_get (doc, "Config");
   json_t *host = json_object_get (doc, "HostConfig");
@@ -154,9 +174,6 @@ load_box (monitor *m, box_engine *eng, box_error **err)
   json_t *log_config = json_object_get (json_object_get (host, "LogConfig"), "Config");
   m->log_max_bytes = json_integer_value (json_object_get (log_config, "max-size"));
   m->log_max_files = (int) json_integer_value (json_object_get (log_config, "max-file"));
-  m->runtime_name = strdup (box->runtime && *box->runtime ? box->runtime : ENGINE_DEFAULT_RUNTIME);
-  if (!m->runtime_name)
-    return box_err (err, BOX_E_INTERNAL, "out of memory");
   return 0;
 }
 
@@ -205,8 +222,11 @@ start_box (monitor *m, box_error **err)
       stdio.stderr_fd = err_pipe[1];
     }
   int console = -1;
+  m->rt.ctx.while_init_prepares = open_engine_meanwhile;
+  m->rt.ctx.while_init_prepares_arg = m;
   int rc = m->rt.backend->create (m->rt.backend, &m->rt.ctx, m->id, m->dir, &stdio, &m->box_pid,
                                   &console, err);
+  m->rt.ctx.while_init_prepares = NULL;
   if (out_pipe[1] >= 0)
     close (out_pipe[1]);
   if (err_pipe[1] >= 0)
@@ -243,8 +263,11 @@ start_box (monitor *m, box_error **err)
 }
 
 static int
-record_running (monitor *m, box_engine *eng, box_error **err)
+record_running (monitor *m, box_error **err)
 {
+  if (open_engine (m, err) < 0)
+    return box_err_code (err);
+  box_engine *eng = &m->eng;
   _cleanup_tx_ store_tx tx = { 0 };
   if (store_tx_begin (eng->store, &tx, err) < 0)
     return box_err_code (err);
@@ -269,19 +292,17 @@ record_running (monitor *m, box_engine *eng, box_error **err)
 static void
 record_kill_event (monitor *m, int sig)
 {
-  box_engine eng;
   box_error *err = NULL;
-  if (open_engine (m, &eng, &err) == 0)
+  if (open_engine (m, &err) == 0)
     {
       _cleanup_ (box_box_freep) box_box *box = NULL;
-      if (store_box_get_by_id (eng.store, m->id, &box, &err) > 0)
+      if (store_box_get_by_id (m->eng.store, m->id, &box, &err) > 0)
         {
           char extra[64];
           snprintf (extra, sizeof extra, "{\"signal\":\"%d\"}", sig);
-          engine_box_event (&eng, box, "kill", extra, &err);
+          engine_box_event (&m->eng, box, "kill", extra, &err);
         }
     }
-  close_engine (&eng);
   box_error_free (err);
 }
 
@@ -614,13 +635,13 @@ fail_start (monitor *m, box_error *err)
   engine_box_release (m->root, m->id, m->runtime_name, &ignored);
   box_error_free (ignored);
   ignored = NULL;
-  box_engine eng;
-  if (open_engine (m, &eng, &ignored) == 0)
+  if (open_engine (m, &ignored) == 0)
     {
       _cleanup_tx_ store_tx tx = { 0 };
       _cleanup_stmt_ sqlite3_stmt *st = NULL;
-      if (store_tx_begin (eng.store, &tx, &ignored) == 0
-          && store_prepare (eng.store, "UPDATE boxes SET error = ?2 WHERE id = ?1", &st, &ignored)
+      if (store_tx_begin (m->eng.store, &tx, &ignored) == 0
+          && store_prepare (m->eng.store, "UPDATE boxes SET error = ?2 WHERE id = ?1", &st,
+                            &ignored)
                  == 0)
         {
           sqlite3_bind_text (st, 1, m->id, -1, SQLITE_STATIC);
@@ -629,7 +650,7 @@ fail_start (monitor *m, box_error *err)
             store_tx_commit (&tx, &ignored);
         }
     }
-  close_engine (&eng);
+  close_engine (m);
   box_error_free (ignored);
   unlinkat (m->dir_fd, ENGINE_MONITOR_SOCKET, 0);
   char message[MONITOR_MESSAGE_MAX - 32];
@@ -659,8 +680,23 @@ main (int argc, char **argv)
     _exit (0);
   monitor_sanitizer_report_to (argv[1]);
 
-  monitor m = { .root = argv[1], .id = argv[2], .dir_fd = -1, .console_fd = -1, .out_r = -1,
-                .err_r = -1, .stdin_fd = -1, .signal_fd = -1, .listen_fd = -1, .timer_fd = -1 };
+  monitor m = { .root = argv[1], .dir_fd = -1, .console_fd = -1, .out_r = -1, .err_r = -1,
+                .stdin_fd = -1, .signal_fd = -1, .listen_fd = -1, .timer_fd = -1 };
+  if (strcmp (argv[2], MONITOR_SPARE_ARG) == 0)
+    {
+      /* spawned ahead: the store opens while the engine creates the box */
+      monitor_spare_reserve_slots ();
+      box_error *ignored = NULL;
+      if (open_engine (&m, &ignored) < 0)
+        close_engine (&m); /* tried again once the box is known */
+      box_error_free (ignored);
+      if (monitor_spare_wait (&argc, &argv) < 0 || argc < 3)
+        {
+          close_engine (&m);
+          return 0;
+        }
+    }
+  m.id = argv[2];
   for (int i = 3; i < argc; i++)
     {
       if (strcmp (argv[i], "--direct") == 0)
@@ -675,13 +711,15 @@ main (int argc, char **argv)
         m.want_exit_fd = true;
       else if (strcmp (argv[i], "--attach-fd") == 0)
         m.want_attach_fd = true;
+      else if (strcmp (argv[i], "--runtime") == 0 && i + 1 < argc)
+        m.runtime_name = strdup (argv[++i]);
     }
   m.out_forward = m.attach_stdout;
   m.err_forward = m.attach_stderr;
 
   /* the engine's fds arrive without close-on-exec (dup2 clears it): the box must not inherit
    * them (the intent lock, or the pipes a client waits on, would live as long as the box) */
-  for (int fd = MONITOR_SYNC_FD; fd <= MONITOR_ATTACH_FD; fd++)
+  for (int fd = MONITOR_SYNC_FD; fd <= MONITOR_CONFIG_FD; fd++)
     fcntl (fd, F_SETFD, FD_CLOEXEC);
 
   prctl (PR_SET_CHILD_SUBREAPER, 1);
@@ -698,12 +736,11 @@ main (int argc, char **argv)
   m.timer_fd = timerfd_create (CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
 
   box_error *err = NULL;
-  box_engine eng;
-  int load_rc = engine_box_dir (m.root, m.id, &m.dir, &err);
+  int load_rc = m.runtime_name ? 0 : box_err (&err, BOX_E_INVALID, "no --runtime given");
   if (load_rc >= 0)
-    load_rc = open_engine (&m, &eng, &err);
+    load_rc = engine_box_dir (m.root, m.id, &m.dir, &err);
   if (load_rc >= 0)
-    load_rc = load_box (&m, &eng, &err);
+    load_rc = load_config (&m, &err);
   attach_init (&m.attach, m.tty, m.stdin_once);
   if (load_rc >= 0 && m.want_attach_fd)
     {
@@ -744,8 +781,7 @@ main (int argc, char **argv)
   if (rc >= 0)
     rc = start_box (&m, &err);
   if (rc >= 0)
-    rc = record_running (&m, &eng, &err);
-  close_engine (&eng);
+    rc = record_running (&m, &err);
   if (rc < 0)
     {
       fail_start (&m, err);
@@ -814,9 +850,9 @@ main (int argc, char **argv)
   /* an --rm box's directory is only moved to the trash before the exit is reported: its
    * deletion (slow where freed blocks are discarded) waits until nobody waits for us */
   int trash_fd = -1;
-  bool recorded = open_engine (&m, &eng, &record_err) == 0;
+  bool recorded = open_engine (&m, &record_err) == 0;
   if (recorded)
-    engine_box_record_exit (&eng, m.id, &exit_info, false, &trash_fd, &record_err);
+    engine_box_record_exit (&m.eng, m.id, &exit_info, false, &trash_fd, &record_err);
   box_error_free (record_err);
   box_error_free (err);
   record_err = err = NULL;
@@ -848,8 +884,8 @@ main (int argc, char **argv)
   setpriority (PRIO_PROCESS, 0, CLEANUP_NICE);
   syscall (SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, IOPRIO_PRIO_VALUE (IOPRIO_CLASS_BE, 7));
   if (recorded)
-    store_checkpoint_if_due (eng.store);
-  close_engine (&eng);
+    store_checkpoint_if_due (m.eng.store);
+  close_engine (&m);
   if (trash_fd >= 0 && engine_trash_remove (m.root, m.id, trash_fd, &record_err) < 0)
     box_error_free (record_err); /* reconcile deletes it on a later open */
   monitor_clear (&m);

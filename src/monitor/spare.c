@@ -1,0 +1,147 @@
+/* Owns the spare monitor's side of its start: one message with the box's command line and
+ * fds, received before anything of a box is known. */
+#include "spare.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "engine/lifecycle.h"
+
+/* fds received land on the lowest free numbers, which may be slots still to fill: each
+ * goes above them first */
+#define SPARE_PARK_FD 32
+/* more than a spawned monitor's command line ever has */
+#define MONITOR_SPARE_MAX_ARGS 32
+
+/* Shows argv as "box-monitor ROOT ID" in /proc/<pid>/cmdline, in the area the spare's
+ * placeholder arguments occupy (argv[2] up to the end of the last one). */
+static void
+rewrite_command_line (int argc, char **argv, const char *id)
+{
+  char *area = argv[2];
+  char *end = argv[argc - 1] + strlen (argv[argc - 1]);
+  size_t room = (size_t) (end - area);
+  size_t len = strlen (id);
+  if (len > room)
+    len = room;
+  memcpy (area, id, len);
+  memset (area + len, '\0', room - len);
+}
+
+void
+monitor_spare_reserve_slots (void)
+{
+  int null_fd = open ("/dev/null", O_RDWR | O_CLOEXEC);
+  if (null_fd < 0)
+    return;
+  for (int slot = 3; slot < MONITOR_FD_SLOTS; slot++)
+    if (slot != null_fd)
+      dup3 (null_fd, slot, O_CLOEXEC);
+  if (null_fd >= MONITOR_FD_SLOTS)
+    close (null_fd);
+}
+
+int
+monitor_spare_wait (int *argc, char ***argv)
+{
+  /* static: the command line built from it lives as long as the process */
+  static char payload[MONITOR_SPARE_MESSAGE_MAX + 1];
+  static char *args[MONITOR_SPARE_MAX_ARGS + 1];
+  union
+  {
+    char buf[CMSG_SPACE (MONITOR_FD_SLOTS * sizeof (int))];
+    struct cmsghdr align;
+  } control;
+  struct iovec iov = { .iov_base = payload, .iov_len = MONITOR_SPARE_MESSAGE_MAX };
+  struct msghdr mh = { .msg_iov = &iov,
+                       .msg_iovlen = 1,
+                       .msg_control = control.buf,
+                       .msg_controllen = sizeof control.buf };
+  ssize_t n;
+  do
+    n = recvmsg (MONITOR_SPARE_FD, &mh, MSG_CMSG_CLOEXEC);
+  while (n < 0 && errno == EINTR);
+  close (MONITOR_SPARE_FD);
+  if (n == 0)
+    {
+      *argc = 0;
+      return 0;
+    }
+  int fds[MONITOR_FD_SLOTS];
+  size_t n_fds = 0;
+  for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c; c = CMSG_NXTHDR (&mh, c))
+    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
+      {
+        size_t count = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
+        for (size_t i = 0; i < count; i++)
+          {
+            int fd;
+            memcpy (&fd, CMSG_DATA (c) + i * sizeof (int), sizeof fd);
+            if (n_fds < MONITOR_FD_SLOTS)
+              fds[n_fds++] = fd;
+            else
+              close (fd);
+          }
+      }
+  uint32_t mask;
+  if (n < (ssize_t) sizeof mask || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+    goto broken;
+  memcpy (&mask, payload, sizeof mask);
+  size_t expected = (size_t) __builtin_popcount (mask);
+  if (mask >> MONITOR_FD_SLOTS || expected != n_fds)
+    goto broken;
+
+  for (size_t i = 0; i < n_fds; i++)
+    {
+      int parked = fcntl (fds[i], F_DUPFD_CLOEXEC, SPARE_PARK_FD);
+      if (parked < 0)
+        goto broken;
+      close (fds[i]);
+      fds[i] = parked;
+    }
+  size_t next = 0;
+  for (int slot = 0; slot < MONITOR_FD_SLOTS; slot++)
+    {
+      int target_fd = -1;
+      if (mask & (1u << slot))
+        target_fd = fds[next++];
+      else if (slot < 3)
+        continue; /* the spare's own stdio is /dev/null already */
+      if (target_fd < 0)
+        {
+          close (slot); /* its reservation */
+          continue;
+        }
+      if (dup2 (target_fd, slot) < 0)
+        goto broken;
+      close (target_fd);
+    }
+
+  /* the command line: the spare's program and root, then what the message says */
+  payload[n] = '\0';
+  args[0] = (*argv)[0];
+  args[1] = (*argv)[1];
+  size_t k = 2;
+  for (char *p = payload + sizeof mask; p < payload + n; p += strlen (p) + 1)
+    {
+      if (k >= MONITOR_SPARE_MAX_ARGS)
+        return -1;
+      args[k++] = p;
+    }
+  args[k] = NULL;
+  if (k < 3)
+    return -1;
+  rewrite_command_line (*argc, *argv, args[2]);
+  *argc = (int) k;
+  *argv = args;
+  return 0;
+
+broken:
+  for (size_t i = 0; i < n_fds; i++)
+    close (fds[i]);
+  return -1;
+}
