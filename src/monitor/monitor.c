@@ -78,6 +78,10 @@ typedef struct monitor {
 
   engine_runtime rt;
   pid_t box_pid;
+  /* the box's mount namespace, held so that the init's exit does not tear its mounts down
+   * (an RCU grace period and an unmount per mount, before the kernel reports the exit):
+   * that happens when the monitor lets go of it, after the exit is reported */
+  int mnt_ns_fd;
   int console_fd;
   int out_r, err_r; /* pipes from the box, -1 when closed */
   int stdin_fd;     /* attached stdin forwarded to the console (tty), -1 otherwise */
@@ -243,6 +247,9 @@ start_box (monitor *m, box_error **err)
   m->console_fd = console;
   if (rc < 0)
     return rc;
+  char ns_path[64];
+  snprintf (ns_path, sizeof ns_path, "/proc/%d/ns/mnt", (int) m->box_pid);
+  m->mnt_ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
   if (m->tty && m->console_fd >= 0)
     {
       /* the console gets the attached terminal's size */
@@ -607,6 +614,7 @@ static void
 monitor_clear (monitor *m)
 {
   attach_clear (&m->attach);
+  close_fd (&m->mnt_ns_fd);
   engine_runtime_clear (&m->rt);
   free (m->runtime_name);
   free (m->dir);
@@ -681,7 +689,8 @@ main (int argc, char **argv)
   monitor_sanitizer_report_to (argv[1]);
 
   monitor m = { .root = argv[1], .dir_fd = -1, .console_fd = -1, .out_r = -1, .err_r = -1,
-                .stdin_fd = -1, .signal_fd = -1, .listen_fd = -1, .timer_fd = -1 };
+                .stdin_fd = -1, .signal_fd = -1, .listen_fd = -1, .timer_fd = -1,
+                .mnt_ns_fd = -1 };
   if (strcmp (argv[2], MONITOR_SPARE_ARG) == 0)
     {
       /* spawned ahead: the store opens while the engine creates the box */
@@ -883,6 +892,7 @@ main (int argc, char **argv)
    * runs meanwhile (typically the next box's start) */
   setpriority (PRIO_PROCESS, 0, CLEANUP_NICE);
   syscall (SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, IOPRIO_PRIO_VALUE (IOPRIO_CLASS_BE, 7));
+  close_fd (&m.mnt_ns_fd);
   if (recorded)
     store_checkpoint_if_due (m.eng.store);
   close_engine (&m);
