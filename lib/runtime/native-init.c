@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "linux/caps.h"
+#include "linux/net.h"
 #include "util/strutil.h"
 
 #define FD_PATH_MAX 32 /* "/proc/self/fd/2147483647" */
@@ -848,6 +849,12 @@ native_init_run (const native_init_args *a)
   if (n <= 0 || go.kind != NATIVE_MSG_GO)
     _exit (1);
 
+  if (a->net_ns_fd >= 0)
+    {
+      if (setns (a->net_ns_fd, CLONE_NEWNET) < 0)
+        FAIL_ERRNO (a, "join the box's network namespace");
+      close (a->net_ns_fd);
+    }
   join_namespaces (a);
   /* in a new user namespace the maps are written now: become its root, so that files this
      process creates belong to a uid the namespace knows */
@@ -855,6 +862,12 @@ native_init_run (const native_init_args *a)
     FAIL_ERRNO (a, "become root of the user namespace");
   if (a->unshare_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
     FAIL_ERRNO (a, "unshare the cgroup namespace");
+  if (a->loopback_up)
+    {
+      int rc = net_loopback_up ();
+      if (rc < 0)
+        FAIL (a, BOX_E_IO, -rc, "bring up the box's loopback interface");
+    }
   if (a->config->hostname && oci_config_namespace (a->config, CLONE_NEWUTS)
       && sethostname (a->config->hostname, strlen (a->config->hostname)) < 0)
     FAIL_ERRNO (a, "sethostname %s", a->config->hostname);

@@ -574,6 +574,16 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
         flags |= (uint64_t) new_namespaces[i];
     }
   bool userns = flags & CLONE_NEWUSER;
+  /* a network namespace made ahead, owned by the host's user namespace: the init joins it
+   * before anything else (not from inside a new user namespace, which may not) */
+  int net_ns_fd = -1;
+  bool own_net_ns = flags & CLONE_NEWNET;
+  if (ctx->has_prepared_net_ns && ctx->prepared_net_ns_fd >= 0 && (flags & CLONE_NEWNET)
+      && !userns)
+    {
+      flags &= ~(uint64_t) CLONE_NEWNET;
+      net_ns_fd = ctx->prepared_net_ns_fd;
+    }
   const oci_namespace *cgroupns = oci_config_namespace (config, CLONE_NEWCGROUP);
   /* never CLONE_NEWCGROUP: clone3 roots a new cgroup namespace at the parent's cgroup, even
      with CLONE_INTO_CGROUP; the child unshares it once it is in its own cgroups */
@@ -592,6 +602,8 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
                stdio ? stdio->stderr_fd : -1 },
     .monitor_pidfd = monitor_pidfd,
     .devnull_fd = devnull,
+    .net_ns_fd = net_ns_fd,
+    .loopback_up = own_net_ns,
     .unshare_cgroupns = want_cgroupns,
     .userns = userns,
     .cgroup_mode = mode,
@@ -879,6 +891,7 @@ native_exec (const runtime_backend *rt, const runtime_context *ctx, const char *
     .stdio = { stdio ? stdio->stdin_fd : -1, stdio ? stdio->stdout_fd : -1,
                stdio ? stdio->stderr_fd : -1 },
     .devnull_fd = devnull,
+    .net_ns_fd = -1,
     .userns = ns_flags & CLONE_NEWUSER,
     .cgroup_mode = cgroup_host_mode (),
     .monitor_pidfd = -1,

@@ -82,6 +82,7 @@ typedef struct monitor {
    * (an RCU grace period and an unmount per mount, before the kernel reports the exit):
    * that happens when the monitor lets go of it, after the exit is reported */
   int mnt_ns_fd;
+  int prepared_net_ns_fd; /* a spare's network namespace for the box, -1: none */
   int console_fd;
   int out_r, err_r; /* pipes from the box, -1 when closed */
   int stdin_fd;     /* attached stdin forwarded to the console (tty), -1 otherwise */
@@ -101,6 +102,14 @@ typedef struct monitor {
   bool exited, stopped;
   int exit_status;
 } monitor;
+
+static void
+close_fd (int *fd)
+{
+  if (*fd >= 0)
+    close (*fd);
+  *fd = -1;
+}
 
 /* Opens the store, once; 0 when it is open. */
 static int
@@ -228,9 +237,13 @@ start_box (monitor *m, box_error **err)
   int console = -1;
   m->rt.ctx.while_init_prepares = open_engine_meanwhile;
   m->rt.ctx.while_init_prepares_arg = m;
+  m->rt.ctx.has_prepared_net_ns = m->prepared_net_ns_fd >= 0;
+  m->rt.ctx.prepared_net_ns_fd = m->prepared_net_ns_fd;
   int rc = m->rt.backend->create (m->rt.backend, &m->rt.ctx, m->id, m->dir, &stdio, &m->box_pid,
                                   &console, err);
   m->rt.ctx.while_init_prepares = NULL;
+  m->rt.ctx.has_prepared_net_ns = false;
+  close_fd (&m->prepared_net_ns_fd); /* the box holds it, or it goes unused */
   if (out_pipe[1] >= 0)
     close (out_pipe[1]);
   if (err_pipe[1] >= 0)
@@ -496,14 +509,6 @@ reap (monitor *m)
 }
 
 static void
-close_fd (int *fd)
-{
-  if (*fd >= 0)
-    close (*fd);
-  *fd = -1;
-}
-
-static void
 event_loop (monitor *m)
 {
   int64_t drain_deadline = 0;
@@ -615,6 +620,7 @@ monitor_clear (monitor *m)
 {
   attach_clear (&m->attach);
   close_fd (&m->mnt_ns_fd);
+  close_fd (&m->prepared_net_ns_fd);
   engine_runtime_clear (&m->rt);
   free (m->runtime_name);
   free (m->dir);
@@ -690,11 +696,13 @@ main (int argc, char **argv)
 
   monitor m = { .root = argv[1], .dir_fd = -1, .console_fd = -1, .out_r = -1, .err_r = -1,
                 .stdin_fd = -1, .signal_fd = -1, .listen_fd = -1, .timer_fd = -1,
-                .mnt_ns_fd = -1 };
+                .mnt_ns_fd = -1, .prepared_net_ns_fd = -1 };
   if (strcmp (argv[2], MONITOR_SPARE_ARG) == 0)
     {
       /* spawned ahead: the store opens while the engine creates the box */
       monitor_spare_reserve_slots ();
+      if (monitor_spare_prepare_net_ns (&m.prepared_net_ns_fd) < 0)
+        return 1; /* stuck in the new namespace: the engine spawns a monitor instead */
       box_error *ignored = NULL;
       if (open_engine (&m, &ignored) < 0)
         close_engine (&m); /* tried again once the box is known */

@@ -4,12 +4,14 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "engine/lifecycle.h"
+#include "linux/net.h"
 
 /* fds received land on the lowest free numbers, which may be slots still to fill: each
  * goes above them first */
@@ -43,6 +45,27 @@ monitor_spare_reserve_slots (void)
       dup3 (null_fd, slot, O_CLOEXEC);
   if (null_fd >= MONITOR_FD_SLOTS)
     close (null_fd);
+}
+
+int
+monitor_spare_prepare_net_ns (int *out_fd)
+{
+  *out_fd = -1;
+  int host = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+  if (host < 0)
+    return 0;
+  if (unshare (CLONE_NEWNET) == 0)
+    {
+      *out_fd = open ("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+      net_loopback_up (); /* the box's init checks again */
+      if (setns (host, CLONE_NEWNET) < 0)
+        {
+          close (host);
+          return -1;
+        }
+    }
+  close (host);
+  return 0;
 }
 
 int

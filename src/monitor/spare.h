@@ -7,6 +7,11 @@
  * the spare opens meanwhile (the store) gets other numbers. */
 void monitor_spare_reserve_slots (void);
 
+/* Makes a network namespace for the box ahead (the spare stays in the host's): *out_fd, -1
+ * when the kernel refused one (the box's init then makes its own). -1 when the spare could
+ * not return to the host's network namespace: it must not serve a box. */
+int monitor_spare_prepare_net_ns (int *out_fd);
+
 /* Waits for the start on MONITOR_SPARE_FD, puts the fds it carries at their slots, and
  * rewrites the process's command line to "box-monitor ROOT ID". argc and argv become the
  * command line a spawned monitor would have had (static storage). 0 with

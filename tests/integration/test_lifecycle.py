@@ -117,6 +117,24 @@ def test_default_hostname_is_short_id_and_hosts_file(box, runtime, img):
     assert "localhost" in proc.stdout
 
 
+def test_own_network_namespace_with_loopback_up(box, runtime, img):
+    """Every box gets a network namespace of its own with lo up, whether `run` hands it to a
+    monitor spawned ahead (which made the namespace early) or `start` spawns its monitor."""
+    host_ns = os.readlink("/proc/self/ns/net")
+    script = "readlink /proc/self/ns/net; ip -o link show lo; ping -c 1 -W 2 127.0.0.1 >/dev/null && echo ping-ok"
+    ran = box.run("run", "--rm", "--runtime", runtime, img, "sh", "-c", script)
+    assert ran.returncode == 0, ran.stderr
+    box.run("create", "--name", "netns", "--runtime", runtime, img, "sh", "-c", script)
+    started = box.run("start", "-a", "netns")
+    assert started.returncode == 0, started.stderr
+    for out in (ran.stdout, started.stdout):
+        ns, link, ping = out.splitlines()
+        assert ns.startswith("net:[") and ns != host_ns
+        assert "<LOOPBACK,UP" in link
+        assert ping == "ping-ok"
+    assert ran.stdout.splitlines()[0] != started.stdout.splitlines()[0]
+
+
 def test_read_only_root(box, runtime, img):
     proc = run(box, runtime, "--rm", "--read-only", img, "sh", "-c", "touch /x", check=False)
     assert proc.returncode != 0
