@@ -14,6 +14,7 @@ struct box_engine {
    * process to reap */
   int spare_fd;
   pid_t spare_pid;
+  struct spare_spawn *spare_spawn; /* the spawn still under way (monitor-launch.c) */
 };
 
 DEFINE_POINTER_CLEANUP (box_engine, box_engine_close)

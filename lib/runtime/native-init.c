@@ -806,6 +806,13 @@ finish_and_exec (const native_init_args *a, int console_slave)
     }
   reset_signals ();
   umask (022);
+  if (a->report_exec)
+    {
+      /* the creator takes the end of the socket that follows (close-on-exec) as success */
+      native_message ready = { .kind = NATIVE_MSG_READY };
+      if (send (a->sync_fd, &ready, sizeof ready, MSG_NOSIGNAL) < 0)
+        _exit (1);
+    }
   execve (executable, p->args, p->env);
   int saved = errno;
   if (a->start_fd < 0) /* exec: the caller still listens */

@@ -43,6 +43,7 @@ typedef struct native_init_args {
   int devnull_fd;        /* an open /dev/null of the host, for the -1 stdio slots */
   int net_ns_fd;         /* a prepared network namespace to join first, -1: none */
   bool loopback_up;      /* in a network namespace of its own: bring lo up */
+  bool report_exec;      /* run at once (start_fd -1): READY right before the execve */
   bool unshare_cgroupns; /* cgroup namespace after the parent attached us (v1, hybrid) */
   bool userns;           /* in a new user namespace: bind devices instead of mknod */
   cgroup_mode cgroup_mode;

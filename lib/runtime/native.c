@@ -463,10 +463,13 @@ create_cleanup_run (create_cleanup *c)
   free (c->cgroup);
 }
 
+/* create(), or with run_now run(): the init execs the process as soon as it is set up
+ * instead of waiting for start(), and the creator's wait ends at the execve (the sync
+ * socket closes with it) or with the error that stopped it. */
 static int
-native_create (const runtime_backend *rt, const runtime_context *ctx, const char *id,
-               const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid,
-               int *out_console_fd, box_error **err)
+create_box (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+            const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid,
+            int *out_console_fd, bool run_now, box_error **err)
 {
   *out_pid = 0;
   if (out_console_fd)
@@ -597,13 +600,14 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
     .rootfs = rootfs,
     .seccomp = config->seccomp ? &seccomp : NULL,
     .sync_fd = sync_child,
-    .start_fd = start_fd,
+    .start_fd = run_now ? -1 : start_fd,
     .stdio = { stdio ? stdio->stdin_fd : -1, stdio ? stdio->stdout_fd : -1,
                stdio ? stdio->stderr_fd : -1 },
-    .monitor_pidfd = monitor_pidfd,
+    .monitor_pidfd = run_now ? -1 : monitor_pidfd,
     .devnull_fd = devnull,
     .net_ns_fd = net_ns_fd,
     .loopback_up = own_net_ns,
+    .report_exec = run_now,
     .unshare_cgroupns = want_cgroupns,
     .userns = userns,
     .cgroup_mode = mode,
@@ -633,15 +637,37 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
   if (mode != CGROUP_MODE_V2 || unified_fd < 0)
     if (cgroup_attach (cleanup.cgroup, pid, unified_fd >= 0, err) < 0)
       return box_err_wrap (err, "create box %s", id);
+  if (run_now)
+    {
+      /* the box runs without a start: its state must name it before it does */
+      state.pid = pid;
+      char letter;
+      if (proc_stat (pid, &state.start_time, &letter) < 0
+          || write_state (state_fd, path, &state, err) < 0)
+        {
+          box_error_freep (err);
+          return box_err (err, BOX_E_IO, "create box %s: record its init %d", id, (int) pid);
+        }
+    }
   native_message go = { .kind = NATIVE_MSG_GO };
   if (send (sync_parent, &go, sizeof go, MSG_NOSIGNAL) < 0)
     return child_vanished (pid, "create", err);
   if (ctx->while_init_prepares)
-    ctx->while_init_prepares (ctx->while_init_prepares_arg);
+    ctx->while_init_prepares (ctx->while_init_prepares_arg, pid);
 
   _cleanup_close_ int console = -1;
   native_message msg;
   int kind = receive_message_keeping_console (sync_parent, &msg, &console);
+  if (run_now && kind == NATIVE_MSG_READY)
+    {
+      /* the execve follows: its end of the socket closes (close-on-exec), or the execve
+       * failed and the error follows */
+      kind = receive_message_keeping_console (sync_parent, &msg, &console);
+      if (kind == 0)
+        kind = NATIVE_MSG_READY;
+      else if (kind == NATIVE_MSG_READY)
+        kind = -EPROTO;
+    }
   if (kind == NATIVE_MSG_ERROR)
     {
       child_error (&msg, err);
@@ -652,14 +678,17 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
   if (kind != NATIVE_MSG_READY)
     return child_vanished (pid, "create", err);
 
-  state.pid = pid;
-  state.start_fd = start_write_fd;
-  state.exec_fd = exec_read_fd;
-  char letter;
-  if (proc_stat (pid, &state.start_time, &letter) < 0)
-    return box_err (err, BOX_E_IO, "create box %s: its init %d vanished", id, (int) pid);
-  if (write_state (state_fd, path, &state, err) < 0)
-    return box_err_code (err);
+  if (!run_now)
+    {
+      state.pid = pid;
+      state.start_fd = start_write_fd;
+      state.exec_fd = exec_read_fd;
+      char letter;
+      if (proc_stat (pid, &state.start_time, &letter) < 0)
+        return box_err (err, BOX_E_IO, "create box %s: its init %d vanished", id, (int) pid);
+      if (write_state (state_fd, path, &state, err) < 0)
+        return box_err_code (err);
+    }
 
   cleanup.armed = false;
   free (cleanup.cgroup);
@@ -667,6 +696,22 @@ native_create (const runtime_backend *rt, const runtime_context *ctx, const char
   if (out_console_fd)
     *out_console_fd = TAKE_FD (console);
   return 0;
+}
+
+static int
+native_create (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+               const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid,
+               int *out_console_fd, box_error **err)
+{
+  return create_box (rt, ctx, id, bundle_dir, stdio, out_pid, out_console_fd, false, err);
+}
+
+static int
+native_run (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+            const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid,
+            int *out_console_fd, box_error **err)
+{
+  return create_box (rt, ctx, id, bundle_dir, stdio, out_pid, out_console_fd, true, err);
 }
 
 /* ---- start, state, kill, delete, stats -------------------------------------------------- */
@@ -967,6 +1012,7 @@ native_exec (const runtime_backend *rt, const runtime_context *ctx, const char *
 const runtime_backend native_backend = {
   .name = "native",
   .create = native_create,
+  .run = native_run,
   .start = native_start,
   .kill = native_kill,
   .delete = native_delete,

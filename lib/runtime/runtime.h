@@ -26,10 +26,10 @@ typedef struct runtime_context {
   const runtime_asset *assets;
   size_t n_assets;
   /* The caller's work that may overlap the box's init getting ready (its namespaces,
-   * mounts, seccomp): create() calls it at most once, once the init exists and before it
-   * waits for it. A backend that cannot overlap does not call it; the caller then does the
-   * work after create() returns. NULL: nothing to overlap. */
-  void (*while_init_prepares) (void *arg);
+   * mounts, seccomp): create() and run() call it at most once, once the init exists (its pid
+   * given) and before they wait for it. A backend that cannot overlap does not call it; the
+   * caller then does the work after create() returns. NULL: nothing to overlap. */
+  void (*while_init_prepares) (void *arg, pid_t init_pid);
   void *while_init_prepares_arg;
   /* A new network namespace the caller made ahead, unused: a box whose config asks for a
    * new one may take it (creating one is half a millisecond of a start). A backend that
@@ -80,6 +80,12 @@ struct runtime_backend {
   int (*create) (const runtime_backend *rt, const runtime_context *ctx, const char *id,
                  const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid,
                  int *out_console_fd, box_error **err);
+  /* create() and start() in one: the box's process runs as soon as its init is set up
+   * (what the caller cannot do in between: set a terminal's size). On return it runs. NULL:
+   * the caller calls create() and start(). */
+  int (*run) (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+              const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid,
+              int *out_console_fd, box_error **err);
   /* Runs the user process of a created box. */
   int (*start) (const runtime_backend *rt, const runtime_context *ctx, const char *id,
                 box_error **err);

@@ -133,11 +133,24 @@ open_engine (monitor *m, box_error **err)
   return 0;
 }
 
+/* Holds the box's mount namespace (see mnt_ns_fd); before its init may exec and exit. */
+static void
+hold_mount_namespace (monitor *m, pid_t init_pid)
+{
+  if (m->mnt_ns_fd >= 0)
+    return;
+  char ns_path[64];
+  snprintf (ns_path, sizeof ns_path, "/proc/%d/ns/mnt", (int) init_pid);
+  m->mnt_ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
+}
+
 /* runtime_context.while_init_prepares: the store opens while the box's init gets ready */
 static void
-open_engine_meanwhile (void *arg)
+while_init_prepares (void *arg, pid_t init_pid)
 {
-  open_engine (arg, NULL);
+  monitor *m = arg;
+  hold_mount_namespace (m, init_pid);
+  open_engine (m, NULL);
 }
 
 static void
@@ -235,12 +248,14 @@ start_box (monitor *m, box_error **err)
       stdio.stderr_fd = err_pipe[1];
     }
   int console = -1;
-  m->rt.ctx.while_init_prepares = open_engine_meanwhile;
+  m->rt.ctx.while_init_prepares = while_init_prepares;
   m->rt.ctx.while_init_prepares_arg = m;
   m->rt.ctx.has_prepared_net_ns = m->prepared_net_ns_fd >= 0;
   m->rt.ctx.prepared_net_ns_fd = m->prepared_net_ns_fd;
-  int rc = m->rt.backend->create (m->rt.backend, &m->rt.ctx, m->id, m->dir, &stdio, &m->box_pid,
-                                  &console, err);
+  /* a terminal gets its size between create and start; else nothing happens there */
+  bool run_now = m->rt.backend->run && !m->tty;
+  int rc = (run_now ? m->rt.backend->run : m->rt.backend->create) (
+      m->rt.backend, &m->rt.ctx, m->id, m->dir, &stdio, &m->box_pid, &console, err);
   m->rt.ctx.while_init_prepares = NULL;
   m->rt.ctx.has_prepared_net_ns = false;
   close_fd (&m->prepared_net_ns_fd); /* the box holds it, or it goes unused */
@@ -260,9 +275,9 @@ start_box (monitor *m, box_error **err)
   m->console_fd = console;
   if (rc < 0)
     return rc;
-  char ns_path[64];
-  snprintf (ns_path, sizeof ns_path, "/proc/%d/ns/mnt", (int) m->box_pid);
-  m->mnt_ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
+  if (run_now)
+    return 0;
+  hold_mount_namespace (m, m->box_pid);
   if (m->tty && m->console_fd >= 0)
     {
       /* the console gets the attached terminal's size */
