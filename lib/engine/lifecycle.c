@@ -125,6 +125,57 @@ state_is_live (box_state state)
 /* ---- recording how a run ended --------------------------------------------------------- */
 
 int
+engine_box_record_exit_row (box_engine *eng, const char *id, const engine_exit *exit_info,
+                            bool *out_removed, box_error **err)
+{
+  *out_removed = false;
+  _cleanup_ (box_box_freep) box_box *box = NULL;
+  _cleanup_tx_ store_tx tx = { 0 };
+  if (store_tx_begin (eng->store, &tx, err) < 0)
+    return box_err_wrap (err, "record the exit of box %s", id);
+  /* under the write lock: whoever records first (the monitor, or reconcile after its death)
+   * wins; the other sees the box no longer live */
+  int found = store_box_get_by_id (eng->store, id, &box, err);
+  if (found < 0)
+    return box_err_wrap (err, "record the exit of box %s", id);
+  if (found == 0 || !state_is_live (box->state))
+    return 0; /* nothing to write */
+  bool remove = box_auto_remove (box);
+  int rc = 0;
+  if (exit_info->oom_killed)
+    rc = engine_box_event (eng, box, "oom", NULL, err);
+  char extra[128];
+  snprintf (extra, sizeof extra, "{\"exitCode\":\"%d\"}", exit_info->exit_code);
+  if (rc >= 0)
+    rc = engine_box_event (eng, box, "die", extra, err);
+  if (rc >= 0 && exit_info->stopped)
+    rc = engine_box_event (eng, box, "stop", NULL, err);
+  if (rc >= 0 && remove)
+    {
+      rc = store_box_delete (eng->store, id, err);
+      if (rc >= 0)
+        rc = engine_box_event (eng, box, "destroy", NULL, err);
+    }
+  else if (rc >= 0)
+    {
+      store_box_state_update update = {
+        .state = BOX_STATE_EXITED,
+        .exit_code = exit_info->exit_code,
+        .finished_ns = time_now_ns (),
+        .oom_killed = exit_info->oom_killed,
+        .error = exit_info->error,
+      };
+      rc = store_box_set_state (eng->store, id, &update, err);
+    }
+  if (rc >= 0)
+    rc = store_tx_commit (&tx, err);
+  if (rc < 0)
+    return box_err_wrap (err, "record the exit of box %s", id);
+  *out_removed = remove;
+  return 0;
+}
+
+int
 engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit_info,
                         bool intent_held, int *trash_lock_fd, box_error **err)
 {
@@ -135,64 +186,16 @@ engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit
   int found = store_box_get_by_id (eng->store, id, &box, err);
   if (found <= 0)
     return found;
-  bool remove = box_auto_remove (box);
   /* a removal runs under the intent lock, so a crash between the row and the directory
    * leaves an intent reconcile finishes (a flock is per open file: taking it again while
    * our caller holds it would wait forever) */
-  if (remove && !intent_held && engine_intent_lock (eng->root, id, true, &intent_fd, err) < 0)
+  if (box_auto_remove (box) && !intent_held
+      && engine_intent_lock (eng->root, id, true, &intent_fd, err) < 0)
     return box_err_wrap (err, "record the exit of box %s", id);
 
-  int rc = 0;
-  bool already_recorded = false;
-  {
-    _cleanup_tx_ store_tx tx = { 0 };
-    char extra[128];
-    if (store_tx_begin (eng->store, &tx, err) < 0)
-      rc = box_err_code (err);
-    /* under the write lock: whoever records first (the monitor, or reconcile after its
-     * death) wins; the other sees the box no longer live */
-    if (rc >= 0)
-      {
-        box_box_free (box);
-        box = NULL;
-        found = store_box_get_by_id (eng->store, id, &box, err);
-        if (found < 0)
-          rc = found;
-        else if (found == 0 || !state_is_live (box->state))
-          already_recorded = true;
-      }
-    if (already_recorded)
-      ; /* nothing to write */
-    else if (rc >= 0 && exit_info->oom_killed)
-      rc = engine_box_event (eng, box, "oom", NULL, err);
-    snprintf (extra, sizeof extra, "{\"exitCode\":\"%d\"}", exit_info->exit_code);
-    if (rc >= 0 && !already_recorded)
-      rc = engine_box_event (eng, box, "die", extra, err);
-    if (rc >= 0 && !already_recorded && exit_info->stopped)
-      rc = engine_box_event (eng, box, "stop", NULL, err);
-    if (already_recorded)
-      ;
-    else if (rc >= 0 && remove)
-      {
-        rc = store_box_delete (eng->store, id, err);
-        if (rc >= 0)
-          rc = engine_box_event (eng, box, "destroy", NULL, err);
-      }
-    else if (rc >= 0)
-      {
-        store_box_state_update update = {
-          .state = BOX_STATE_EXITED,
-          .exit_code = exit_info->exit_code,
-          .finished_ns = time_now_ns (),
-          .oom_killed = exit_info->oom_killed,
-          .error = exit_info->error,
-        };
-        rc = store_box_set_state (eng->store, id, &update, err);
-      }
-    if (rc >= 0)
-      rc = store_tx_commit (&tx, err);
-  }
-  if (rc >= 0 && remove && !already_recorded)
+  bool removed;
+  int rc = engine_box_record_exit_row (eng, id, exit_info, &removed, err);
+  if (rc >= 0 && removed)
     rc = trash_lock_fd ? engine_box_retire_dir (eng->root, id, trash_lock_fd, err)
                        : engine_box_remove_dir (eng->root, id, err);
   if (intent_fd >= 0)

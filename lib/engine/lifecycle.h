@@ -98,6 +98,10 @@ typedef struct engine_exit {
  * delete). */
 int engine_box_record_exit (box_engine *eng, const char *id, const engine_exit *exit_info,
                             bool intent_held, int *trash_lock_fd, box_error **err);
+/* Its store part alone, in one transaction: *out_removed says an --rm box's row went, and
+ * its directory is for the caller to retire. A removal must hold the box's intent lock. */
+int engine_box_record_exit_row (box_engine *eng, const char *id, const engine_exit *exit_info,
+                                bool *out_removed, box_error **err);
 
 /* The stored creation config of a box (parsed config_json). */
 int engine_box_config (const box_box *box, json_t **out, box_error **err);

@@ -388,6 +388,13 @@ favor_dynamic_modifications (void)
     }
 }
 
+void
+cgroup_prepare (void)
+{
+  if (cgroup_host_mode () != CGROUP_MODE_UNKNOWN && has_v1 ())
+    favor_dynamic_modifications ();
+}
+
 int
 cgroup_create (const char *path, const cgroup_limits *limits, int *out_unified_fd, box_error **err)
 {

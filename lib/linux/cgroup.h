@@ -34,6 +34,10 @@ typedef struct cgroup_stats {
 /* The mode of /sys/fs/cgroup, detected once per process. */
 cgroup_mode cgroup_host_mode (void);
 
+/* Does ahead what the process's first cgroup_create does once (the mode, the unified
+ * hierarchy's mount options), for a process that has time to spare before it. */
+void cgroup_prepare (void);
+
 /* Creates the cgroup in every hierarchy and applies the limits. On success with a unified
  * hierarchy (hybrid, v2), *out_unified_fd is an O_DIRECTORY fd for CLONE_INTO_CGROUP, else -1.
  * On failure, whatever was created is removed. */

@@ -19,6 +19,7 @@
 #include <fcntl.h>
 #include <linux/ioprio.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -41,6 +42,7 @@
 #include "attach.h"
 #include "engine/attach-protocol.h"
 #include "engine/lifecycle.h"
+#include "linux/cgroup.h"
 #include "linux/proc.h"
 #include "logwriter.h"
 #include "sanitizer.h"
@@ -94,6 +96,9 @@ typedef struct monitor {
 
   box_engine eng;      /* the store, open from the start on (eng.store NULL until then) */
   box_error *open_err; /* why it did not open */
+  bool files_opened;   /* the log and the control socket (open_box_files) */
+  int files_rc;
+  box_error *files_err;
 
   log_writer log;
   log_stream_buffer out_buf, err_buf;
@@ -144,12 +149,15 @@ hold_mount_namespace (monitor *m, pid_t init_pid)
   m->mnt_ns_fd = open (ns_path, O_RDONLY | O_CLOEXEC);
 }
 
+static int open_box_files (monitor *m, box_error **err);
+
 /* runtime_context.while_init_prepares: the store opens while the box's init gets ready */
 static void
 while_init_prepares (void *arg, pid_t init_pid)
 {
   monitor *m = arg;
   hold_mount_namespace (m, init_pid);
+  open_box_files (m, NULL);
   open_engine (m, NULL);
 }
 
@@ -220,6 +228,31 @@ open_control_socket (monitor *m, box_error **err)
   return 0;
 }
 
+/* The box's log and the monitor's socket: opened once, while the box's init gets ready (no
+ * client connects and nothing is read from the box before the box runs). */
+static int
+open_box_files (monitor *m, box_error **err)
+{
+  if (m->files_opened)
+    return m->files_rc < 0 ? box_err (err, box_error_code_of (m->files_err), "%s",
+                                      box_error_message (m->files_err))
+                           : 0;
+  m->files_opened = true;
+  int rc = 0;
+  if (!m->direct)
+    {
+      _cleanup_close_ int dir_rw = open (m->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+      if (dir_rw < 0 || log_writer_open (&m->log, dir_rw, m->log_max_bytes, m->log_max_files) < 0)
+        rc = box_err_errno (&m->files_err, errno, "open the log of box %s", m->id);
+      else
+        m->log.dir_fd = TAKE_FD (dir_rw);
+    }
+  if (rc >= 0)
+    rc = open_control_socket (m, &m->files_err);
+  m->files_rc = rc;
+  return open_box_files (m, err);
+}
+
 /* Creates and starts the box; on return it runs (or an error says why not). */
 static int
 start_box (monitor *m, box_error **err)
@@ -273,8 +306,8 @@ start_box (monitor *m, box_error **err)
   m->out_r = out_pipe[0];
   m->err_r = err_pipe[0];
   m->console_fd = console;
-  if (rc < 0)
-    return rc;
+  if (rc < 0 || open_box_files (m, err) < 0)
+    return rc < 0 ? rc : box_err_code (err);
   if (run_now)
     return 0;
   hold_mount_namespace (m, m->box_pid);
@@ -634,6 +667,8 @@ static void
 monitor_clear (monitor *m)
 {
   attach_clear (&m->attach);
+  box_error_free (m->files_err);
+  m->files_err = NULL;
   close_fd (&m->mnt_ns_fd);
   close_fd (&m->prepared_net_ns_fd);
   engine_runtime_clear (&m->rt);
@@ -690,6 +725,49 @@ fail_start (monitor *m, box_error *err)
   write_line (MONITOR_SYNC_FD, "ERR %d %s\n", box_error_code_of (err), message);
 }
 
+/* The store's part of the box's end (exit_recording), on a thread of its own. */
+typedef struct exit_recording {
+  monitor *m;
+  const engine_exit *exit_info;
+  bool intent_held;
+  pthread_t thread;
+  int rc;
+  bool removed; /* an --rm box's row went: its directory is to retire */
+  box_error *err;
+} exit_recording;
+
+static void *
+record_exit (void *arg)
+{
+  exit_recording *r = arg;
+  r->rc = open_engine (r->m, &r->err);
+  if (r->rc >= 0 && r->intent_held)
+    r->rc = engine_box_record_exit_row (&r->m->eng, r->m->id, r->exit_info, &r->removed,
+                                        &r->err);
+  else if (r->rc >= 0)
+    r->rc = engine_box_record_exit (&r->m->eng, r->m->id, r->exit_info, false, NULL, &r->err);
+  return NULL;
+}
+
+/* A release that failed after the exit was recorded: the box's error says why. */
+static void
+record_release_error (monitor *m, const box_error *why)
+{
+  _cleanup_tx_ store_tx tx = { 0 };
+  _cleanup_stmt_ sqlite3_stmt *st = NULL;
+  box_error *ignored = NULL;
+  if (store_tx_begin (m->eng.store, &tx, &ignored) == 0
+      && store_prepare (m->eng.store, "UPDATE boxes SET error = ?2 WHERE id = ?1", &st, &ignored)
+             == 0)
+    {
+      sqlite3_bind_text (st, 1, m->id, -1, SQLITE_STATIC);
+      sqlite3_bind_text (st, 2, box_error_message (why), -1, SQLITE_STATIC);
+      if (sqlite3_step (st) == SQLITE_DONE)
+        store_tx_commit (&tx, &ignored);
+    }
+  box_error_free (ignored);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -711,13 +789,14 @@ main (int argc, char **argv)
 
   monitor m = { .root = argv[1], .dir_fd = -1, .console_fd = -1, .out_r = -1, .err_r = -1,
                 .stdin_fd = -1, .signal_fd = -1, .listen_fd = -1, .timer_fd = -1,
-                .mnt_ns_fd = -1, .prepared_net_ns_fd = -1 };
+                .mnt_ns_fd = -1, .prepared_net_ns_fd = -1, .log = { .fd = -1, .dir_fd = -1 } };
   if (strcmp (argv[2], MONITOR_SPARE_ARG) == 0)
     {
       /* spawned ahead: the store opens while the engine creates the box */
       monitor_spare_reserve_slots ();
       if (monitor_spare_prepare_net_ns (&m.prepared_net_ns_fd) < 0)
         return 1; /* stuck in the new namespace: the engine spawns a monitor instead */
+      cgroup_prepare ();
       box_error *ignored = NULL;
       if (open_engine (&m, &ignored) < 0)
         close_engine (&m); /* tried again once the box is known */
@@ -796,20 +875,8 @@ main (int argc, char **argv)
     }
   m.dir_fd = open (m.dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   int rc = m.dir_fd < 0 ? box_err_errno (&err, errno, "open %s", m.dir) : 0;
-  if (rc >= 0 && !m.direct)
-    {
-      _cleanup_close_ int dir_rw = open (m.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-      if (dir_rw < 0 || log_writer_open (&m.log, dir_rw, m.log_max_bytes, m.log_max_files) < 0)
-        rc = box_err_errno (&err, errno, "open the log of box %s", m.id);
-      else
-        m.log.dir_fd = TAKE_FD (dir_rw);
-    }
-  else
-    m.log.fd = -1, m.log.dir_fd = -1;
   if (rc >= 0)
     rc = engine_runtime_open (m.root, m.runtime_name, &m.rt, &err);
-  if (rc >= 0)
-    rc = open_control_socket (&m, &err);
   if (rc >= 0)
     rc = start_box (&m, &err);
   if (rc >= 0)
@@ -873,21 +940,41 @@ main (int argc, char **argv)
     exit_info.oom_killed = stats.oom_killed;
   box_error_free (err);
   err = NULL;
-  if (engine_box_release (m.root, m.id, m.runtime_name, &err) < 0)
-    {
-      exit_info.error = box_error_message (err);
-    }
-  box_error *record_err = NULL;
+  /* The box's resources go (runtime state, cgroups, the rootfs mount) while a thread
+   * records the exit in the store: both before the exit is reported, under the box's intent
+   * lock (a start that follows at once must not meet the cgroups being removed). */
   unlinkat (m.dir_fd, ENGINE_MONITOR_SOCKET, 0);
+  box_error *record_err = NULL;
+  int intent_fd = -1;
+  if (engine_intent_lock (m.root, m.id, true, &intent_fd, &record_err) < 0)
+    {
+      box_error_free (record_err); /* recorded without it: a removal takes it itself */
+      record_err = NULL;
+    }
+  exit_recording rec = { .m = &m, .exit_info = &exit_info, .intent_held = intent_fd >= 0 };
+  bool threaded = pthread_create (&rec.thread, NULL, record_exit, &rec) == 0;
+  if (!threaded)
+    record_exit (&rec);
+  int release_rc = engine_box_release (m.root, m.id, m.runtime_name, &err);
+  if (threaded)
+    pthread_join (rec.thread, NULL);
+  bool recorded = rec.rc >= 0;
+  if (release_rc < 0 && recorded && !rec.removed)
+    record_release_error (&m, err);
   /* an --rm box's directory is only moved to the trash before the exit is reported: its
    * deletion (slow where freed blocks are discarded) waits until nobody waits for us */
   int trash_fd = -1;
-  bool recorded = open_engine (&m, &record_err) == 0;
-  if (recorded)
-    engine_box_record_exit (&m.eng, m.id, &exit_info, false, &trash_fd, &record_err);
-  box_error_free (record_err);
+  if (rec.removed && engine_box_retire_dir (m.root, m.id, &trash_fd, &record_err) < 0)
+    {
+      box_error_free (record_err); /* reconcile finishes it under the intent */
+      record_err = NULL;
+      close_fd (&intent_fd);
+    }
+  if (intent_fd >= 0)
+    engine_intent_done (m.root, m.id, intent_fd);
+  box_error_free (rec.err);
   box_error_free (err);
-  record_err = err = NULL;
+  err = NULL;
 
   if (m.want_exit_fd)
     write_line (MONITOR_EXIT_FD, "EXIT %d\n", exit_info.exit_code);

@@ -378,7 +378,7 @@ def test_kill_9_of_the_monitor_is_repaired_on_next_open(box, runtime, img):
 def test_random_kill_9_during_run_rm_leaves_nothing(box, runtime, img):
     """Kill the CLI, or the monitor, at random points of `run --rm`; afterwards a fresh
     `box ps` is consistent and, once everything settled, nothing is left."""
-    rng = random.Random(4)
+    rng = random.Random(int(os.environ.get("BOX_TEST_SEED", "4")))
     for i in range(12):
         cli = box.popen("run", "--runtime", runtime, "--rm", img, "sh", "-c", "sleep 0.2")
         time.sleep(rng.uniform(0, 0.15))
