@@ -56,7 +56,7 @@ reap (pid_t pid)
  * exec'd (vfork), a third of a millisecond the caller spends creating the box instead. */
 typedef struct spare_spawn {
   pthread_t thread;
-  char *program;
+  char *program; /* found by the thread */
   char *root;
   int child_end; /* the spare's end of the socket pair, closed once it is spawned */
   pid_t pid;     /* 0 when the spawn failed */
@@ -73,7 +73,8 @@ spawn_spare (void *arg)
   posix_spawn_file_actions_adddup2 (&fa, s->child_end, MONITOR_SPARE_FD);
   const char *argv[] = { "box-monitor", s->root, MONITOR_SPARE_ARG, spare_placeholder, NULL };
   box_error *ignored = NULL;
-  if (spawn_program (s->program, argv, &fa, &s->pid, &ignored) < 0)
+  if (engine_find_helper ("box-monitor", &s->program, &ignored) < 0
+      || spawn_program (s->program, argv, &fa, &s->pid, &ignored) < 0)
     s->pid = 0;
   box_error_free (ignored);
   posix_spawn_file_actions_destroy (&fa);
@@ -107,13 +108,6 @@ monitor_spare_prepare (box_engine *eng)
 {
   if (eng->spare_fd >= 0)
     return;
-  box_error *ignored = NULL;
-  _cleanup_free_ char *program = NULL;
-  if (engine_find_helper ("box-monitor", &program, &ignored) < 0)
-    {
-      box_error_free (ignored);
-      return;
-    }
   spare_spawn *s = calloc (1, sizeof *s);
   int pair[2];
   if (!s || socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0)
@@ -121,14 +115,12 @@ monitor_spare_prepare (box_engine *eng)
       free (s);
       return;
     }
-  s->program = TAKE_PTR (program);
   s->root = strdup (eng->root);
   s->child_end = pair[1];
   if (!s->root || pthread_create (&s->thread, NULL, spawn_spare, s) != 0)
     {
       close (pair[0]);
       close (pair[1]);
-      free (s->program);
       free (s->root);
       free (s);
       return;

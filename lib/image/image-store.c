@@ -235,9 +235,7 @@ image_store_resolve (box_engine *eng, const char *ref, char **out_id, image_matc
     {
       char full[DIGEST_STRING_MAX];
       snprintf (full, sizeof full, "sha256:%s", hex);
-      store_image *image = NULL;
-      found = store_image_get (eng->store, full, &image, err);
-      store_image_free (image);
+      found = store_image_exists (eng->store, full, err);
       if (found < 0)
         return box_err_code (err);
       if (found && !(id = strdup (full)))

@@ -36,7 +36,7 @@ image_resolve_for_box (box_engine *eng, const char *ref, image_for_box **out, bo
   if (image_store_resolve (eng, ref, &image->id, NULL, &image->reference, err) < 0)
     return box_err_code (err);
   _cleanup_ (store_image_freep) store_image *row = NULL;
-  int found = store_image_get (eng->store, image->id, &row, err);
+  int found = store_image_get_for_box (eng->store, image->id, &row, err);
   if (found < 0)
     return box_err_wrap (err, "image %s", ref);
   if (!found)

@@ -1,6 +1,7 @@
 /* Owns the SQL of the image tables. */
 #include "store/images.h"
 
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -237,8 +238,8 @@ read_labels (store *s, store_image *image, box_error **err)
       &image->labels, &image->n_labels, "read image labels", err);
 }
 
-int
-store_image_get (store *s, const char *id, store_image **out, box_error **err)
+static int
+read_image (store *s, const char *id, bool whole, store_image **out, box_error **err)
 {
   _cleanup_stmt_ sqlite3_stmt *st = NULL;
   if (store_prepare (s,
@@ -268,6 +269,13 @@ store_image_get (store *s, const char *id, store_image **out, box_error **err)
   image->added_ns = sqlite3_column_int64 (st, 2);
   image->size = sqlite3_column_int64 (st, 3);
 
+  if (!whole)
+    {
+      if (read_layers (s, image, err) < 0)
+        return box_err_code (err);
+      *out = TAKE_PTR (image);
+      return 1;
+    }
   if (collect_strings (s, "SELECT reference FROM image_tags WHERE image_id = ?1 ORDER BY reference",
                        id, &image->tags, &image->n_tags, err)
           < 0
@@ -283,6 +291,26 @@ store_image_get (store *s, const char *id, store_image **out, box_error **err)
     return box_err_code (err);
   *out = TAKE_PTR (image);
   return 1;
+}
+
+int
+store_image_get (store *s, const char *id, store_image **out, box_error **err)
+{
+  return read_image (s, id, true, out, err);
+}
+
+int
+store_image_get_for_box (store *s, const char *id, store_image **out, box_error **err)
+{
+  return read_image (s, id, false, out, err);
+}
+
+int
+store_image_exists (store *s, const char *id, box_error **err)
+{
+  _cleanup_free_ char *found = NULL;
+  return store_read_one_row (s, "SELECT id FROM images WHERE id = ?1", id, &found,
+                             read_string_row, "look up image", err);
 }
 
 static int
