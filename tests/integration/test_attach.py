@@ -79,7 +79,11 @@ class Pty:
         deadline = time.monotonic() + timeout
         while self.proc.poll() is None and time.monotonic() < deadline:
             self._read(0.05)
-        return self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        code = self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        # what it wrote last may still wait in the terminal: read until its end
+        while self._read(0.5):
+            pass
+        return code
 
     def close(self):
         if self.proc.poll() is None:
