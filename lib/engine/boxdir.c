@@ -109,6 +109,20 @@ int
 engine_box_release (const char *root, const char *id, const char *runtime_name,
                     box_error **err)
 {
+  if (engine_box_release_runtime (root, id, runtime_name, err) < 0)
+    return box_err_code (err);
+  _cleanup_free_ char *dir = NULL;
+  if (engine_box_dir (root, id, &dir, err) < 0)
+    return box_err_code (err);
+  if (rootfs_unmount (dir, err) < 0)
+    return box_err_wrap (err, "release box %s", id);
+  return 0;
+}
+
+int
+engine_box_release_runtime (const char *root, const char *id, const char *runtime_name,
+                            box_error **err)
+{
   engine_runtime rt;
   if (engine_runtime_open (root, runtime_name, &rt, err) < 0)
     return box_err_wrap (err, "release box %s", id);
@@ -121,11 +135,6 @@ engine_box_release (const char *root, const char *id, const char *runtime_name,
   char cgroup[sizeof ENGINE_CGROUP_PARENT + BOX_ID_HEX_LENGTH + 2];
   snprintf (cgroup, sizeof cgroup, ENGINE_CGROUP_PARENT "/%s", id);
   if (cgroup_destroy (cgroup, ENGINE_CGROUP_EMPTY_TIMEOUT_MS, err) < 0)
-    return box_err_wrap (err, "release box %s", id);
-  _cleanup_free_ char *dir = NULL;
-  if (engine_box_dir (root, id, &dir, err) < 0)
-    return box_err_code (err);
-  if (rootfs_unmount (dir, err) < 0)
     return box_err_wrap (err, "release box %s", id);
   return 0;
 }

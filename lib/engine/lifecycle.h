@@ -64,6 +64,9 @@ void engine_runtime_clear (engine_runtime *rt);
  * processes: killed) and the rootfs mount. Idempotent. */
 int engine_box_release (const char *root, const char *id, const char *runtime_name,
                         box_error **err);
+/* The same without the rootfs mount (rootfs_unmount of rootfs.h is the rest). */
+int engine_box_release_runtime (const char *root, const char *id, const char *runtime_name,
+                                box_error **err);
 
 /* Removes the box's directory (after its rootfs is unmounted): retire, then trash_remove. */
 int engine_box_remove_dir (const char *root, const char *id, box_error **err);

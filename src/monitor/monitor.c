@@ -42,6 +42,7 @@
 #include "attach.h"
 #include "engine/attach-protocol.h"
 #include "engine/lifecycle.h"
+#include "engine/rootfs.h"
 #include "linux/cgroup.h"
 #include "linux/proc.h"
 #include "logwriter.h"
@@ -749,6 +750,22 @@ record_exit (void *arg)
   return NULL;
 }
 
+/* The unmount of the box's rootfs, on a thread of its own. */
+typedef struct rootfs_release {
+  const char *dir;
+  pthread_t thread;
+  int rc;
+  box_error *err;
+} rootfs_release;
+
+static void *
+release_rootfs (void *arg)
+{
+  rootfs_release *r = arg;
+  r->rc = rootfs_unmount (r->dir, &r->err);
+  return NULL;
+}
+
 /* A release that failed after the exit was recorded: the box's error says why. */
 static void
 record_release_error (monitor *m, const box_error *why)
@@ -955,7 +972,22 @@ main (int argc, char **argv)
   bool threaded = pthread_create (&rec.thread, NULL, record_exit, &rec) == 0;
   if (!threaded)
     record_exit (&rec);
-  int release_rc = engine_box_release (m.root, m.id, m.runtime_name, &err);
+  /* and the rootfs mount goes on a third (an unmount waits for an RCU grace period) */
+  rootfs_release unmounting = { .dir = m.dir };
+  bool unmount_threaded
+      = pthread_create (&unmounting.thread, NULL, release_rootfs, &unmounting) == 0;
+  if (!unmount_threaded)
+    release_rootfs (&unmounting);
+  int release_rc = engine_box_release_runtime (m.root, m.id, m.runtime_name, &err);
+  if (unmount_threaded)
+    pthread_join (unmounting.thread, NULL);
+  if (release_rc >= 0 && unmounting.rc < 0)
+    {
+      release_rc = unmounting.rc;
+      box_error_free (err);
+      err = TAKE_PTR (unmounting.err);
+    }
+  box_error_free (unmounting.err);
   if (threaded)
     pthread_join (rec.thread, NULL);
   bool recorded = rec.rc >= 0;
