@@ -250,7 +250,7 @@ write_resolv_conf (int dir_fd, box_error **err)
         continue;
       used += (size_t) snprintf (out + used, cap - used, "%s\n", line);
     }
-  return fs_write_file_replace (dir_fd, "resolv.conf", out, used, 0644, err);
+  return fs_write_file_new (dir_fd, "resolv.conf", out, used, 0644, err);
 }
 
 static int
@@ -272,8 +272,9 @@ write_etc_files (const char *dir, const char *hostname, box_error **err)
                    hostname)
              < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  if (fs_write_file_replace (dir_fd, "hostname", hostname_text, strlen (hostname_text), 0644, err) < 0
-      || fs_write_file_replace (dir_fd, "hosts", hosts, strlen (hosts), 0644, err) < 0
+  /* the box's directory is new (under the create's intent lock): plain writes */
+  if (fs_write_file_new (dir_fd, "hostname", hostname_text, strlen (hostname_text), 0644, err) < 0
+      || fs_write_file_new (dir_fd, "hosts", hosts, strlen (hosts), 0644, err) < 0
       || write_resolv_conf (dir_fd, err) < 0)
     return box_err_wrap (err, "write /etc files of the box");
   return 0;

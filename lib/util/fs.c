@@ -77,6 +77,19 @@ fs_write_file_replace (int dirfd, const char *name, const void *data, size_t len
   return write_file_replacing (dirfd, name, data, len, mode, false, err);
 }
 
+int
+fs_write_file_new (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                   box_error **err)
+{
+  _cleanup_close_ int fd
+      = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+  if (fd < 0)
+    return box_err_errno (err, errno, "create %s", name);
+  if (fs_write_all (fd, data, len) < 0)
+    return box_err_errno (err, errno, "write %s", name);
+  return 0;
+}
+
 static int
 write_file_replacing (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                       bool durable, box_error **err)

@@ -22,6 +22,11 @@ int fs_write_file_atomic (int dirfd, const char *name, const void *data, size_t 
 int fs_write_file_replace (int dirfd, const char *name, const void *data, size_t len,
                            mode_t mode, box_error **err);
 
+/* Creates dirfd/name with data; an existing name is an error (EEXIST). For files of a
+ * directory that is itself new and not yet seen by anyone: no temporary, no rename. */
+int fs_write_file_new (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                       box_error **err);
+
 /* Reads a whole file (NUL-terminated for convenience; *out_len excludes the NUL). */
 int fs_read_file (int dirfd, const char *path, char **out, size_t *out_len, box_error **err);
 /* The same from an open fd, to its end; what names it in errors. */
