@@ -337,7 +337,7 @@ read_pid_file (const char *path, pid_t *out, box_error **err)
  * over the console socket. */
 static int
 run_with_pid_file (const oci_backend *b, const runtime_context *ctx, const char *verb,
-                   const char *const verb_args[4], const char *id, const char *pid_file,
+                   const char *const verb_args[5], const char *id, const char *pid_file,
                    bool terminal, const runtime_stdio *stdio, pid_t *out_pid,
                    int *out_console_fd, box_error **err)
 {
@@ -350,9 +350,9 @@ run_with_pid_file (const oci_backend *b, const runtime_context *ctx, const char 
       if (console_listener < 0)
         return box_err_code (err);
     }
-  const char *args[12];
+  const char *args[13];
   size_t n = 0;
-  for (size_t i = 0; i < 4 && verb_args[i]; i++)
+  for (size_t i = 0; i < 5 && verb_args[i]; i++)
     args[n++] = verb_args[i];
   args[n++] = "--pid-file";
   args[n++] = pid_file;
@@ -384,10 +384,12 @@ run_with_pid_file (const oci_backend *b, const runtime_context *ctx, const char 
   return 0;
 }
 
+/* create, or with run_now `run --detach` (one runtime process where create and start take
+ * two) */
 static int
-oci_create (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+create_box (const runtime_backend *rt, const runtime_context *ctx, const char *id,
             const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid, int *out_console_fd,
-            box_error **err)
+            bool run_now, box_error **err)
 {
   const oci_backend *b = as_oci (rt);
   *out_pid = 0;
@@ -407,9 +409,26 @@ oci_create (const runtime_backend *rt, const runtime_context *ctx, const char *i
 
   char pid_file[PATH_MAX + 64];
   snprintf (pid_file, sizeof pid_file, "%s/%s.pid", ctx->state_dir, id);
-  const char *const verb_args[4] = { "create", "--bundle", bundle_dir, NULL };
-  return run_with_pid_file (b, ctx, "create", verb_args, id, pid_file, terminal, stdio, out_pid,
-                            out_console_fd, err);
+  const char *const create_args[5] = { "create", "--bundle", bundle_dir, NULL, NULL };
+  const char *const run_args[5] = { "run", "--detach", "--bundle", bundle_dir, NULL };
+  return run_with_pid_file (b, ctx, run_now ? "run" : "create", run_now ? run_args : create_args,
+                            id, pid_file, terminal, stdio, out_pid, out_console_fd, err);
+}
+
+static int
+oci_create (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+            const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid, int *out_console_fd,
+            box_error **err)
+{
+  return create_box (rt, ctx, id, bundle_dir, stdio, out_pid, out_console_fd, false, err);
+}
+
+static int
+oci_run (const runtime_backend *rt, const runtime_context *ctx, const char *id,
+         const char *bundle_dir, const runtime_stdio *stdio, pid_t *out_pid, int *out_console_fd,
+         box_error **err)
+{
+  return create_box (rt, ctx, id, bundle_dir, stdio, out_pid, out_console_fd, true, err);
 }
 
 static int
@@ -534,7 +553,7 @@ oci_exec (const runtime_backend *rt, const runtime_context *ctx, const char *id,
                             strlen (process_json), 0600, err)
       < 0)
     return box_err_code (err);
-  const char *const verb_args[4] = { "exec", "--detach", "--process", process_file };
+  const char *const verb_args[5] = { "exec", "--detach", "--process", process_file, NULL };
   int rc = run_with_pid_file (b, ctx, "exec", verb_args, id, pid_file, terminal, stdio, out_pid,
                               out_console_fd, err);
   unlink (process_file);
@@ -667,6 +686,7 @@ oci_backend_for (const char *binary)
       b->base = (runtime_backend){
         .name = b->name,
         .create = oci_create,
+        .run = oci_run,
         .start = oci_start,
         .kill = oci_kill,
         .delete = oci_delete,
