@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "util/cleanup.h"
+#include "util/fdpass.h"
 
 extern char **environ;
 
@@ -194,29 +195,7 @@ hand_to_spare (box_engine *eng, const monitor_launch *l)
       memcpy (payload + used, l->args[i], len);
       used += len;
     }
-  union
-  {
-    char buf[CMSG_SPACE (sizeof fds)];
-    struct cmsghdr align;
-  } control;
-  memset (&control, 0, sizeof control);
-  struct iovec iov = { .iov_base = payload, .iov_len = used };
-  struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1 };
-  if (n_fds)
-    {
-      mh.msg_control = control.buf;
-      mh.msg_controllen = CMSG_SPACE (n_fds * sizeof (int));
-      struct cmsghdr *c = CMSG_FIRSTHDR (&mh);
-      c->cmsg_level = SOL_SOCKET;
-      c->cmsg_type = SCM_RIGHTS;
-      c->cmsg_len = CMSG_LEN (n_fds * sizeof (int));
-      memcpy (CMSG_DATA (c), fds, n_fds * sizeof (int));
-    }
-  ssize_t sent;
-  do
-    sent = sendmsg (eng->spare_fd, &mh, MSG_NOSIGNAL);
-  while (sent < 0 && errno == EINTR);
-  return sent == (ssize_t) used;
+  return fd_send (eng->spare_fd, payload, used, fds, n_fds) == (ssize_t) used;
 }
 
 int

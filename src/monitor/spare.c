@@ -7,11 +7,11 @@
 #include <sched.h>
 #include <stdint.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include "engine/lifecycle.h"
 #include "linux/net.h"
+#include "util/fdpass.h"
 
 /* fds received land on the lowest free numbers, which may be slots still to fill: each
  * goes above them first */
@@ -74,44 +74,19 @@ monitor_spare_wait (int *argc, char ***argv)
   /* static: the command line built from it lives as long as the process */
   static char payload[MONITOR_SPARE_MESSAGE_MAX + 1];
   static char *args[MONITOR_SPARE_MAX_ARGS + 1];
-  union
-  {
-    char buf[CMSG_SPACE (MONITOR_FD_SLOTS * sizeof (int))];
-    struct cmsghdr align;
-  } control;
-  struct iovec iov = { .iov_base = payload, .iov_len = MONITOR_SPARE_MESSAGE_MAX };
-  struct msghdr mh = { .msg_iov = &iov,
-                       .msg_iovlen = 1,
-                       .msg_control = control.buf,
-                       .msg_controllen = sizeof control.buf };
-  ssize_t n;
-  do
-    n = recvmsg (MONITOR_SPARE_FD, &mh, MSG_CMSG_CLOEXEC);
-  while (n < 0 && errno == EINTR);
+  int fds[MONITOR_FD_SLOTS];
+  size_t n_fds;
+  bool truncated;
+  ssize_t n = fd_receive_many (MONITOR_SPARE_FD, payload, MONITOR_SPARE_MESSAGE_MAX, fds,
+                               MONITOR_FD_SLOTS, &n_fds, &truncated);
   close (MONITOR_SPARE_FD);
   if (n == 0)
     {
       *argc = 0;
       return 0;
     }
-  int fds[MONITOR_FD_SLOTS];
-  size_t n_fds = 0;
-  for (struct cmsghdr *c = CMSG_FIRSTHDR (&mh); c; c = CMSG_NXTHDR (&mh, c))
-    if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
-      {
-        size_t count = (c->cmsg_len - CMSG_LEN (0)) / sizeof (int);
-        for (size_t i = 0; i < count; i++)
-          {
-            int fd;
-            memcpy (&fd, CMSG_DATA (c) + i * sizeof (int), sizeof fd);
-            if (n_fds < MONITOR_FD_SLOTS)
-              fds[n_fds++] = fd;
-            else
-              close (fd);
-          }
-      }
   uint32_t mask;
-  if (n < (ssize_t) sizeof mask || (mh.msg_flags & (MSG_TRUNC | MSG_CTRUNC)))
+  if (n < (ssize_t) sizeof mask || truncated)
     goto broken;
   memcpy (&mask, payload, sizeof mask);
   size_t expected = (size_t) __builtin_popcount (mask);
@@ -129,19 +104,16 @@ monitor_spare_wait (int *argc, char ***argv)
   size_t next = 0;
   for (int slot = 0; slot < MONITOR_FD_SLOTS; slot++)
     {
-      int target_fd = -1;
-      if (mask & (1u << slot))
-        target_fd = fds[next++];
-      else if (slot < 3)
-        continue; /* the spare's own stdio is /dev/null already */
-      if (target_fd < 0)
+      if (!(mask & (1u << slot)))
         {
-          close (slot); /* its reservation */
+          if (slot >= 3)
+            close (slot); /* its reservation; the spare's own stdio is /dev/null already */
           continue;
         }
-      if (dup2 (target_fd, slot) < 0)
+      if (dup2 (fds[next], slot) < 0)
         goto broken;
-      close (target_fd);
+      close (fds[next]);
+      fds[next++] = -1;
     }
 
   /* the command line: the spare's program and root, then what the message says */
@@ -165,6 +137,7 @@ monitor_spare_wait (int *argc, char ***argv)
 
 broken:
   for (size_t i = 0; i < n_fds; i++)
-    close (fds[i]);
+    if (fds[i] >= 0)
+      close (fds[i]);
   return -1;
 }
