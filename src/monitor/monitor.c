@@ -785,6 +785,65 @@ record_release_error (monitor *m, const box_error *why)
   box_error_free (ignored);
 }
 
+/* The box's end, before it is reported: whether it died of OOM, then its resources go
+ * (runtime state and cgroups here, the rootfs mount on a thread: an unmount waits for an
+ * RCU grace period) while another thread records the exit in the store, all under the
+ * box's intent lock (a start that follows at once must not meet the cgroups being
+ * removed). An --rm box's directory is only moved to the trash (*trash_fd, for
+ * engine_trash_remove): its deletion, slow where freed blocks are discarded, waits until
+ * nobody waits for the monitor. Returns whether the exit is recorded. */
+static bool
+end_box (monitor *m, engine_exit *exit_info, int *trash_fd)
+{
+  box_error *err = NULL;
+  runtime_stats stats = { 0 };
+  if (m->rt.backend->stats
+      && m->rt.backend->stats (m->rt.backend, &m->rt.ctx, m->id, &stats, &err) == 0)
+    exit_info->oom_killed = stats.oom_killed;
+  box_error_freep (&err);
+  unlinkat (m->dir_fd, ENGINE_MONITOR_SOCKET, 0);
+  int intent_fd = -1;
+  if (engine_intent_lock (m->root, m->id, true, &intent_fd, &err) < 0)
+    box_error_freep (&err); /* recorded without it: a removal takes it itself */
+
+  exit_recording rec = { .m = m, .exit_info = exit_info, .intent_held = intent_fd >= 0 };
+  bool record_threaded = pthread_create (&rec.thread, NULL, record_exit, &rec) == 0;
+  if (!record_threaded)
+    record_exit (&rec);
+  rootfs_release unmounting = { .dir = m->dir };
+  bool unmount_threaded
+      = pthread_create (&unmounting.thread, NULL, release_rootfs, &unmounting) == 0;
+  if (!unmount_threaded)
+    release_rootfs (&unmounting);
+  int release_rc = engine_box_release_runtime (m->root, m->id, m->runtime_name, &err);
+  if (unmount_threaded)
+    pthread_join (unmounting.thread, NULL);
+  if (release_rc >= 0 && unmounting.rc < 0)
+    {
+      release_rc = unmounting.rc;
+      box_error_free (err);
+      err = TAKE_PTR (unmounting.err);
+    }
+  box_error_free (unmounting.err);
+  if (record_threaded)
+    pthread_join (rec.thread, NULL);
+  bool recorded = rec.rc >= 0;
+  if (release_rc < 0 && recorded && !rec.removed)
+    record_release_error (m, err);
+  box_error_freep (&err);
+
+  *trash_fd = -1;
+  if (rec.removed && engine_box_retire_dir (m->root, m->id, trash_fd, &err) < 0)
+    {
+      box_error_freep (&err); /* reconcile finishes it under the intent */
+      close_fd (&intent_fd);
+    }
+  if (intent_fd >= 0)
+    engine_intent_done (m->root, m->id, intent_fd);
+  box_error_free (rec.err);
+  return recorded;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -951,62 +1010,8 @@ main (int argc, char **argv)
 
   engine_exit exit_info = { .exit_code = m.exited ? exit_code_of (m.exit_status) : 255,
                             .stopped = m.stopped };
-  runtime_stats stats = { 0 };
-  if (m.rt.backend->stats
-      && m.rt.backend->stats (m.rt.backend, &m.rt.ctx, m.id, &stats, &err) == 0)
-    exit_info.oom_killed = stats.oom_killed;
-  box_error_free (err);
-  err = NULL;
-  /* The box's resources go (runtime state, cgroups, the rootfs mount) while a thread
-   * records the exit in the store: both before the exit is reported, under the box's intent
-   * lock (a start that follows at once must not meet the cgroups being removed). */
-  unlinkat (m.dir_fd, ENGINE_MONITOR_SOCKET, 0);
-  box_error *record_err = NULL;
-  int intent_fd = -1;
-  if (engine_intent_lock (m.root, m.id, true, &intent_fd, &record_err) < 0)
-    {
-      box_error_free (record_err); /* recorded without it: a removal takes it itself */
-      record_err = NULL;
-    }
-  exit_recording rec = { .m = &m, .exit_info = &exit_info, .intent_held = intent_fd >= 0 };
-  bool threaded = pthread_create (&rec.thread, NULL, record_exit, &rec) == 0;
-  if (!threaded)
-    record_exit (&rec);
-  /* and the rootfs mount goes on a third (an unmount waits for an RCU grace period) */
-  rootfs_release unmounting = { .dir = m.dir };
-  bool unmount_threaded
-      = pthread_create (&unmounting.thread, NULL, release_rootfs, &unmounting) == 0;
-  if (!unmount_threaded)
-    release_rootfs (&unmounting);
-  int release_rc = engine_box_release_runtime (m.root, m.id, m.runtime_name, &err);
-  if (unmount_threaded)
-    pthread_join (unmounting.thread, NULL);
-  if (release_rc >= 0 && unmounting.rc < 0)
-    {
-      release_rc = unmounting.rc;
-      box_error_free (err);
-      err = TAKE_PTR (unmounting.err);
-    }
-  box_error_free (unmounting.err);
-  if (threaded)
-    pthread_join (rec.thread, NULL);
-  bool recorded = rec.rc >= 0;
-  if (release_rc < 0 && recorded && !rec.removed)
-    record_release_error (&m, err);
-  /* an --rm box's directory is only moved to the trash before the exit is reported: its
-   * deletion (slow where freed blocks are discarded) waits until nobody waits for us */
   int trash_fd = -1;
-  if (rec.removed && engine_box_retire_dir (m.root, m.id, &trash_fd, &record_err) < 0)
-    {
-      box_error_free (record_err); /* reconcile finishes it under the intent */
-      record_err = NULL;
-      close_fd (&intent_fd);
-    }
-  if (intent_fd >= 0)
-    engine_intent_done (m.root, m.id, intent_fd);
-  box_error_free (rec.err);
-  box_error_free (err);
-  err = NULL;
+  bool recorded = end_box (&m, &exit_info, &trash_fd);
 
   if (m.want_exit_fd)
     write_line (MONITOR_EXIT_FD, "EXIT %d\n", exit_info.exit_code);
@@ -1038,8 +1043,8 @@ main (int argc, char **argv)
   if (recorded)
     store_checkpoint_if_due (m.eng.store);
   close_engine (&m);
-  if (trash_fd >= 0 && engine_trash_remove (m.root, m.id, trash_fd, &record_err) < 0)
-    box_error_free (record_err); /* reconcile deletes it on a later open */
+  if (trash_fd >= 0 && engine_trash_remove (m.root, m.id, trash_fd, &err) < 0)
+    box_error_freep (&err); /* reconcile deletes it on a later open */
   monitor_clear (&m);
   /* a normal exit: in sanitizer builds LeakSanitizer checks what the monitor still holds */
   monitor_sanitizer_exit_watchdog ();
