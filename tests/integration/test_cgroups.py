@@ -85,8 +85,10 @@ def test_pids_limit_is_enforced(box, busybox_image):
 
 
 def test_rm_leaves_no_cgroup(box, busybox_image):
+    # the box must outlive the check that its cgroup exists: under the v2 guest's emulation
+    # (TCG) on a busy machine, one second was sometimes over before `run -d` returned
     box_id = box.run("run", "-d", "--rm", "--memory", "64m", "--cpus", "1", "--pids-limit", "50",
-                     "busybox", "sh", "-c", "sleep 1").stdout.strip()
+                     "busybox", "sh", "-c", "sleep 5").stdout.strip()
     assert any(d.exists() for d in box_cgroup_dirs(box_id))
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline and any(d.exists() for d in box_cgroup_dirs(box_id)):
