@@ -165,8 +165,8 @@ BOX_API void box_device_free (box_device *device);
 
 /* What the box runs and how: docker's `run` options. Everything left zero/NULL takes the
  * image's value (command, env, workdir, user, stop signal) or docker's default. */
-/* 1: up to log_max_files; 2: devices (a version 1 struct is still accepted) */
-#define BOX_RUN_OPTIONS_VERSION 2
+/* 1: up to log_max_files; 2: devices; 3: detach (older structs are still accepted) */
+#define BOX_RUN_OPTIONS_VERSION 3
 typedef struct box_run_options {
   unsigned version;
   const char *const *cmd; /* NULL: the image's Cmd */
@@ -205,6 +205,12 @@ typedef struct box_run_options {
   /* version 2 */
   const box_device *devices; /* --device: host devices made available in the box */
   size_t n_devices;
+  /* version 3 */
+  int detach; /* -d: nobody attaches when it starts. Docker's Config then records
+               * AttachStdin/AttachStdout/AttachStderr false and StdinOnce false (its stdin
+               * stays open when an attached client's input ends); otherwise AttachStdout and
+               * AttachStderr are true and AttachStdin = StdinOnce = open_stdin, as for
+               * `docker run` without -d and `docker create`. */
 } box_run_options;
 #define BOX_RUN_OPTIONS_INIT { .version = BOX_RUN_OPTIONS_VERSION, .stop_timeout = -1 }
 
@@ -307,7 +313,8 @@ typedef enum box_attach_status {
 
 /* Copies output and input until the box ends, the detach keys are typed, or wake_fd (>= 0;
  * e.g. a signalfd for SIGWINCH) is readable. Returns a box_attach_status or < 0. Call again
- * after BOX_ATTACH_WOKEN. */
+ * after BOX_ATTACH_WOKEN. An attachment made by box_box_attach that falls more than 1 MiB
+ * behind the box's output is dropped by the monitor: BOX_E_IO, with a message saying so. */
 BOX_API int box_attach_run (box_attach *a, int wake_fd, box_error **err);
 /* The box's exit code once box_attach_run returned BOX_ATTACH_EXITED. */
 BOX_API int box_attach_exit_code (const box_attach *a);

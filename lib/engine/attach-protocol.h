@@ -12,7 +12,11 @@
  * Detaching is closing the connection. The monitor never blocks on a client: output waits in
  * a per-client queue; a client that falls ATTACH_QUEUE_MAX behind is dropped, unless it is
  * lossless (the one that started the box attached: then the monitor reads no more output
- * from the box until that client catches up, as a pipe would make the box wait).
+ * from the box until that client catches up, as a pipe would make the box wait). A dropped
+ * client's queue is discarded and, in its place, it gets ATTACH_FRAME_CONTROL
+ * "DROPPED <why>" after the output already in its socket; the monitor closes the connection
+ * once the message is taken (without it when the client hangs up, when the box ends, or when
+ * a new client needs the slot of one that still has not taken it).
  *
  * A box started attached gets its first client before it runs: the engine passes one end of
  * a socketpair as MONITOR_ATTACH_FD with the ATTACH request already written to it.
@@ -32,6 +36,8 @@
 /* bytes of output a client may fall behind before it is dropped (or, lossless, the box's
  * output waits) */
 #define ATTACH_QUEUE_MAX (1024 * 1024)
+/* the reason a dropped client is told */
+#define ATTACH_DROPPED_BEHIND "fell more than 1 MiB behind the box's output"
 
 /* the monitor's fd for a client attached at start (see lifecycle.h for 3..5) */
 #define MONITOR_ATTACH_FD 6

@@ -430,6 +430,14 @@ send_input (box_attach *a)
         continue;
       if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
         return 0;
+      if (n < 0 && (errno == EPIPE || errno == ECONNRESET))
+        {
+          /* the monitor takes no more input from us (it closes the connection): what it
+           * sent before is still to be read, up to its end */
+          a->stdin_ended = true;
+          a->input_close_pending = false;
+          break;
+        }
       if (n < 0)
         return -1;
       a->input_off += len;
@@ -483,7 +491,9 @@ box_attach_run (box_attach *a, int wake_fd, box_error **err)
       if (fds[0].revents & POLLIN)
         {
           ssize_t n = recv (a->sock, a->buffer, ATTACH_CHUNK_MAX + 1, MSG_DONTWAIT);
-          if (n < 0 && (errno == EINTR || errno == EAGAIN))
+          /* ECONNRESET: the monitor closed with our input unread; it is reported once,
+           * before the messages it sent, which are still to be read */
+          if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == ECONNRESET))
             continue;
           if (n <= 0)
             {
@@ -506,6 +516,9 @@ box_attach_run (box_attach *a, int wake_fd, box_error **err)
                   a->exit_code = atoi (data + 5);
                   return BOX_ATTACH_EXITED;
                 }
+              /* the monitor gave up on us (we read too slowly); it closes the connection */
+              if (str_has_prefix (data, "DROPPED "))
+                return box_err (err, BOX_E_IO, "attach to box %s: dropped: %s", a->id, data + 8);
             }
           continue; /* output first: the socket may hold more */
         }

@@ -68,6 +68,13 @@ merge_env (json_t *image_env, const box_run_options *run, json_t **out, box_erro
   return 0;
 }
 
+/* -d; an older caller's struct has no such field */
+static bool
+run_detached (const box_run_options *run)
+{
+  return run->version >= 3 && run->detach;
+}
+
 static int
 validate_run_options (const box_run_options *run, box_error **err)
 {
@@ -164,11 +171,15 @@ build_config (const image_for_box *image, const char *image_ref, const box_run_o
                                                "Soft", (json_int_t) run->ulimits[i].soft,
                                                "Hard", (json_int_t) run->ulimits[i].hard));
 
+  /* what docker's CLI records: run -d attaches nothing; run and create attach the output,
+   * and the input with -i, which then ends the box's input when the client's ends */
+  bool attached = !run_detached (run);
+  bool attach_stdin = attached && run->open_stdin;
   json_t *config = json_pack (
       "{s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:O,s:O,s:s,s:s,s:O,s:o,s:s}", "Hostname", hostname,
-      "Domainname", "", "User", user ? user : "", "AttachStdin", run->open_stdin, "AttachStdout", 1,
-      "AttachStderr", 1, "Tty", run->tty, "OpenStdin", run->open_stdin, "StdinOnce",
-      run->open_stdin, "Env", env, "Cmd", cmd, "Image", image_ref, "WorkingDir",
+      "Domainname", "", "User", user ? user : "", "AttachStdin", attach_stdin, "AttachStdout",
+      attached, "AttachStderr", attached, "Tty", run->tty, "OpenStdin", run->open_stdin,
+      "StdinOnce", attach_stdin, "Env", env, "Cmd", cmd, "Image", image_ref, "WorkingDir",
       run->workdir ? run->workdir : (json_string_value (json_object_get (ic, "WorkingDir")) ?: ""),
       "Entrypoint", entrypoint, "Labels", label_obj, "StopSignal",
       stop_signal ? stop_signal : "");

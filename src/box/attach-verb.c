@@ -1,6 +1,7 @@
 /* box attach: attaches this terminal to a running box (docker's attach): its output, our
- * stdin unless --no-stdin, with a tty raw mode and the detach keys; we exit with the box's
- * exit code when it ends, or 1 after "read escape sequence" when we detach. */
+ * stdin unless --no-stdin (which must then be a terminal if the box has one), with a tty raw
+ * mode and the detach keys; we exit with the box's exit code when it ends, or 1 after "read
+ * escape sequence" when we detach. */
 #include <getopt.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -57,6 +58,13 @@ run_attach (cli_context *ctx, int argc, char **argv)
     .detach_keys = detach_keys,
   };
   json_decref (config);
+  /* docker checks without regard to OpenStdin, once it knows the box runs (a stopped box
+   * gets the library's "start it first") */
+  if (box->state == BOX_STATE_RUNNING && (status = cli_check_input_terminal (tty, !no_stdin)))
+    {
+      box_box_free (box);
+      return status;
+    }
   int exit_code = 0;
   bool detached = false;
   status = cli_attach_running (eng, box->id, &a, &exit_code, &detached);

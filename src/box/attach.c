@@ -44,6 +44,15 @@ cli_parse_sig_proxy (const char *verb, const char *value, bool *out)
   return 0;
 }
 
+int
+cli_check_input_terminal (bool tty, bool attach_stdin)
+{
+  if (!tty || !attach_stdin || isatty (STDIN_FILENO))
+    return 0;
+  fprintf (stderr, "box: the input device is not a TTY\n");
+  return 1;
+}
+
 static struct termios saved_termios;
 static bool termios_saved;
 

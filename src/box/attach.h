@@ -21,6 +21,12 @@ int cli_parse_detach_keys (const char *verb, const char *value, const char **out
  * anything else is a usage error (printed). */
 int cli_parse_sig_proxy (const char *verb, const char *value, bool *out);
 
+/* docker's check before attaching our stdin to a box's terminal: a pipe or a file cannot be
+ * one (docker run -it, docker attach). Returns 0 when tty and attach_stdin are not both set
+ * or our stdin is a terminal; else prints "box: the input device is not a TTY" and returns
+ * 1, docker's exit status for it. */
+int cli_check_input_terminal (bool tty, bool attach_stdin);
+
 /* Starts the box attached and waits for it. Returns 0 with *exit_code the box's status (or
  * 0 after a detach), or a CLI exit status (start failed; the error is printed). */
 int cli_attach_start (box_engine *eng, const char *id, const cli_attach_options *a, int *exit_code);

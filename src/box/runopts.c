@@ -466,6 +466,7 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
   r->run.n_devices = r->n_devices;
   r->create.labels = r->labels;
   r->create.n_labels = n_labels;
+  r->run.detach = r->detach;
   r->create.run = &r->run;
   return 0;
 }
@@ -498,6 +499,10 @@ cli_run_create_box (cli_context *ctx, const char *verb, int argc, char **argv, b
   *out_eng = NULL;
   *out_box = NULL;
   int status = cli_run_parse (verb, argc, argv, allow_detach, r);
+  /* run without -d attaches: a tty box's input must be a terminal, checked before anything
+   * is created, as docker does */
+  if (!status && allow_detach && !r->detach)
+    status = cli_check_input_terminal (r->run.tty, r->run.open_stdin);
   if (status)
     {
       cli_run_clear (r);

@@ -28,7 +28,7 @@ int cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, c
 void cli_run_clear (cli_run *r);
 
 /* What `create` and `run` begin with: parses argv (argv[0] is the verb) into *r and creates
- * the box. Returns 0 with *out_eng and *out_box set (the caller frees the box and clears r),
+ * the box (run -it without -d refuses a stdin that is no terminal first). Returns 0 with *out_eng and *out_box set (the caller frees the box and clears r),
  * else the exit status to return, with r already cleared. */
 int cli_run_create_box (cli_context *ctx, const char *verb, int argc, char **argv,
                         bool allow_detach, cli_run *r, box_engine **out_eng, box_box **out_box);

@@ -85,15 +85,32 @@ attach_set_input (attach_set *s, int fd, bool owned)
 }
 
 static void
-drop_client (attach_set *s, size_t i)
+free_queue (attach_client *c)
 {
-  attach_client *c = &s->clients[i];
-  close (c->fd);
   for (attach_message *m = c->head, *next; m; m = next)
     {
       next = m->next;
       free (m);
     }
+  c->head = c->tail = NULL;
+  c->queued = 0;
+}
+
+static void
+drop_client (attach_set *s, size_t i)
+{
+  attach_client *c = &s->clients[i];
+  /* input of the client left unread would make the close reset the connection, and the
+   * client's next read fail (ECONNRESET) before it has read what it was sent: no more
+   * input, and what came is discarded */
+  shutdown (c->fd, SHUT_RD);
+  char sink;
+  while (recv (c->fd, &sink, 1, MSG_DONTWAIT | MSG_TRUNC) > 0)
+    ;
+  close (c->fd);
+  free_queue (c);
+  if (c->dropping)
+    s->n_dropping--;
   s->clients[i] = s->clients[--s->n];
 }
 
@@ -161,6 +178,14 @@ send_frame (attach_client *c, int frame, const char *data, size_t len)
 bool
 attach_add (attach_set *s, int fd, const attach_request *request)
 {
+  /* a dropped client that does not even take its message gives its slot up */
+  if (s->n >= ATTACH_MAX_CLIENTS)
+    for (size_t i = 0; i < s->n; i++)
+      if (s->clients[i].dropping)
+        {
+          drop_client (s, i);
+          break;
+        }
   if (s->n >= ATTACH_MAX_CLIENTS)
     {
       close (fd);
@@ -186,6 +211,22 @@ attach_add (attach_set *s, int fd, const attach_request *request)
   return true;
 }
 
+/* Drops a client that fell too far behind, telling it why: its queued output is discarded
+ * and the DROPPED message takes its place, after what its socket already holds. It gets no
+ * more output and its input is ignored; it is closed once it has the message. */
+static void
+begin_drop (attach_set *s, size_t i)
+{
+  attach_client *c = &s->clients[i];
+  free_queue (c);
+  c->dropping = true;
+  s->n_dropping++;
+  static const char text[] = "DROPPED " ATTACH_DROPPED_BEHIND;
+  /* sent at once (the socket had room) or failed: nothing more to wait for */
+  if (!send_frame (c, ATTACH_FRAME_CONTROL, text, sizeof text - 1) || !c->head)
+    drop_client (s, i);
+}
+
 void
 attach_output (attach_set *s, int stream, const char *data, size_t len)
 {
@@ -193,10 +234,12 @@ attach_output (attach_set *s, int stream, const char *data, size_t len)
     {
       attach_client *c = &s->clients[i];
       bool wants = stream == ATTACH_FRAME_STDERR ? c->wants_stderr : c->wants_stdout;
-      if (!wants)
+      if (!wants || c->dropping)
         continue;
-      if (!send_frame (c, stream, data, len) || (!c->lossless && c->queued > ATTACH_QUEUE_MAX))
+      if (!send_frame (c, stream, data, len))
         drop_client (s, i);
+      else if (!c->lossless && c->queued > ATTACH_QUEUE_MAX)
+        begin_drop (s, i);
     }
 }
 
@@ -218,7 +261,8 @@ attach_poll_fds (const attach_set *s, struct pollfd *fds)
   for (size_t i = 0; i < s->n; i++)
     {
       const attach_client *c = &s->clients[i];
-      short events = input_waits ? 0 : POLLIN;
+      /* a dropped client is only waited on to take its message */
+      short events = input_waits || c->dropping ? 0 : POLLIN;
       if (c->head)
         events |= POLLOUT;
       fds[n++] = (struct pollfd){ .fd = c->fd, .events = events };
@@ -308,7 +352,7 @@ read_client (attach_set *s, attach_client *c, bool *progress)
     return errno == EAGAIN || errno == EINTR;
   if (n == 0)
     return false;
-  if (!c->wants_stdin)
+  if (!c->wants_stdin || c->dropping)
     return true;
   if (buf[0] == ATTACH_FRAME_STDIN)
     write_input (s, buf + 1, (size_t) n - 1, progress);
@@ -335,6 +379,8 @@ attach_handle (attach_set *s, const struct pollfd *fds, size_t n)
       bool alive = true;
       if (fds[k].revents & POLLOUT)
         alive = flush_client (c, &progress);
+      if (alive && c->dropping && !c->head)
+        alive = false; /* it has its DROPPED message */
       if (alive && (fds[k].revents & POLLIN))
         alive = read_client (s, c, &progress);
       if (alive && (fds[k].revents & (POLLHUP | POLLERR)) && !(fds[k].revents & POLLIN))
@@ -360,7 +406,8 @@ attach_finish (attach_set *s, int exit_code, int idle_ms)
   char text[32];
   int len = snprintf (text, sizeof text, "EXIT %d", exit_code);
   for (size_t i = s->n; i-- > 0;)
-    if (!send_frame (&s->clients[i], ATTACH_FRAME_CONTROL, text, (size_t) len))
+    if (!s->clients[i].dropping
+        && !send_frame (&s->clients[i], ATTACH_FRAME_CONTROL, text, (size_t) len))
       drop_client (s, i);
   long long deadline = now_ms () + idle_ms;
   for (;;)

@@ -17,6 +17,8 @@ typedef struct attach_client {
   bool wants_stdin, wants_stdout, wants_stderr, lossless;
   attach_message *head, *tail; /* output not yet taken by the client */
   size_t queued;               /* bytes in the queue */
+  /* dropped: its queue holds only the DROPPED message; closed once that is sent */
+  bool dropping;
 } attach_client;
 
 typedef struct attach_set {
@@ -29,6 +31,7 @@ typedef struct attach_set {
   char *pending;    /* input the box has not taken yet (clients are not read meanwhile) */
   size_t pending_len, pending_off;
   bool pending_close; /* close input_fd once pending is written */
+  size_t n_dropping;  /* clients that are dropping */
 } attach_set;
 
 /* What an "ATTACH <flags> <rows> <cols>" request asks for. */
@@ -44,11 +47,12 @@ void attach_init (attach_set *s, bool tty, bool stdin_once);
 void attach_set_input (attach_set *s, int fd, bool owned);
 
 /* Takes fd (a connected client) and answers "OK <tty>"; false when the set is full (fd is
- * closed then). */
+ * closed then). A full set makes room by closing a dropped client that has not taken its
+ * DROPPED message yet. */
 bool attach_add (attach_set *s, int fd, const attach_request *request);
 
 /* Hands output of the box (stream ATTACH_FRAME_STDOUT or _STDERR) to every client that wants
- * it; drops clients that are gone or too far behind. */
+ * it; drops clients that are gone, and those too far behind after telling them why. */
 void attach_output (attach_set *s, int stream, const char *data, size_t len);
 
 /* True while a lossless client is too far behind: read no output from the box meanwhile. */

@@ -1,6 +1,8 @@
 """Attaching to boxes through the monitor's socket: `run -it` and `attach` driven through a
 real pseudo-terminal (output, input, exit code, terminal size and its changes, detach keys),
-several clients at once, signal proxying, `start -a -i`, and a client that stops reading."""
+several clients at once, signal proxying, `start -a -i`, a client that stops reading and one
+told it was dropped for lagging; docker's Attach*/StdinOnce fields and its refusal of an input
+that is not a terminal for a tty box."""
 import fcntl
 import os
 import select
@@ -213,6 +215,49 @@ def test_detach_keys_that_do_not_complete_reach_the_box(box, runtime, busybox_im
     assert t.wait() == 0
 
 
+def test_run_it_refuses_an_input_that_is_not_a_terminal(box, busybox_image):
+    proc = box.run("run", "-it", "--name", "nt", busybox_image, "true", input="hi\n",
+                   check=False)
+    assert (proc.returncode, proc.stderr) == (1, "box: the input device is not a TTY\n")
+    # refused before anything was created, as docker does
+    assert box.run("ps", "-aq").stdout == ""
+    # no stdin attached (-t alone, or detached): no terminal needed
+    proc = box.run("run", "-t", "--rm", busybox_image, "sh", "-c", "tty", input="")
+    assert proc.stdout.strip() == "/dev/pts/0"
+    box_id = box.run("run", "-d", "-i", "-t", busybox_image, "sh", input="").stdout.strip()
+    assert state(box, box_id)["Running"] is True
+
+
+def test_attach_to_a_tty_box_refuses_an_input_that_is_not_a_terminal(box, busybox_image):
+    # docker checks whatever the box's OpenStdin: a tty box without -i is refused too
+    loop = "while true; do echo tick; sleep 0.1; done"
+    for flags in (("-d", "-i", "-t"), ("-d", "-t")):
+        box_id = box.run("run", *flags, busybox_image, "sh", "-c", loop).stdout.strip()
+        proc = box.run("attach", box_id, input="", check=False)
+        assert (proc.returncode, proc.stderr) == (1, "box: the input device is not a TTY\n")
+        # without stdin the output is attached
+        client = box.popen("attach", "--no-stdin", box_id, stdin=subprocess.DEVNULL)
+        try:
+            read_line_with(client, "tick")
+        finally:
+            client.kill()
+            client.wait(timeout=10)
+        assert state(box, box_id)["Running"] is True
+    # a box that does not run is reported as such first
+    box.run("create", "-t", "--name", "idle-tty", busybox_image, "true")
+    proc = box.run("attach", "idle-tty", input="", check=False)
+    assert proc.returncode != 0 and "start it first" in proc.stderr
+
+
+def test_start_attached_takes_a_pipe_into_a_tty_box(box, runtime, busybox_image):
+    # docker start -a -i does not check its input: a pipe's bytes reach the box's terminal
+    box.run("create", "-i", "-t", "--runtime", runtime, "--name", "sti", busybox_image, "sh",
+            "-c", 'read x; echo "got-$x"; exit 3')
+    proc = box.run("start", "-a", "-i", "sti", input="abc\n", check=False, timeout=60)
+    assert "got-abc" in proc.stdout, proc.stderr
+    assert proc.returncode == 3
+
+
 def test_attach_to_a_box_that_does_not_run(box, busybox_image):
     box.run("create", "--name", "idle", busybox_image, "true")
     proc = box.run("attach", "idle", check=False)
@@ -298,12 +343,70 @@ def test_attach_without_sig_proxy_leaves_the_box_alone(box, runtime, busybox_ima
         box.run("rm", "-f", box_id)
 
 
+READ_LINES = 'while read l; do echo "got $l"; done; echo end; exit 7'
+
+
 def test_attach_sends_stdin(box, runtime, busybox_image):
-    box_id = box.run("run", "-d", "-i", "--runtime", runtime, busybox_image, "sh", "-c",
-                     'while read l; do echo "got $l"; done; echo end; exit 7').stdout.strip()
-    proc = box.run("attach", box_id, input="one\ntwo\n", timeout=60, check=False)
+    # created with -i (StdinOnce, as docker records it): the end of an attached client's
+    # input is the end of the box's
+    box.run("create", "-i", "--runtime", runtime, "--name", "in", busybox_image, "sh", "-c",
+            READ_LINES)
+    box.run("start", "in")
+    proc = box.run("attach", "in", input="one\ntwo\n", timeout=60, check=False)
     assert proc.stdout == "got one\ngot two\nend\n"
     assert proc.returncode == 7
+
+
+def test_run_di_keeps_stdin_open_when_a_client_input_ends(box, runtime, busybox_image):
+    # docker run -di records StdinOnce false: a client's end of input is not the box's, the
+    # next client still writes to it
+    box_id = box.run("run", "-d", "-i", "--runtime", runtime, busybox_image, "sh", "-c",
+                     READ_LINES).stdout.strip()
+    first = box.popen("attach", box_id, stdin=subprocess.PIPE)
+    second = None
+    try:
+        first.stdin.write("one\n")
+        first.stdin.close()
+        read_line_with(first, "got one")
+        second = box.popen("attach", box_id, stdin=subprocess.PIPE)
+        second.stdin.write("two\n")
+        second.stdin.flush()
+        read_line_with(second, "got two")
+        assert state(box, box_id)["Running"] is True
+        box.run("kill", box_id)
+        assert second.wait(timeout=30) == 137
+        assert "end" not in second.stdout.read()
+    finally:
+        for p in (first, second):
+            if p and p.poll() is None:
+                p.kill()
+                p.wait(timeout=10)
+
+
+ATTACH_FIELDS = ("AttachStdin", "AttachStdout", "AttachStderr", "OpenStdin", "StdinOnce")
+
+
+def test_attach_fields_are_recorded_as_docker_records_them(box, busybox_image, ptys):
+    def fields(ref):
+        config = box.json("inspect", ref)[0]["Config"]
+        return tuple(config[k] for k in ATTACH_FIELDS)
+
+    box.run("run", "-d", "-i", "--name", "run-di", busybox_image, "cat")
+    box.run("run", "-d", "--name", "run-d", busybox_image, "true")
+    box.run("create", "-i", "--name", "create-i", busybox_image, "cat")
+    box.run("create", "--name", "create", busybox_image, "true")
+    box.run("run", "-i", "--name", "run-i", busybox_image, "cat", input="")
+    box.run("run", "--name", "run", busybox_image, "true", input="")
+    t = ptys(box, "run", "-it", "--name", "run-it", busybox_image, "true")
+    assert t.wait() == 0
+    # (AttachStdin, AttachStdout, AttachStderr, OpenStdin, StdinOnce) as docker's CLI sets them
+    assert fields("run-di") == (False, False, False, True, False)
+    assert fields("run-d") == (False, False, False, False, False)
+    assert fields("create-i") == (True, True, True, True, True)
+    assert fields("create") == (False, True, True, False, False)
+    assert fields("run-i") == (True, True, True, True, True)
+    assert fields("run") == (False, True, True, False, False)
+    assert fields("run-it") == (True, True, True, True, True)
 
 
 def test_start_attached_interactive(box, runtime, busybox_image):
@@ -362,3 +465,32 @@ def test_run_attached_output_waits_for_a_slow_reader(box, runtime, busybox_image
     assert proc.returncode == 0, err
     lines = out.splitlines()
     assert len(lines) == 300000 and lines[-1] == "300000"
+
+
+def test_a_client_dropped_for_lagging_is_told_why(box, runtime, busybox_image):
+    # the box writes ~4 MB once the client is attached (its "go" arrives through it); the
+    # client's output is a pipe read only afterwards, so it falls far more than 1 MiB behind:
+    # it prints what it got before the drop, then why it was dropped, and exits 125
+    box_id = box.run("run", "-d", "-i", "--runtime", runtime, busybox_image, "sh", "-c",
+                     "read go; seq 1 600000; echo written; sleep 1000").stdout.strip()
+    client = box.popen("attach", box_id, stdin=subprocess.PIPE)
+    try:
+        client.stdin.write("go\n")
+        client.stdin.flush()
+        assert wait_for(lambda: box.run("logs", "--tail", "1", box_id).stdout == "written\n",
+                        timeout=60)
+        out, err = client.communicate(timeout=60)
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait(timeout=10)
+    assert err == f"box: attach to box {box_id}: dropped: fell more than 1 MiB behind the " \
+                  "box's output\n"
+    assert client.returncode == 125
+    # what it printed is the output up to the drop, in order and whole
+    lines = out.splitlines()
+    assert 1 < len(lines) < 600000
+    assert lines[:-1] == [str(i) for i in range(1, len(lines))]
+    assert str(len(lines)).startswith(lines[-1])  # the drop may cut a line
+    # the box goes on
+    assert state(box, box_id)["Running"] is True

@@ -1,5 +1,6 @@
 /* Recording how a run ended when its monitor is gone (engine_box_mark_dead), from every
- * caller's position: with or without the box's intent lock held. */
+ * caller's position: with or without the box's intent lock held; which box_run_options
+ * versions box_box_create takes. */
 #include "unit.h"
 
 #include <signal.h>
@@ -125,6 +126,32 @@ test_reconcile_removes_dead_auto_remove_box (void **state)
   free (id);
 }
 
+/* box_run_options version 3 appended `detach`: older callers are still served (their
+ * struct is not read past its end), unknown versions are refused before anything happens */
+static void
+test_run_options_versions (void **state)
+{
+  unit_engine_fixture *f = *state;
+  for (unsigned version = 0; version <= BOX_RUN_OPTIONS_VERSION + 1; version++)
+    {
+      box_run_options run = BOX_RUN_OPTIONS_INIT;
+      run.version = version;
+      box_box_create_options opts = BOX_BOX_CREATE_OPTIONS_INIT;
+      opts.image = "no-such-image";
+      opts.run = &run;
+      box_box *box = NULL;
+      box_error *err = NULL;
+      int rc = box_box_create (f->eng, &opts, &box, &err);
+      assert_null (box);
+      bool known = version >= 1 && version <= BOX_RUN_OPTIONS_VERSION;
+      /* a known version gets as far as looking the image up */
+      assert_int_equal (rc, known ? BOX_E_NOT_FOUND : BOX_E_INVALID);
+      if (!known)
+        assert_non_null (strstr (box_error_message (err), "unknown version"));
+      box_error_free (err);
+    }
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
 
 int
@@ -135,6 +162,7 @@ main (void)
     T (test_dead_auto_remove_box_is_removed),
     T (test_dead_auto_remove_box_under_a_held_intent),
     T (test_reconcile_removes_dead_auto_remove_box),
+    T (test_run_options_versions),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
