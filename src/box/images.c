@@ -26,6 +26,27 @@ split_repo_tag (const char *ref, char *repo, size_t repo_size, const char **tag)
     }
 }
 
+/* The REPOSITORY, TAG and DIGEST of an image's row r (one row per tag, or one "<none>" row
+ * for an untagged image); the digest is the repo digest of that repository. */
+static void
+image_row_names (const box_image *image, size_t r, char *repo, size_t repo_size, const char **tag,
+                 const char **digest)
+{
+  *tag = "<none>";
+  if (image->n_repo_tags)
+    split_repo_tag (image->repo_tags[r], repo, repo_size, tag);
+  else
+    snprintf (repo, repo_size, "<none>");
+  *digest = "<none>";
+  for (size_t d = 0; d < image->n_repo_digests; d++)
+    {
+      const char *at = strchr (image->repo_digests[d], '@');
+      if (at && strncmp (image->repo_digests[d], repo, strlen (repo)) == 0
+          && image->repo_digests[d][strlen (repo)] == '@')
+        *digest = at + 1;
+    }
+}
+
 /* docker's --format json: one object per line and per tag, with its field names */
 static void
 print_json_lines (box_image **images, size_t n, int id_width, bool no_trunc)
@@ -45,19 +66,8 @@ print_json_lines (box_image **images, size_t n, int id_width, bool no_trunc)
       for (size_t r = 0; r < rows; r++)
         {
           char repo[512];
-          const char *tag = "<none>";
-          if (image->n_repo_tags)
-            split_repo_tag (image->repo_tags[r], repo, sizeof repo, &tag);
-          else
-            snprintf (repo, sizeof repo, "<none>");
-          const char *digest = "<none>";
-          for (size_t d = 0; d < image->n_repo_digests; d++)
-            {
-              const char *at = strchr (image->repo_digests[d], '@');
-              if (at && strncmp (image->repo_digests[d], repo, strlen (repo)) == 0
-                  && image->repo_digests[d][strlen (repo)] == '@')
-                digest = at + 1;
-            }
+          const char *tag, *digest;
+          image_row_names (image, r, repo, sizeof repo, &tag, &digest);
           json_t *o = json_pack ("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s}", "Containers",
                                  "N/A", "CreatedAt", created_at, "CreatedSince", since, "Digest",
                                  digest, "ID", id, "Repository", repo, "SharedSize", "N/A",
@@ -188,19 +198,8 @@ run_images (cli_context *ctx, int argc, char **argv)
           for (size_t r = 0; r < per_image; r++)
             {
               char repo[512];
-              const char *tag = "<none>";
-              if (image->n_repo_tags)
-                split_repo_tag (image->repo_tags[r], repo, sizeof repo, &tag);
-              else
-                snprintf (repo, sizeof repo, "<none>");
-              const char *digest = "<none>";
-              for (size_t d = 0; d < image->n_repo_digests; d++)
-                {
-                  const char *at = strchr (image->repo_digests[d], '@');
-                  if (at && strncmp (image->repo_digests[d], repo, strlen (repo)) == 0
-                      && image->repo_digests[d][strlen (repo)] == '@')
-                    digest = at + 1;
-                }
+              const char *tag, *digest;
+              image_row_names (image, r, repo, sizeof repo, &tag, &digest);
               if (n_rows == cap)
                 {
                   char *(*bigger)[COLUMNS] = realloc (rows, 2 * cap * sizeof *rows);
