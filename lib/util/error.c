@@ -79,21 +79,29 @@ box_err_code_from_errno (int errno_value)
     }
 }
 
+/* "<fmt, ap>: <suffix>", or NULL when out of memory. */
+static char *
+format_with_suffix (const char *suffix, const char *fmt, va_list ap)
+{
+  char *context = NULL, *message = NULL;
+  if (vasprintf (&context, fmt, ap) < 0)
+    return NULL;
+  if (asprintf (&message, "%s: %s", context, suffix) < 0)
+    message = NULL;
+  free (context);
+  return message;
+}
+
 int
 box_err_errno (box_error **err, int errno_value, const char *fmt, ...)
 {
   box_error_code code = box_err_code_from_errno (errno_value);
   if (err && !*err)
     {
-      char *context = NULL, *message = NULL;
       va_list ap;
       va_start (ap, fmt);
-      if (vasprintf (&context, fmt, ap) < 0)
-        context = NULL;
+      char *message = format_with_suffix (strerror (errno_value), fmt, ap);
       va_end (ap);
-      if (context && asprintf (&message, "%s: %s", context, strerror (errno_value)) < 0)
-        message = NULL;
-      free (context);
       error_set (err, code, errno_value, message);
     }
   return code;
@@ -109,18 +117,15 @@ box_err_wrap (box_error **err, const char *fmt, ...)
   if (*err == &out_of_memory_error)
     return (*err)->code;
 
-  char *context = NULL, *message = NULL;
   va_list ap;
   va_start (ap, fmt);
-  if (vasprintf (&context, fmt, ap) < 0)
-    context = NULL;
+  char *message = format_with_suffix ((*err)->message, fmt, ap);
   va_end (ap);
-  if (context && asprintf (&message, "%s: %s", context, (*err)->message) >= 0)
+  if (message)
     {
       free ((*err)->message);
       (*err)->message = message;
     }
-  free (context);
   return (*err)->code;
 }
 
