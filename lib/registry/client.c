@@ -409,32 +409,6 @@ client_credentials_locked (registry_client *client, const registry_credentials *
   return 0;
 }
 
-static int
-basic_header (const char *user, const char *password, const char *prefix, char **out,
-              box_error **err)
-{
-  _cleanup_free_ char *plain = NULL;
-  if (asprintf (&plain, "%s:%s", user, password) < 0)
-    return box_err (err, BOX_E_INTERNAL, "out of memory");
-  size_t len = strlen (plain);
-  _cleanup_free_ char *encoded = malloc (4 * ((len + 2) / 3) + 1);
-  if (!encoded)
-    {
-      explicit_bzero (plain, len);
-      return box_err (err, BOX_E_INTERNAL, "out of memory");
-    }
-  int encoded_len
-      = EVP_EncodeBlock ((unsigned char *) encoded, (const unsigned char *) plain, (int) len);
-  explicit_bzero (plain, len);
-  if (encoded_len < 0)
-    return box_err (err, BOX_E_INTERNAL, "base64: libcrypto cannot be loaded");
-  int rc = asprintf (out, "%s%s", prefix, encoded);
-  explicit_bzero (encoded, strlen (encoded));
-  if (rc < 0)
-    return box_err (err, BOX_E_INTERNAL, "out of memory");
-  return 0;
-}
-
 /* "CODE: message" of the first error in a distribution-spec error body, else NULL. */
 static char *
 registry_error_detail (const http_response *resp)
@@ -660,8 +634,8 @@ fetch_token (registry_client *client, const auth_challenge *challenge,
     }
   else if (token_get_url (challenge, scopes, creds, &url, err) < 0
            || (creds
-               && basic_header (creds->username, creds->password, "Authorization: Basic ",
-                                &authorization, err)
+               && registry_credentials_encode_basic (creds->username, creds->password,
+                                                     "Authorization: Basic ", &authorization, err)
                       < 0))
     return box_err_code (err);
   const char *headers[] = { oauth ? "Content-Type: application/x-www-form-urlencoded"
@@ -805,8 +779,8 @@ client_authenticate (registry_client *client, const http_response *resp, const c
                       "registry %s: authentication failed for user \"%s\" (from %s): wrong "
                       "username or password",
                       registry, creds->username, creds->source);
-      else if (basic_header (creds->username, creds->password, "Authorization: Basic ", &header,
-                             err)
+      else if (registry_credentials_encode_basic (creds->username, creds->password,
+                                                  "Authorization: Basic ", &header, err)
                < 0)
         rc = box_err_code (err);
       else

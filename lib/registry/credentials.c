@@ -403,6 +403,32 @@ registry_credentials_lookup (const char *host, registry_credentials **out, box_e
 }
 
 int
+registry_credentials_encode_basic (const char *user, const char *password, const char *prefix, char **out,
+              box_error **err)
+{
+  _cleanup_free_ char *plain = NULL;
+  if (asprintf (&plain, "%s:%s", user, password) < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  size_t len = strlen (plain);
+  _cleanup_free_ char *encoded = malloc (4 * ((len + 2) / 3) + 1);
+  if (!encoded)
+    {
+      explicit_bzero (plain, len);
+      return box_err (err, BOX_E_INTERNAL, "out of memory");
+    }
+  int encoded_len
+      = EVP_EncodeBlock ((unsigned char *) encoded, (const unsigned char *) plain, (int) len);
+  explicit_bzero (plain, len);
+  if (encoded_len < 0)
+    return box_err (err, BOX_E_INTERNAL, "base64: libcrypto cannot be loaded");
+  int rc = asprintf (out, "%s%s", prefix, encoded);
+  explicit_bzero (encoded, strlen (encoded));
+  if (rc < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  return 0;
+}
+
+int
 registry_credentials_store (const char *host, const char *username, const char *password,
                             box_error **err)
 {
@@ -448,21 +474,9 @@ registry_credentials_store (const char *host, const char *username, const char *
       return save_config (path, config, err);
     }
 
-  _cleanup_free_ char *plain = NULL;
-  if (asprintf (&plain, "%s:%s", username, password) < 0)
-    return box_err (err, BOX_E_INTERNAL, "out of memory");
-  size_t plain_len = strlen (plain);
-  _cleanup_free_ char *encoded = malloc (4 * ((plain_len + 2) / 3) + 1);
-  if (!encoded)
-    {
-      explicit_bzero (plain, plain_len);
-      return box_err (err, BOX_E_INTERNAL, "out of memory");
-    }
-  int encoded_len
-      = EVP_EncodeBlock ((unsigned char *) encoded, (const unsigned char *) plain, (int) plain_len);
-  explicit_bzero (plain, plain_len);
-  if (encoded_len < 0)
-    return box_err (err, BOX_E_INTERNAL, "base64: libcrypto cannot be loaded");
+  _cleanup_free_ char *encoded = NULL;
+  if (registry_credentials_encode_basic (username, password, "", &encoded, err) < 0)
+    return box_err_code (err);
 
   json_t *auths = json_object_get (config, "auths");
   if (!json_is_object (auths))

@@ -43,6 +43,11 @@ int registry_credentials_store (const char *host, const char *username, const ch
 /* Removes host's credentials (helper and `auths`); *out_found tells whether any existed. */
 int registry_credentials_erase (const char *host, bool *out_found, box_error **err);
 
+/* prefix followed by base64 ("user:password"), HTTP Basic authentication's credentials and
+ * the `auth` of a config file's `auths`, in *out (free(); clear it with explicit_bzero). */
+int registry_credentials_encode_basic (const char *user, const char *password, const char *prefix,
+                                       char **out, box_error **err);
+
 /* The config file path as described above (caller frees). */
 int registry_docker_config_path (char **out, box_error **err);
 
