@@ -234,10 +234,8 @@ test_open_sweeps_dead_writers_only (void **state)
   assert_int_equal (count_staging (root, "blobs/sha256"), 2);
   assert_int_equal (count_staging (root, "layers"), 2);
 
-  box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
-  opts.root = root;
   box_engine *second = NULL;
-  assert_ok (box_engine_open (&opts, &second, &err), err);
+  assert_ok (unit_engine_open_at (root, &second, &err), err);
   assert_int_equal (count_staging (root, "blobs/sha256"), 1);
   assert_int_equal (count_staging (root, "layers"), 1);
   assert_false (path_exists (root, "blobs/sha256/.tmp-deadbeefdeadbeef"));

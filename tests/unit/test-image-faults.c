@@ -22,17 +22,6 @@
 #include "image/layer-store.h"
 #include "util/digest.h"
 
-static box_engine *
-open_engine (const char *root, box_error **err)
-{
-  box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
-  opts.root = root;
-  box_engine *eng = NULL;
-  if (box_engine_open (&opts, &eng, err) < 0)
-    return NULL;
-  return eng;
-}
-
 #define LAYER_CONTENT "the shared layer"
 
 /* Adds a one-layer image (config marked with `marker`) over the shared layer. */
@@ -75,8 +64,8 @@ static int
 workload (const char *root)
 {
   box_error *err = NULL;
-  box_engine *eng = open_engine (root, &err);
-  int rc = eng ? 0 : box_err_code (&err);
+  box_engine *eng = NULL;
+  int rc = unit_engine_open_at (root, &eng, &err);
   box_image_delete_item *items = NULL;
   size_t n = 0;
   if (rc == 0)
@@ -113,14 +102,7 @@ workload (const char *root)
       if ((rc = box_image_prune (eng, &all, &items, &n, &reclaimed, &err)) == 0)
         box_image_delete_items_free (items, n);
     }
-  if (rc < 0)
-    {
-      assert_non_null (err);
-      assert_true (strlen (box_error_message (err)) > 0);
-    }
-  box_error_free (err);
-  box_engine_close (eng);
-  return rc;
+  return unit_fault_pass_finish (eng, err, rc);
 }
 
 /* Every image the store lists must still be usable: config blob present, layers ready. */
@@ -128,8 +110,8 @@ static void
 check_recovers (const char *root)
 {
   box_error *err = NULL;
-  box_engine *eng = open_engine (root, &err);
-  assert_non_null (eng);
+  box_engine *eng = NULL;
+  assert_ok (unit_engine_open_at (root, &eng, &err), err);
   box_image **list = NULL;
   size_t n = 0;
   assert_ok (box_image_list (eng, NULL, &list, &n, &err), err);
@@ -174,8 +156,8 @@ test_every_allocation_failure_in_image_operations_is_clean (void **state)
     fail ();
   {
     box_error *err = NULL;
-    box_engine *eng = open_engine (template_dir, &err);
-    assert_non_null (eng);
+    box_engine *eng = NULL;
+    assert_ok (unit_engine_open_at (template_dir, &eng, &err), err);
     assert_ok (add_image (eng, "a", "a", &err), err);
     box_engine_close (eng);
   }

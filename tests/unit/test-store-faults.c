@@ -18,11 +18,9 @@
 static int
 workload (const char *root)
 {
-  box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
-  opts.root = root;
   box_engine *eng = NULL;
   box_error *err = NULL;
-  int rc = box_engine_open (&opts, &eng, &err);
+  int rc = unit_engine_open_at (root, &eng, &err);
   if (rc == 0)
     {
       box_box_create_options create = BOX_BOX_CREATE_OPTIONS_INIT;
@@ -48,15 +46,7 @@ workload (const char *root)
       if (rc == 0)
         rc = box_box_remove (eng, "renamed", &err);
     }
-  if (rc < 0)
-    {
-      /* a failure is an error object with a message, never a bare code */
-      assert_non_null (err);
-      assert_true (strlen (box_error_message (err)) > 0);
-    }
-  box_error_free (err);
-  box_engine_close (eng);
-  return rc;
+  return unit_fault_pass_finish (eng, err, rc);
 }
 
 /* After a failed pass, the state directory must still work, and hold at most the one box
@@ -64,11 +54,9 @@ workload (const char *root)
 static void
 check_recovers (const char *root)
 {
-  box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
-  opts.root = root;
   box_engine *eng = NULL;
   box_error *err = NULL;
-  int rc = box_engine_open (&opts, &eng, &err);
+  int rc = unit_engine_open_at (root, &eng, &err);
   assert_ok (rc, err);
   box_box **list = NULL;
   size_t n = 0;
@@ -134,16 +122,10 @@ fail_every_allocation_in_turn (const char *root, const char *template_dir, const
 static int
 open_only (const char *root)
 {
-  box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
-  opts.root = root;
   box_engine *eng = NULL;
   box_error *err = NULL;
-  int rc = box_engine_open (&opts, &eng, &err);
-  if (rc < 0)
-    assert_true (strlen (box_error_message (err)) > 0);
-  box_error_free (err);
-  box_engine_close (eng);
-  return rc;
+  int rc = unit_engine_open_at (root, &eng, &err);
+  return unit_fault_pass_finish (eng, err, rc);
 }
 
 /* Opening (and migrating) a fresh store fails cleanly at every allocation. */

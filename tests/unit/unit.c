@@ -31,15 +31,36 @@ unit_remove_tree (const char *path)
     }
 }
 
+int
+unit_engine_open_at (const char *root, box_engine **out, box_error **err)
+{
+  box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
+  opts.root = root;
+  *out = NULL;
+  return box_engine_open (&opts, out, err);
+}
+
+int
+unit_fault_pass_finish (box_engine *eng, box_error *err, int rc)
+{
+  if (rc < 0)
+    {
+      /* a failure is an error object with a message, never a bare code */
+      assert_non_null (err);
+      assert_true (strlen (box_error_message (err)) > 0);
+    }
+  box_error_free (err);
+  box_engine_close (eng);
+  return rc;
+}
+
 box_engine *
 unit_open_engine (char **out_root)
 {
   char *root = unit_make_temp_dir ();
-  box_engine_options opts = BOX_ENGINE_OPTIONS_INIT;
-  opts.root = root;
   box_engine *eng = NULL;
   box_error *err = NULL;
-  int rc = box_engine_open (&opts, &eng, &err);
+  int rc = unit_engine_open_at (root, &eng, &err);
   assert_ok (rc, err);
   *out_root = root;
   return eng;

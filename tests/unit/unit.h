@@ -15,6 +15,13 @@
 char *unit_make_temp_dir (void);
 void unit_remove_tree (const char *path);
 
+/* Opens an engine on root (box_engine_open with only the root set). */
+int unit_engine_open_at (const char *root, box_engine **out, box_error **err);
+
+/* Ends one pass of a fault test's workload: a failure (rc < 0) must have come with an error
+ * message. Frees err, closes eng (may be NULL), returns rc. */
+int unit_fault_pass_finish (box_engine *eng, box_error *err, int rc);
+
 /* Opens an engine on a fresh state directory, failing the test on error. */
 box_engine *unit_open_engine (char **out_root);
 void unit_close_engine (box_engine *eng, char *root);
