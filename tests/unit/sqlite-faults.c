@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 #include "unit.h"
 
@@ -94,4 +95,12 @@ sqlite_faults_fail_each_allocation (const char *root, const sqlite_faults_pass *
   /* SQLite absorbs some failures itself (lookaside, retries); most must surface */
   assert_true (failures > 10);
   assert_true (successes >= 1);
+}
+
+char *
+sqlite_faults_make_temp_dir (void)
+{
+  if (access ("/dev/shm", W_OK) == 0)
+    setenv ("TMPDIR", "/dev/shm", 1);
+  return unit_make_temp_dir ();
 }

@@ -30,4 +30,9 @@ typedef struct sqlite_faults_pass {
  * surfaced as errors and that the last pass succeeded. */
 void sqlite_faults_fail_each_allocation (const char *root, const sqlite_faults_pass *pass);
 
+/* A fresh directory for the passes (unit_make_temp_dir), on tmpfs when /dev/shm is writable:
+ * the passes open and close stores thousands of times, there their fsyncs cost nothing, and
+ * durability is not what these tests are about. */
+char *sqlite_faults_make_temp_dir (void);
+
 #endif

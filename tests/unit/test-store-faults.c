@@ -129,21 +129,11 @@ open_only (const char *root)
 }
 
 /* Opening (and migrating) a fresh store fails cleanly at every allocation. */
-/* The passes open and close stores thousands of times; on tmpfs their fsyncs cost nothing,
- * and durability is not what this test is about. */
-static char *
-make_fast_temp_dir (void)
-{
-  if (access ("/dev/shm", W_OK) == 0)
-    setenv ("TMPDIR", "/dev/shm", 1);
-  return unit_make_temp_dir ();
-}
-
 static void
 test_every_allocation_failure_while_migrating_is_clean (void **state)
 {
   sqlite_faults_install ();
-  char *root = make_fast_temp_dir ();
+  char *root = sqlite_faults_make_temp_dir ();
   fail_every_allocation_in_turn (root, NULL, "migrate", open_only);
   unit_remove_tree (root);
   free (root);
@@ -154,7 +144,7 @@ static void
 test_every_allocation_failure_in_box_operations_is_clean (void **state)
 {
   sqlite_faults_install ();
-  char *root = make_fast_temp_dir ();
+  char *root = sqlite_faults_make_temp_dir ();
   char *template_dir = NULL;
   if (asprintf (&template_dir, "%s/template", root) < 0)
     fail ();
