@@ -5,18 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "input.h"
 #include "linux/cgroup-device.h"
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
-  char *s = malloc (size + 1);
+  char *s = fuzz_input_string (data, size);
   if (!s)
     return 0;
-  memcpy (s, data, size);
-  s[size] = '\0';
   struct bpf_insn *prog = NULL;
   size_t count = 0;
   box_error *err = NULL;

@@ -8,8 +8,6 @@
 #include "box/box.h"
 #include "input.h"
 
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
-
 static int
 str_ends (const char *s, const char *suffix)
 {
