@@ -703,18 +703,47 @@ sleep_ms (int ms)
     ;
 }
 
+/* rmdir of a cgroup and, depth first, of the cgroups a box made below it (a cgroup with
+ * children refuses rmdir with EBUSY). 0, or -errno of the first failure. */
+static int
+rmdir_cgroup (const char *dir, int depth)
+{
+  if (rmdir (dir) == 0 || errno == ENOENT)
+    return 0;
+  int saved = errno;
+  if (saved != EBUSY || depth >= 32)
+    return -saved;
+  _cleanup_closedir_ DIR *d = opendir (dir);
+  if (!d)
+    return errno == ENOENT ? 0 : -saved;
+  struct dirent *de;
+  while ((de = readdir (d)) != NULL)
+    {
+      if (de->d_type != DT_DIR || strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      char child[4096];
+      if ((size_t) snprintf (child, sizeof child, "%s/%s", dir, de->d_name) >= sizeof child)
+        return -ENAMETOOLONG;
+      int rc = rmdir_cgroup (child, depth + 1);
+      if (rc < 0)
+        return rc;
+    }
+  if (rmdir (dir) == 0 || errno == ENOENT)
+    return 0;
+  return -errno;
+}
+
 static int
 rmdir_tree_path (const char *root, const char *path, box_error **err)
 {
   char full[4096];
   snprintf (full, sizeof full, "%s%s", root, path);
-  if (rmdir (full) < 0 && errno != ENOENT)
-    return box_err_errno (err, errno, "rmdir %s", full);
+  int rc = rmdir_cgroup (full, 0);
+  if (rc < 0)
+    return box_err_errno (err, -rc, "rmdir %s", full);
   return 0;
 }
 
-/* Removes path from every v1 hierarchy mounted under CGROUP_ROOT: box's own controllers and
- * any other (an OCI runtime creates its cgroup in all of them, the named systemd one too). */
 static int
 rmdir_in_v1_hierarchies (const char *path, box_error **err)
 {

@@ -102,6 +102,20 @@ def test_rm_of_a_running_box_leaves_no_cgroup(box, busybox_image):
     assert [d for d in box_cgroup_dirs(box_id) if d.exists()] == []
 
 
+def test_rm_removes_cgroups_made_below_the_box(box, busybox_image):
+    """A box (or its privileged processes) may make cgroups inside its own: rm takes them
+    too, deepest first (a cgroup with children refuses rmdir)."""
+    box_id = box.run("run", "-d", "--pids-limit", "50", "busybox", "sleep", "60").stdout.strip()
+    made = []
+    for d in box_cgroup_dirs(box_id):
+        if d.exists():
+            (d / "sub" / "deeper").mkdir(parents=True)
+            made.append(d)
+    assert made
+    box.run("rm", "-f", box_id)
+    assert [d for d in box_cgroup_dirs(box_id) if d.exists()] == []
+
+
 def test_standard_devices_work(box, busybox_image):
     out = box.run("run", "--rm", "busybox", "sh", "-c",
                   "head -c 4 /dev/zero | wc -c; head -c 4 /dev/urandom | wc -c; "
