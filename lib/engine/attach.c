@@ -202,12 +202,9 @@ read_answer (box_attach *a, box_error **err)
     return 0;
   if (str_has_prefix (a->buffer, "ERR "))
     {
-      char *end;
-      long code = strtol (a->buffer + 4, &end, 10);
-      if (code >= 0 || code < BOX_E_PERMISSION)
-        code = BOX_E_INTERNAL;
-      return box_err (err, (box_error_code) code, "attach to box %s: %s", a->id,
-                      *end ? end + 1 : "the monitor refused");
+      int code = monitor_reply_error (a->buffer, "the monitor refused", err);
+      box_err_wrap (err, "attach to box %s", a->id);
+      return code;
     }
   return box_err (err, BOX_E_INTERNAL, "attach to box %s: unexpected answer from the monitor",
                   a->id);
@@ -312,11 +309,9 @@ box_box_resize (box_engine *eng, const char *ref, unsigned rows, unsigned cols, 
     return 0;
   if (str_has_prefix (reply, "ERR "))
     {
-      char *end;
-      long code = strtol (reply + 4, &end, 10);
-      if (code >= 0 || code < BOX_E_PERMISSION)
-        code = BOX_E_INTERNAL;
-      return box_err (err, (box_error_code) code, "resize %s: %s", ref, *end ? end + 1 : "");
+      int code = monitor_reply_error (reply, "", err);
+      box_err_wrap (err, "resize %s", ref);
+      return code;
     }
   return box_err (err, BOX_E_INTERNAL, "resize %s: unexpected answer %s", ref, reply);
 }

@@ -419,11 +419,7 @@ engine_box_start (box_engine *eng, const char *ref, const box_start_options *opt
   if (rc >= 0 && str_has_prefix (report, "ERR "))
     {
       /* "ERR <code> <message>": the monitor cleaned up and recorded the error */
-      char *end;
-      long code = strtol (report + 4, &end, 10);
-      if (code >= 0 || code < BOX_E_PERMISSION)
-        code = BOX_E_INTERNAL;
-      rc = box_err (err, (box_error_code) code, "%s", *end ? end + 1 : "the monitor failed");
+      rc = monitor_reply_error (report, "the monitor failed", err);
     }
   else if (rc >= 0)
     {
@@ -507,13 +503,7 @@ parse_exit_reply (const char *reply, int *exit_code, box_error **err)
       return 0;
     }
   if (str_has_prefix (reply, "ERR "))
-    {
-      char *end;
-      long code = strtol (reply + 4, &end, 10);
-      if (code >= 0 || code < BOX_E_PERMISSION)
-        code = BOX_E_INTERNAL;
-      return box_err (err, (box_error_code) code, "%s", *end ? end + 1 : "monitor error");
-    }
+    return monitor_reply_error (reply, "monitor error", err);
   return box_err (err, BOX_E_INTERNAL, "unexpected reply from the monitor: %s", reply);
 }
 

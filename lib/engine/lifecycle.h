@@ -142,6 +142,9 @@ int monitor_connect (const char *root, const char *id, int *out_fd, box_error **
 /* Sends a request and reads one reply. timeout_ms < 0: wait forever. */
 int monitor_request (int fd, const char *request, char *reply, size_t reply_size,
                      box_error **err);
+/* The error a monitor's "ERR <code> <message>" reply (or sync report) says: its code when it
+ * is a box error code (BOX_E_INTERNAL otherwise) and its message, fallback when empty. */
+int monitor_reply_error (const char *reply, const char *fallback, box_error **err);
 
 /* box_box_start; attach_fd >= 0: the monitor gets it as MONITOR_ATTACH_FD, an attached
  * client from before the box runs (attach-protocol.h). */

@@ -2,6 +2,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -59,4 +60,14 @@ monitor_request (int fd, const char *request, char *reply, size_t reply_size, bo
     return box_err (err, BOX_E_IO, "the monitor exited before answering \"%s\"", request);
   reply[n] = '\0';
   return 0;
+}
+
+int
+monitor_reply_error (const char *reply, const char *fallback, box_error **err)
+{
+  char *end;
+  long code = strtol (reply + strlen ("ERR "), &end, 10);
+  if (code >= 0 || code < BOX_E_PERMISSION)
+    code = BOX_E_INTERNAL;
+  return box_err (err, (box_error_code) code, "%s", *end ? end + 1 : fallback);
 }
