@@ -148,9 +148,12 @@ typedef struct box_ulimit {
 
 /* A host device made available in the box (docker's --device HOST[:BOX][:PERMISSIONS]): at
  * each start the node is created in the box with the host node's type, major, minor and
- * permission bits (owner root), and the box's device cgroup allows it with permissions. */
+ * permission bits (owner root), and the box's device cgroup allows it with permissions.
+ * A host directory stands for every device node below it (subdirectories included, symlinks
+ * and other files skipped), each at the same relative path below path_in_box; a directory
+ * without one is refused, as docker refuses it. */
 typedef struct box_device {
-  const char *path_on_host; /* absolute path of a character or block device node */
+  const char *path_on_host; /* absolute path of a device node, or of a directory of them */
   const char *path_in_box;  /* absolute; NULL: path_on_host */
   const char *permissions;  /* a subset of "rwm" (read, write, mknod); NULL: "rwm" */
 } box_device;

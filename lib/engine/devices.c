@@ -1,10 +1,14 @@
 /* Owns the host devices of a box (docker's --device HOST[:BOX][:PERMISSIONS]): parsing the
  * spec, checking a device given through the API, its HostConfig.Devices entry, and turning
- * that entry into the device node (type, numbers, mode of the host node at start) and cgroup
- * permissions the bundle carries. */
+ * that entry into the device nodes (type, numbers, mode of the host nodes at start) and cgroup
+ * permissions the bundle carries. A host directory stands for every device node below it. */
 #include "engine/devices.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -136,19 +140,170 @@ box_device_free (box_device *device)
   free (device);
 }
 
-/* The host node of path: a character or block device, followed through symlinks. */
-static int
-stat_host_device (const char *path, struct stat *st, box_error **err)
+/* A device node found for the bundle; path_in_box is owned until the list is packed. */
+typedef struct device_list {
+  spec_device *items;
+  size_t n, capacity;
+} device_list;
+
+static void
+device_list_clear (device_list *list)
 {
-  if (stat (path, st) < 0)
-    return box_err_errno (err, errno, "device %s", path);
-  if (!S_ISCHR (st->st_mode) && !S_ISBLK (st->st_mode))
-    return box_err (err, BOX_E_INVALID, "device %s: not a device node (it is a %s)", path,
-                    S_ISDIR (st->st_mode)    ? "directory"
-                    : S_ISREG (st->st_mode)  ? "regular file"
-                    : S_ISFIFO (st->st_mode) ? "fifo"
-                    : S_ISSOCK (st->st_mode) ? "socket"
-                                             : "file of another kind");
+  for (size_t i = 0; i < list->n; i++)
+    free ((char *) list->items[i].path);
+  free (list->items);
+  *list = (device_list){ 0 };
+}
+
+static int
+device_list_add (device_list *list, char *path_in_box, const struct stat *st, const char *access,
+                 box_error **err)
+{
+  _cleanup_free_ char *owned = path_in_box;
+  if (!owned)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  if (list->n == list->capacity)
+    {
+      size_t capacity = list->capacity ? 2 * list->capacity : 8;
+      spec_device *items = reallocarray (list->items, capacity, sizeof *items);
+      if (!items)
+        return box_err (err, BOX_E_INTERNAL, "out of memory");
+      list->items = items;
+      list->capacity = capacity;
+    }
+  list->items[list->n++] = (spec_device){
+    .path = TAKE_PTR (owned),
+    .type = S_ISBLK (st->st_mode) ? 'b' : 'c',
+    .major = major (st->st_rdev),
+    .minor = minor (st->st_rdev),
+    .file_mode = st->st_mode & 07777,
+    .access = access,
+  };
+  return 0;
+}
+
+static const char *
+file_kind (mode_t mode)
+{
+  return S_ISDIR (mode)    ? "directory"
+         : S_ISREG (mode)  ? "regular file"
+         : S_ISFIFO (mode) ? "fifo"
+         : S_ISSOCK (mode) ? "socket"
+                           : "file of another kind";
+}
+
+static int
+compare_names (const void *a, const void *b)
+{
+  return strcmp (*(char *const *) a, *(char *const *) b);
+}
+
+/* The names in a directory, sorted, without "." and "..": read before anything below is
+ * visited, so a deep tree never holds more than one directory open. */
+static int
+directory_names (const char *dir, bool follow_symlink, char ***out, size_t *out_n, box_error **err)
+{
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC | (follow_symlink ? 0 : O_NOFOLLOW));
+  if (fd < 0)
+    return box_err_errno (err, errno, "device directory %s", dir);
+  _cleanup_closedir_ DIR *d = fdopendir (fd);
+  if (!d)
+    {
+      int saved = errno;
+      close (fd);
+      return box_err_errno (err, saved, "device directory %s", dir);
+    }
+  _cleanup_strv_ char **names = calloc (1, sizeof *names);
+  size_t n = 0;
+  if (!names)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  for (;;)
+    {
+      errno = 0;
+      struct dirent *entry = readdir (d);
+      if (!entry)
+        {
+          if (errno)
+            return box_err_errno (err, errno, "device directory %s", dir);
+          break;
+        }
+      if (strcmp (entry->d_name, ".") == 0 || strcmp (entry->d_name, "..") == 0)
+        continue;
+      char **grown = reallocarray (names, n + 2, sizeof *names);
+      if (!grown)
+        return box_err (err, BOX_E_INTERNAL, "out of memory");
+      names = grown;
+      names[n + 1] = NULL;
+      if (!(names[n] = strdup (entry->d_name)))
+        return box_err (err, BOX_E_INTERNAL, "out of memory");
+      n++;
+    }
+  qsort (names, n, sizeof *names, compare_names);
+  *out = TAKE_PTR (names);
+  *out_n = n;
+  return 0;
+}
+
+/* docker's --device DIRECTORY: every character or block device below host_dir (in name order,
+ * symlinks and other files skipped, subdirectories entered but never through a symlink), at
+ * the same relative path below box_dir. */
+static int
+collect_directory (const char *host_dir, const char *box_dir, bool follow_symlink,
+                   const char *access, device_list *list, box_error **err)
+{
+  _cleanup_strv_ char **names = NULL;
+  size_t n = 0;
+  if (directory_names (host_dir, follow_symlink, &names, &n, err) < 0)
+    return box_err_code (err);
+  for (size_t i = 0; i < n; i++)
+    {
+      _cleanup_free_ char *host = NULL, *in_box = NULL;
+      if (asprintf (&host, "%s/%s", host_dir, names[i]) < 0
+          || asprintf (&in_box, "%s/%s", box_dir, names[i]) < 0)
+        return box_err (err, BOX_E_INTERNAL, "out of memory");
+      struct stat st;
+      if (lstat (host, &st) < 0)
+        {
+          if (errno == ENOENT) /* gone since the directory was read */
+            continue;
+          return box_err_errno (err, errno, "device %s", host);
+        }
+      if (S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode))
+        {
+          if (device_list_add (list, TAKE_PTR (in_box), &st, access, err) < 0)
+            return box_err_code (err);
+        }
+      else if (S_ISDIR (st.st_mode))
+        {
+          if (collect_directory (host, in_box, false, access, list, err) < 0)
+            return box_err_code (err);
+        }
+    }
+  return 0;
+}
+
+/* The device nodes one --device entry stands for: the host node itself (followed through
+ * symlinks), or the nodes below a host directory. A file of another kind, or a directory
+ * without a device below it, is refused (docker fails such a start). */
+static int
+collect_host_devices (const char *host, const char *in_box, const char *access, device_list *list,
+                      box_error **err)
+{
+  struct stat st;
+  if (stat (host, &st) < 0)
+    return box_err_errno (err, errno, "device %s", host);
+  if (S_ISCHR (st.st_mode) || S_ISBLK (st.st_mode))
+    return device_list_add (list, strdup (in_box), &st, access, err);
+  if (!S_ISDIR (st.st_mode))
+    return box_err (err, BOX_E_INVALID, "device %s: not a device node (it is a %s)", host,
+                    file_kind (st.st_mode));
+  size_t before = list->n;
+  if (collect_directory (host, in_box, true, access, list, err) < 0)
+    return box_err_code (err);
+  if (list->n == before)
+    return box_err (err, BOX_E_INVALID,
+                    "device %s: not a device node, and no device node is below the directory",
+                    host);
   return 0;
 }
 
@@ -182,8 +337,10 @@ engine_devices_config (const box_device *devices, size_t n, json_t **out, box_er
         return box_err (err, BOX_E_INVALID,
                         "device %s: bad permissions \"%s\" (one to three of r, w, m)",
                         d->path_on_host, permissions);
-      struct stat st;
-      if (stat_host_device (host, &st, err) < 0)
+      /* checked now so that create refuses what start would; the nodes are found again at
+         each start */
+      _cleanup_ (device_list_clear) device_list found = { 0 };
+      if (collect_host_devices (host, in_box, permissions, &found, err) < 0)
         return box_err_code (err);
       if (json_array_append_new (list, json_pack ("{s:s, s:s, s:s}", "PathOnHost", host,
                                                   "PathInContainer", in_box, "CgroupPermissions",
@@ -192,6 +349,28 @@ engine_devices_config (const box_device *devices, size_t n, json_t **out, box_er
         return box_err (err, BOX_E_INTERNAL, "out of memory");
     }
   *out = TAKE_PTR (list);
+  return 0;
+}
+
+/* One allocation holding the devices and their paths, so that free() releases it all. */
+static int
+device_list_pack (const device_list *list, spec_device **out, box_error **err)
+{
+  size_t bytes = list->n * sizeof (spec_device);
+  for (size_t i = 0; i < list->n; i++)
+    bytes += strlen (list->items[i].path) + 1;
+  spec_device *packed = malloc (bytes);
+  if (!packed)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  char *strings = (char *) (packed + list->n);
+  for (size_t i = 0; i < list->n; i++)
+    {
+      size_t len = strlen (list->items[i].path) + 1;
+      packed[i] = list->items[i];
+      packed[i].path = memcpy (strings, list->items[i].path, len);
+      strings += len;
+    }
+  *out = packed;
   return 0;
 }
 
@@ -204,9 +383,7 @@ engine_devices_resolve (const json_t *host_devices, spec_device **out, size_t *o
   size_t n = json_is_array (host_devices) ? json_array_size (host_devices) : 0;
   if (n == 0)
     return 0;
-  _cleanup_free_ spec_device *devices = calloc (n, sizeof *devices);
-  if (!devices)
-    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  _cleanup_ (device_list_clear) device_list found = { 0 };
   for (size_t i = 0; i < n; i++)
     {
       const json_t *entry = json_array_get (host_devices, i);
@@ -215,19 +392,11 @@ engine_devices_resolve (const json_t *host_devices, spec_device **out, size_t *o
       const char *permissions = json_string_value (json_object_get (entry, "CgroupPermissions"));
       if (!host || !in_box || in_box[0] != '/' || !permissions_valid (permissions))
         return box_err (err, BOX_E_INTERNAL, "HostConfig.Devices[%zu] of the box is malformed", i);
-      struct stat st;
-      if (stat_host_device (host, &st, err) < 0)
+      if (collect_host_devices (host, in_box, permissions, &found, err) < 0)
         return box_err_code (err);
-      devices[i] = (spec_device){
-        .path = in_box,
-        .type = S_ISBLK (st.st_mode) ? 'b' : 'c',
-        .major = major (st.st_rdev),
-        .minor = minor (st.st_rdev),
-        .file_mode = st.st_mode & 07777,
-        .access = permissions,
-      };
     }
-  *out = TAKE_PTR (devices);
-  *out_n = n;
+  if (device_list_pack (&found, out, err) < 0)
+    return box_err_code (err);
+  *out_n = found.n;
   return 0;
 }

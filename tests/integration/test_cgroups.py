@@ -192,6 +192,42 @@ def test_device_permissions_are_enforced(box, busybox_image, runtime):
     assert "Operation not permitted" in write_only.stderr
 
 
+@pytest.mark.parametrize("runtime", DEVICE_RUNTIMES)
+def test_devices_below_a_directory_are_made_and_enforced(box, busybox_image, tmp_path, runtime):
+    # --device DIR: each node below it (1:3 and 1:5 at the top, /dev/kmsg's 1:11 in a nested
+    # directory) is made at the same relative path with an allow rule carrying the given
+    # permissions; the regular file next to them is not carried. 1:11 is outside docker's
+    # default rules, so only the directory's rule opens it (reading also needs CAP_SYSLOG when
+    # dmesg_restrict is set).
+    top = tmp_path / "devs"
+    (top / "nested").mkdir(parents=True)
+    os.mknod(top / "null", 0o666 | 0o020000, os.makedev(1, 3))
+    os.mknod(top / "zero", 0o666 | 0o020000, os.makedev(1, 5))
+    os.mknod(top / "nested" / "kmsg", 0o600 | 0o020000, os.makedev(1, 11))
+    (top / "regular").write_text("skipped\n")
+    script = ("cd /dev/mine && find . | sort && stat -c '%n %F %t:%T' null zero nested/kmsg && "
+              "head -c 3 zero | wc -c; true < nested/kmsg && echo read-ok; "
+              "true > nested/kmsg && echo write-ok; true")
+
+    def run(permissions):
+        return box.run("run", "--rm", "--runtime", runtime, "--cap-add", "SYSLOG", "--device",
+                       f"{top}:/dev/mine{permissions}", "busybox", "sh", "-c", script,
+                       check=False)
+
+    full = run("")
+    assert full.returncode == 0, full.stderr
+    assert full.stdout.splitlines() == [
+        ".", "./nested", "./nested/kmsg", "./null", "./zero",
+        "null character special file 1:3", "zero character special file 1:5",
+        "nested/kmsg character special file 1:b", "3", "read-ok", "write-ok"], full.stderr
+    read_only = run(":r")
+    assert read_only.stdout.splitlines()[-2:] == ["3", "read-ok"], read_only.stderr
+    assert "Operation not permitted" in read_only.stderr
+    write_only = run(":w")
+    assert write_only.stdout.splitlines()[-2:] == ["3", "write-ok"], write_only.stderr
+    assert "Operation not permitted" in write_only.stderr
+
+
 def test_top_lists_the_processes_of_the_box_cgroup(box, busybox_image):
     # top reads the box's cgroup (the unified tree on v2 and hybrid hosts, v1 memory else)
     # and the cgroups below it, as docker does: a process moved into a sub-cgroup stays listed

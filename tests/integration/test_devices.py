@@ -55,7 +55,8 @@ def test_privileged_keeps_every_device_and_adds_the_node(box, busybox_image):
 @pytest.mark.parametrize("spec, message", [
     ("/nonexistent-device", "device /nonexistent-device: No such file or directory"),
     ("/etc/hostname", "device /etc/hostname: not a device node (it is a regular file)"),
-    ("/dev", "device /dev: not a device node (it is a directory)"),
+    ("/proc/self/fdinfo", "device /proc/self/fdinfo: not a device node, and no device node "
+                          "is below the directory"),
     ("/dev/null:/dev/x:rwx", 'bad permissions "rwx"'),
     ("/dev/null:/dev/x:", 'bad permissions ""'),
     ("/dev/null:dev/x", 'the path in the box "dev/x" is not an absolute path'),
@@ -68,6 +69,65 @@ def test_bad_devices_are_refused(box, busybox_image, verb, spec, message):
     assert proc.returncode == 125, proc
     assert message in proc.stderr, proc.stderr
     assert proc.stdout == ""
+    assert box.run("ps", "-a", "-q").stdout == ""
+
+
+def make_device_directory(top):
+    """char devices 1:3 and 1:5 at the top, 1:7 two directories down, a regular file, a symlink
+    to a device and an empty directory (all skipped)."""
+    (top / "deeper" / "sub").mkdir(parents=True)
+    (top / "nothing-here").mkdir()
+    for path, mode, minor in ((top / "mynull", 0o666, 3), (top / "myzero", 0o640, 5),
+                              (top / "deeper" / "sub" / "myfull", 0o600, 7)):
+        os.mknod(path, mode | 0o020000, os.makedev(1, minor))
+        os.chmod(path, mode)  # past the umask
+    (top / "regular").write_text("not a device\n")
+    os.symlink("/dev/null", top / "link-to-null")
+    return top
+
+
+@pytest.mark.parametrize("runtime", ["native", "runc"])
+def test_a_directory_stands_for_the_nodes_below_it(box, busybox_image, tmp_path, runtime):
+    top = make_device_directory(tmp_path / "devs")
+    box_id = box.run("run", "-d", "--runtime", runtime, "--device", f"{top}:/dev/mine:rw",
+                     "busybox", "sleep", "60").stdout.strip()
+    try:
+        # stored as given, like docker: the directory is walked again at each start
+        assert box.json("inspect", box_id)[0]["HostConfig"]["Devices"] == [
+            {"PathOnHost": str(top), "PathInContainer": "/dev/mine", "CgroupPermissions": "rw"}]
+        config = json.loads((box.root / "boxes" / box_id / "config.json").read_text())
+        assert config["linux"]["devices"] == [
+            {"path": "/dev/mine/deeper/sub/myfull", "type": "c", "major": 1, "minor": 7,
+             "fileMode": 0o600, "uid": 0, "gid": 0},
+            {"path": "/dev/mine/mynull", "type": "c", "major": 1, "minor": 3,
+             "fileMode": 0o666, "uid": 0, "gid": 0},
+            {"path": "/dev/mine/myzero", "type": "c", "major": 1, "minor": 5,
+             "fileMode": 0o640, "uid": 0, "gid": 0}]
+        rules = config["linux"]["resources"]["devices"]
+        assert rules[-3:] == [{"allow": True, "type": "c", "major": 1, "minor": m,
+                               "access": "rw"} for m in (7, 3, 5)]
+    finally:
+        box.run("rm", "-f", box_id)
+
+
+def test_a_directory_keeps_the_path_when_no_box_path_is_given(box, busybox_image, tmp_path):
+    top = make_device_directory(tmp_path / "devs")
+    proc = box.run("run", "--rm", "--device", str(top), "busybox", "sh", "-c",
+                   f"find {top} | sort", check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [str(top), f"{top}/deeper", f"{top}/deeper/sub",
+                                   f"{top}/deeper/sub/myfull", f"{top}/mynull",
+                                   f"{top}/myzero"]
+
+
+def test_a_directory_without_devices_is_refused(box, busybox_image, tmp_path):
+    empty = tmp_path / "empty"
+    (empty / "sub").mkdir(parents=True)
+    (empty / "file").write_text("x")
+    proc = box.run("create", "--device", str(empty), "busybox", "true", check=False)
+    assert proc.returncode == 125
+    assert f"device {empty}: not a device node, and no device node is below the directory" \
+        in proc.stderr, proc.stderr
     assert box.run("ps", "-a", "-q").stdout == ""
 
 

@@ -124,7 +124,9 @@ test_config_checks_the_host_node (void **state)
       BOX_E_NOT_FOUND,
       "device /nonexistent-device: No such file" },
     { { "/etc/passwd", NULL, NULL }, BOX_E_INVALID, "not a device node (it is a regular file)" },
-    { { "/dev", NULL, NULL }, BOX_E_INVALID, "not a device node (it is a directory)" },
+    { { "/proc/self/fdinfo", NULL, NULL },
+      BOX_E_INVALID,
+      "device /proc/self/fdinfo: not a device node, and no device node is below the directory" },
     { { "/dev/null", "mydev", NULL },
       BOX_E_INVALID,
       "path in the box \"mydev\" is not an absolute" },
@@ -142,6 +144,82 @@ test_config_checks_the_host_node (void **state)
       box_error_free (err);
       err = NULL;
     }
+}
+
+/* A host directory stands for the device nodes below it (docker's --device DIR): each at the
+ * same relative path below the path in the box, in name order, nested directories entered,
+ * other files and symlinks skipped; a directory without a device is refused. */
+static void
+test_directory_stands_for_the_nodes_below (void **state)
+{
+  char dir[] = "/tmp/test-devices-XXXXXX";
+  assert_non_null (mkdtemp (dir));
+  char path[256];
+  static const struct {
+    const char *name;
+    unsigned major, minor;
+  } nodes[] = { { "zero", 1, 5 }, { "null", 1, 3 }, { "sub/deeper/full", 1, 7 } };
+  snprintf (path, sizeof path, "%s/sub", dir);
+  assert_int_equal (mkdir (path, 0755), 0);
+  snprintf (path, sizeof path, "%s/sub/deeper", dir);
+  assert_int_equal (mkdir (path, 0755), 0);
+  snprintf (path, sizeof path, "%s/empty", dir);
+  assert_int_equal (mkdir (path, 0755), 0);
+  for (size_t i = 0; i < 3; i++)
+    {
+      snprintf (path, sizeof path, "%s/%s", dir, nodes[i].name);
+      assert_int_equal (mknod (path, S_IFCHR | 0640, makedev (nodes[i].major, nodes[i].minor)), 0);
+    }
+  snprintf (path, sizeof path, "%s/regular", dir);
+  FILE *f = fopen (path, "w");
+  assert_non_null (f);
+  fclose (f);
+  /* a symlink to a device below the directory is not followed (docker walks with lstat) */
+  snprintf (path, sizeof path, "%s/link-to-null", dir);
+  assert_int_equal (symlink ("/dev/null", path), 0);
+
+  const box_device given[] = { { dir, "/dev/mine", "r" } };
+  json_t *list = NULL;
+  box_error *err = NULL;
+  int rc = engine_devices_config (given, 1, &list, &err);
+  assert_ok (rc, err);
+  /* stored as given: the walk happens again at each start */
+  assert_string_equal (json_string_value (json_object_get (json_array_get (list, 0), "PathOnHost")),
+                       dir);
+
+  spec_device *devices = NULL;
+  size_t n = 0;
+  rc = engine_devices_resolve (list, &devices, &n, &err);
+  assert_ok (rc, err);
+  assert_int_equal (n, 3);
+  assert_string_equal (devices[0].path, "/dev/mine/null");
+  assert_string_equal (devices[1].path, "/dev/mine/sub/deeper/full");
+  assert_string_equal (devices[2].path, "/dev/mine/zero");
+  const unsigned minors[] = { 3, 7, 5 };
+  for (size_t i = 0; i < 3; i++)
+    {
+      assert_int_equal (devices[i].type, 'c');
+      assert_int_equal (devices[i].major, 1);
+      assert_int_equal (devices[i].minor, minors[i]);
+      assert_int_equal (devices[i].file_mode, 0640);
+      assert_string_equal (devices[i].access, "r");
+    }
+  free (devices);
+  json_decref (list);
+
+  /* a directory without a device node below it */
+  snprintf (path, sizeof path, "%s/empty", dir);
+  const box_device empty[] = { { path, NULL, NULL } };
+  list = NULL;
+  assert_int_equal (engine_devices_config (empty, 1, &list, &err), BOX_E_INVALID);
+  assert_null (list);
+  assert_non_null (strstr (box_error_message (err), "no device node is below the directory"));
+  box_error_free (err);
+  err = NULL;
+
+  char command[300];
+  snprintf (command, sizeof command, "rm -rf '%s'", dir);
+  assert_int_equal (system (command), 0);
 }
 
 static void
@@ -230,6 +308,7 @@ main (void)
     cmocka_unit_test (test_parse_forms),
     cmocka_unit_test (test_parse_refusals),
     cmocka_unit_test (test_config_checks_the_host_node),
+    cmocka_unit_test (test_directory_stands_for_the_nodes_below),
     cmocka_unit_test (test_resolve_refuses_a_vanished_node),
     cmocka_unit_test (test_spec_round_trip),
   };
