@@ -288,8 +288,7 @@ config_memfd (const box_box *box, int *out, box_error **err)
 
 static int
 spawn_monitor (box_engine *eng, const box_box *box, const box_start_options *opts,
-               int intent_fd, int sync_w, int exit_w, int attach_fd, pid_t *out_pid,
-               box_error **err)
+               int intent_fd, int sync_w, int exit_w, int attach_fd, box_error **err)
 {
   _cleanup_close_ int config_fd = -1;
   if (config_memfd (box, &config_fd, err) < 0)
@@ -311,7 +310,7 @@ spawn_monitor (box_engine *eng, const box_box *box, const box_start_options *opt
     l.args[l.n_args++] = "--exit-fd";
   if (attach_fd >= 0)
     l.args[l.n_args++] = "--attach-fd";
-  return monitor_launch_start (eng, &l, out_pid, err);
+  return monitor_launch_start (eng, &l, err);
 }
 
 int
@@ -385,10 +384,8 @@ engine_box_start (box_engine *eng, const char *ref, const box_start_options *opt
   int sync_pipe[2] = { -1, -1 }, exit_pipe[2] = { -1, -1 };
   if (pipe2 (sync_pipe, O_CLOEXEC) < 0 || (opts->exit_fd && pipe2 (exit_pipe, O_CLOEXEC) < 0))
     rc = box_err_errno (err, errno, "start %s: pipe", ref);
-  pid_t spawned = 0;
   if (rc >= 0)
-    rc = spawn_monitor (eng, box, opts, intent_fd, sync_pipe[1], exit_pipe[1], attach_fd,
-                        &spawned, err);
+    rc = spawn_monitor (eng, box, opts, intent_fd, sync_pipe[1], exit_pipe[1], attach_fd, err);
   if (sync_pipe[1] >= 0)
     close (sync_pipe[1]);
   if (exit_pipe[1] >= 0)
@@ -396,14 +393,7 @@ engine_box_start (box_engine *eng, const char *ref, const box_start_options *opt
   char report[MONITOR_MESSAGE_MAX];
   report[0] = '\0';
   if (rc >= 0)
-    {
-      /* the spawned process forks the real monitor and exits at once (so the monitor is
-       * nobody's zombie later); reap it */
-      int status;
-      while (waitpid (spawned, &status, 0) < 0 && errno == EINTR)
-        ;
-      read_sync (sync_pipe[0], report, sizeof report);
-    }
+    read_sync (sync_pipe[0], report, sizeof report);
   if (sync_pipe[0] >= 0)
     close (sync_pipe[0]);
 

@@ -1,13 +1,13 @@
-/* Owns starting monitor programs (monitor-launch.h): posix_spawn with the fds at their slot
- * numbers, and the spare monitor an engine spawns ahead and hands a start to over a socket
+/* Owns starting monitor programs (monitor-launch.h): spawned detached with the fds at their
+ * slot numbers, and the spare monitor an engine spawns ahead and hands a start to over a socket
  * (the protocol is in lifecycle.h, at MONITOR_SPARE_FD). */
 #include "engine/monitor-launch.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,38 +23,115 @@ extern char **environ;
 
 /* room in a spare's command line for the box id that replaces it (setproctitle-style: the
  * kernel shows what the argument area holds) */
-static const char spare_placeholder[] = "----------------------------------------------------------------";
+static const char spare_placeholder[]
+    = "----------------------------------------------------------------";
+
+/* A monitor is nobody's child: it outlives the program that started it, which must not find
+ * it as a zombie later, nor have to wait for it. So it is started detached, by two clones that
+ * share this process's memory the way vfork does (no page tables copied, nothing written
+ * twice): the first child clones the second and exits at once, and the second, now reparented
+ * to init (or the nearest subreaper), sets itself up and execs the program. The caller resumes
+ * once the program has exec'd and reaps the first child. Both children only make system calls
+ * (this process's other threads go on using its memory meanwhile) and run with every signal
+ * blocked until the program's fresh signal state is in place. */
+#define DETACHED_STACK_SIZE (16 * 1024)
+/* the monitor's fd slots and the spare's socket */
+#define DETACHED_FD_SLOTS (MONITOR_SPARE_FD + 1)
+
+typedef struct detached_spawn {
+  const char *program;
+  char *const *argv;
+  const int *fds; /* fds[slot] for each slot below DETACHED_FD_SLOTS; -1: /dev/null (stdio),
+                     else none */
+  char *exec_stack_top;
+  pid_t pid;      /* the program's, set by the first child */
+  int exec_errno; /* why the program could not be started, set by the second */
+} detached_spawn;
 
 static int
-spawn_program (const char *program, const char *const *argv, posix_spawn_file_actions_t *fa,
-               pid_t *out_pid, box_error **err)
+detached_exec (void *arg)
 {
-  posix_spawnattr_t attr;
-  posix_spawnattr_init (&attr);
-  /* a fresh signal state whatever the embedding program did with its own */
-  sigset_t none, all;
+  detached_spawn *d = arg;
+  /* the program's own session, and its signal state afresh */
+  if (setsid () < 0)
+    goto fail;
+  struct sigaction dfl = { .sa_handler = SIG_DFL };
+  for (int sig = 1; sig < NSIG; sig++)
+    sigaction (sig, &dfl, NULL); /* EINVAL for SIGKILL, SIGSTOP and glibc's own: fine */
+  /* each fd to its slot: first above every slot, so that no slot overwrites a source */
+  int moved[DETACHED_FD_SLOTS];
+  for (int slot = 0; slot < DETACHED_FD_SLOTS; slot++)
+    {
+      moved[slot] = -1;
+      if (d->fds[slot] >= 0
+          && (moved[slot] = fcntl (d->fds[slot], F_DUPFD_CLOEXEC, DETACHED_FD_SLOTS)) < 0)
+        goto fail;
+    }
+  for (int slot = 0; slot < DETACHED_FD_SLOTS; slot++)
+    {
+      int fd = moved[slot];
+      if (fd < 0 && slot < 3)
+        fd = open ("/dev/null", (slot == 0 ? O_RDONLY : O_WRONLY) | O_CLOEXEC);
+      if (fd < 0)
+        {
+          if (slot < 3)
+            goto fail;
+          close (slot); /* an fd the caller left there is not the monitor's */
+          continue;
+        }
+      if (dup2 (fd, slot) < 0)
+        goto fail;
+    }
+  sigset_t none;
   sigemptyset (&none);
+  sigprocmask (SIG_SETMASK, &none, NULL);
+  execve (d->program, d->argv, environ);
+fail:
+  d->exec_errno = errno;
+  _exit (127);
+}
+
+static int
+detached_fork (void *arg)
+{
+  detached_spawn *d = arg;
+  d->pid = clone (detached_exec, d->exec_stack_top, CLONE_VM | CLONE_VFORK | SIGCHLD, d);
+  if (d->pid < 0)
+    d->exec_errno = errno;
+  _exit (0);
+}
+
+static int
+spawn_detached (const char *program, const char *const *argv, const int *fds, pid_t *out_pid,
+                box_error **err)
+{
+  /* the children's stacks: this frame is suspended while they run (CLONE_VFORK) */
+  _Alignas(16) char fork_stack[DETACHED_STACK_SIZE];
+  _Alignas(16) char exec_stack[DETACHED_STACK_SIZE];
+  detached_spawn d = { .program = program,
+                       .argv = (char *const *) argv,
+                       .fds = fds,
+                       .exec_stack_top = exec_stack + sizeof exec_stack,
+                       .pid = -1 };
+  sigset_t all, saved;
   sigfillset (&all);
-  posix_spawnattr_setsigmask (&attr, &none);
-  posix_spawnattr_setsigdefault (&attr, &all);
-  posix_spawnattr_setflags (&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF
-                                       | POSIX_SPAWN_SETSID);
-  int rc = posix_spawn (out_pid, program, fa, &attr, (char *const *) argv, environ);
-  posix_spawnattr_destroy (&attr);
-  if (rc != 0)
-    return box_err_errno (err, rc, "spawn %s", program);
+  pthread_sigmask (SIG_SETMASK, &all, &saved);
+  pid_t first
+      = clone (detached_fork, fork_stack + sizeof fork_stack, CLONE_VM | CLONE_VFORK | SIGCHLD, &d);
+  int clone_errno = errno;
+  pthread_sigmask (SIG_SETMASK, &saved, NULL);
+  if (first < 0)
+    return box_err_errno (err, clone_errno, "spawn %s", program);
+  while (waitpid (first, NULL, 0) < 0 && errno == EINTR)
+    ;
+  if (d.pid < 0 || d.exec_errno)
+    return box_err_errno (err, d.exec_errno ? d.exec_errno : EIO, "spawn %s", program);
+  *out_pid = d.pid;
   return 0;
 }
 
-static void
-reap (pid_t pid)
-{
-  while (waitpid (pid, NULL, 0) < 0 && errno == EINTR)
-    ;
-}
-
-/* The spare's spawn runs on a thread of its own: posix_spawn returns only once the child has
- * exec'd (vfork), a third of a millisecond the caller spends creating the box instead. */
+/* The spare's spawn runs on a thread of its own: spawn_detached returns only once the
+ * program has exec'd, a third of a millisecond the caller spends creating the box instead. */
 typedef struct spare_spawn {
   pthread_t thread;
   char *program; /* found by the thread */
@@ -67,18 +144,15 @@ static void *
 spawn_spare (void *arg)
 {
   spare_spawn *s = arg;
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init (&fa);
-  for (int i = 0; i < 3; i++)
-    posix_spawn_file_actions_addopen (&fa, i, "/dev/null", i == 0 ? O_RDONLY : O_WRONLY, 0);
-  posix_spawn_file_actions_adddup2 (&fa, s->child_end, MONITOR_SPARE_FD);
+  int fds[DETACHED_FD_SLOTS];
+  for (int slot = 0; slot < DETACHED_FD_SLOTS; slot++)
+    fds[slot] = slot == MONITOR_SPARE_FD ? s->child_end : -1;
   const char *argv[] = { "box-monitor", s->root, MONITOR_SPARE_ARG, spare_placeholder, NULL };
   box_error *ignored = NULL;
   if (engine_find_helper ("box-monitor", &s->program, &ignored) < 0
-      || spawn_program (s->program, argv, &fa, &s->pid, &ignored) < 0)
+      || spawn_detached (s->program, argv, fds, &s->pid, &ignored) < 0)
     s->pid = 0;
   box_error_free (ignored);
-  posix_spawn_file_actions_destroy (&fa);
   close (s->child_end);
   return NULL;
 }
@@ -137,13 +211,11 @@ monitor_spare_release (box_engine *eng)
   if (eng->spare_fd >= 0)
     close (eng->spare_fd);
   eng->spare_fd = -1;
-  if (eng->spare_pid > 0)
-    reap (eng->spare_pid);
   eng->spare_pid = 0;
 }
 
 static int
-spawn_fresh (box_engine *eng, const monitor_launch *l, pid_t *out_pid, box_error **err)
+spawn_fresh (box_engine *eng, const monitor_launch *l, box_error **err)
 {
   _cleanup_free_ char *program = NULL;
   if (engine_find_helper ("box-monitor", &program, err) < 0)
@@ -156,19 +228,11 @@ spawn_fresh (box_engine *eng, const monitor_launch *l, pid_t *out_pid, box_error
     argv[n++] = l->args[i];
   argv[n] = NULL;
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init (&fa);
-  for (int slot = 0; slot < MONITOR_FD_SLOTS; slot++)
-    {
-      if (l->fds[slot] >= 0)
-        posix_spawn_file_actions_adddup2 (&fa, l->fds[slot], slot);
-      else if (slot < 3)
-        posix_spawn_file_actions_addopen (&fa, slot, "/dev/null", slot == 0 ? O_RDONLY : O_WRONLY,
-                                          0);
-    }
-  int rc = spawn_program (program, argv, &fa, out_pid, err);
-  posix_spawn_file_actions_destroy (&fa);
-  return rc;
+  int fds[DETACHED_FD_SLOTS];
+  for (int slot = 0; slot < DETACHED_FD_SLOTS; slot++)
+    fds[slot] = slot < MONITOR_FD_SLOTS ? l->fds[slot] : -1;
+  pid_t pid;
+  return spawn_detached (program, argv, fds, &pid, err);
 }
 
 /* Sends the start to the spare; false when it is gone (the caller spawns instead). */
@@ -199,22 +263,17 @@ hand_to_spare (box_engine *eng, const monitor_launch *l)
 }
 
 int
-monitor_launch_start (box_engine *eng, const monitor_launch *l, pid_t *out_pid,
-                      box_error **err)
+monitor_launch_start (box_engine *eng, const monitor_launch *l, box_error **err)
 {
   if (eng->spare_fd >= 0 && join_spare_spawn (eng) > 0)
     {
       bool handed = hand_to_spare (eng, l);
-      pid_t spare = eng->spare_pid;
       close (eng->spare_fd);
       eng->spare_fd = -1;
       eng->spare_pid = 0;
       if (handed)
-        {
-          *out_pid = spare;
-          return 0;
-        }
-      reap (spare); /* it died before its turn: spawn one */
+        return 0;
+      /* it died before its turn: spawn one */
     }
-  return spawn_fresh (eng, l, out_pid, err);
+  return spawn_fresh (eng, l, err);
 }

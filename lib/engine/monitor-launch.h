@@ -24,12 +24,12 @@ typedef struct monitor_launch {
 /* Spawns the engine's spare monitor. Best effort: a spare that cannot be had only means the
  * next start spawns its monitor itself. */
 void monitor_spare_prepare (box_engine *eng);
-/* Lets an unused spare go (it exits) and reaps what is left of it. */
+/* Lets an unused spare go (it exits). */
 void monitor_spare_release (box_engine *eng);
 
-/* Starts a monitor with l: hands it to the spare when there is one, else spawns one.
- * *out_pid: the process to reap (the spawned program forks the real monitor and exits). */
-int monitor_launch_start (box_engine *eng, const monitor_launch *l, pid_t *out_pid,
-                          box_error **err);
+/* Starts a monitor with l: hands it to the spare when there is one, else spawns one. Either
+ * way the monitor is not the caller's child (it is reparented to init or the nearest
+ * subreaper), and reports on the fds of l. */
+int monitor_launch_start (box_engine *eng, const monitor_launch *l, box_error **err);
 
 #endif

@@ -3,8 +3,8 @@
  *   box-monitor ROOT ID [--direct] [--attach-stdin] [--attach-stdout] [--attach-stderr]
  *               [--exit-fd] [--attach-fd]
  *
- * Spawned by the engine's start with its own session; it forks once so the real monitor is
- * nobody's child (the spawner reaps the first process at once). The monitor becomes a
+ * Spawned detached by the engine's start, in its own session (monitor-launch.c: it is nobody's
+ * child, so nobody has to reap it). The monitor becomes a
  * subreaper, creates and starts the box through the runtime backend (so the box's init is its
  * child), owns the box's stdio (pipes or a pty), writes the json-file log, serves attached
  * clients (attach.c: the one a start passed as MONITOR_ATTACH_FD, and those that ATTACH on
@@ -852,15 +852,6 @@ main (int argc, char **argv)
       fprintf (stderr, "box-monitor: started by the box engine, not by hand\n");
       return 2;
     }
-  /* the spawner waits for this first process: fork so the monitor is reparented */
-  pid_t child = fork ();
-  if (child < 0)
-    {
-      write_line (MONITOR_SYNC_FD, "ERR %d fork the monitor: %s\n", BOX_E_IO, strerror (errno));
-      return 1;
-    }
-  if (child > 0)
-    _exit (0);
   monitor_sanitizer_report_to (argv[1]);
 
   monitor m = { .root = argv[1], .dir_fd = -1, .console_fd = -1, .out_r = -1, .err_r = -1,
