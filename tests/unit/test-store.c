@@ -1,7 +1,8 @@
 /* The store: fresh schema, forward migration from an older version, refusal of a newer one,
- * transactions that roll back when abandoned. */
+ * transactions that roll back when abandoned, waiting for another connection's lock. */
 #include "unit.h"
 
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -252,6 +253,65 @@ test_not_a_database_is_a_clear_error (void **state)
   free (dir);
 }
 
+typedef struct held_lock {
+  sqlite3 *db;
+  int hold_ms;
+} held_lock;
+
+static void *
+release_after (void *arg)
+{
+  held_lock *h = arg;
+  usleep (h->hold_ms * 1000);
+  exec_or_fail (h->db, "COMMIT");
+  return NULL;
+}
+
+/* A process that wants the write lock while another holds it waits (the store's busy
+ * handler) and gets it once the other lets go, instead of failing with "database is locked". */
+static void
+test_writer_waits_for_another_connections_lock (void **state)
+{
+  char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
+  store *first = NULL, *second = NULL;
+  box_error *err = NULL;
+  int rc = store_open (path, &first, &err);
+  assert_ok (rc, err);
+  rc = store_open (path, &second, &err);
+  assert_ok (rc, err);
+
+  exec_or_fail (store_db (first), "BEGIN IMMEDIATE");
+  exec_or_fail (store_db (first),
+                "INSERT INTO boxes (id, name, image, created_ns) VALUES ("
+                "'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb',"
+                " 'held', 'busybox', 1)");
+  held_lock h = { .db = store_db (first), .hold_ms = 30 };
+  pthread_t releaser;
+  assert_int_equal (pthread_create (&releaser, NULL, release_after, &h), 0);
+
+  store_tx tx = { 0 };
+  rc = store_tx_begin (second, &tx, &err);
+  assert_ok (rc, err);
+  /* the wait ended with the other's commit: its row is there */
+  sqlite3_stmt *st = NULL;
+  assert_int_equal (sqlite3_prepare_v2 (store_db (second),
+                                        "SELECT count(*) FROM boxes WHERE name = 'held'", -1, &st,
+                                        NULL),
+                    SQLITE_OK);
+  assert_int_equal (sqlite3_step (st), SQLITE_ROW);
+  assert_int_equal (sqlite3_column_int (st, 0), 1);
+  sqlite3_finalize (st);
+  rc = store_tx_commit (&tx, &err);
+  assert_ok (rc, err);
+  pthread_join (releaser, NULL);
+
+  store_close (second);
+  store_close (first);
+  unit_remove_tree (dir);
+  free (path);
+  free (dir);
+}
+
 int
 main (void)
 {
@@ -261,6 +321,7 @@ main (void)
     cmocka_unit_test (test_refuses_newer_schema),
     cmocka_unit_test (test_abandoned_transaction_rolls_back),
     cmocka_unit_test (test_not_a_database_is_a_clear_error),
+    cmocka_unit_test (test_writer_waits_for_another_connections_lock),
     cmocka_unit_test (test_events_stamp_is_touched_after_each_commit_with_events),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
