@@ -286,7 +286,11 @@ typedef struct box_attach box_attach;
 #define BOX_ATTACH_OPTIONS_VERSION 1
 typedef struct box_attach_options {
   unsigned version;
-  int stdin_fd;  /* read and sent to the box (only if it was created with OpenStdin); -1 */
+  /* read and sent to the box (only if it was created with OpenStdin); -1. Without a tty,
+   * its end ends the box's stdin when the box was created with StdinOnce; otherwise (run -d
+   * -i) the box's stdin stays open and this attachment gets no more output, as docker's
+   * daemon does: box_attach_run returns when the box exits. */
+  int stdin_fd;
   int stdout_fd; /* receives the box's stdout (with a tty: all its output); -1: not wanted */
   int stderr_fd; /* receives the box's stderr; -1: not wanted */
   /* with a tty, typing these on stdin_fd detaches (docker's syntax, "ctrl-p,ctrl-q" when

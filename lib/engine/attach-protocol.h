@@ -8,7 +8,10 @@
  *                      ATTACH_FRAME_STDOUT / ATTACH_FRAME_STDERR data (with a tty, all the
  *                      terminal's output is stdout), and at the end
  *                      ATTACH_FRAME_CONTROL "EXIT <code>" once the exit is recorded.
- *   client -> monitor: ATTACH_FRAME_STDIN data, ATTACH_FRAME_STDIN_CLOSE (end of input).
+ *   client -> monitor: ATTACH_FRAME_STDIN data, ATTACH_FRAME_STDIN_CLOSE (end of input,
+ *                      ignored with a tty: for a StdinOnce box the end of the box's stdin;
+ *                      else, as docker's daemon does, the end of this client's output and
+ *                      input, the box's stdin staying open; it still gets "EXIT <code>").
  * Detaching is closing the connection. The monitor never blocks on a client: output waits in
  * a per-client queue; a client that falls ATTACH_QUEUE_MAX behind is dropped, unless it is
  * lossless (the one that started the box attached: then the monitor reads no more output

@@ -303,16 +303,29 @@ write_input (attach_set *s, const char *data, size_t len, bool *progress)
   s->pending_off = 0;
 }
 
+/* The end of a client's input. A StdinOnce box without a tty loses its stdin (its pipe
+ * ends). A box whose stdin stays open (StdinOnce false: run -d -i) keeps it for later clients
+ * and this client's output ends instead, as docker's daemon closes the attachment's stdout
+ * and stderr; the client stays connected, without output or input, to be told the exit code
+ * at the end. A terminal has no end of input to give: nothing changes (docker ends the
+ * client's output there too, losing what the box answers to a piped input; box keeps it). */
 static void
-end_input (attach_set *s)
+end_input (attach_set *s, attach_client *c)
 {
-  /* a terminal has no end of input to give; a pipe ends only for StdinOnce boxes */
-  if (s->tty || !s->stdin_once || s->input_fd < 0)
+  if (s->tty)
     return;
-  if (s->pending)
-    s->pending_close = true;
-  else
-    close_input (s);
+  if (s->stdin_once)
+    {
+      if (s->input_fd < 0)
+        return;
+      if (s->pending)
+        s->pending_close = true;
+      else
+        close_input (s);
+      return;
+    }
+  c->wants_stdin = c->wants_stdout = c->wants_stderr = false;
+  c->lossless = false; /* nothing more for it to fall behind on */
 }
 
 static void
@@ -357,7 +370,7 @@ read_client (attach_set *s, attach_client *c, bool *progress)
   if (buf[0] == ATTACH_FRAME_STDIN)
     write_input (s, buf + 1, (size_t) n - 1, progress);
   else if (buf[0] == ATTACH_FRAME_STDIN_CLOSE)
-    end_input (s);
+    end_input (s, c);
   return true;
 }
 

@@ -27,8 +27,10 @@ typedef struct attach_set {
   bool tty;
   int input_fd;     /* the box's stdin: its pipe's write end or the pty; -1: none */
   bool input_owned; /* input_fd is ours to close (the pipe; the pty belongs to the monitor) */
-  bool stdin_once;  /* the box's stdin ends when a client's input ends (docker's StdinOnce) */
-  char *pending;    /* input the box has not taken yet (clients are not read meanwhile) */
+  /* without a tty: the box's stdin ends when a client's input ends (docker's StdinOnce);
+   * otherwise that client's output ends there and the box's stdin stays open */
+  bool stdin_once;
+  char *pending; /* input the box has not taken yet (clients are not read meanwhile) */
   size_t pending_len, pending_off;
   bool pending_close; /* close input_fd once pending is written */
   size_t n_dropping;  /* clients that are dropping */

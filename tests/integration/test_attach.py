@@ -1,8 +1,9 @@
 """Attaching to boxes through the monitor's socket: `run -it` and `attach` driven through a
 real pseudo-terminal (output, input, exit code, terminal size and its changes, detach keys),
 several clients at once, signal proxying, `start -a -i`, a client that stops reading and one
-told it was dropped for lagging; docker's Attach*/StdinOnce fields and its refusal of an input
-that is not a terminal for a tty box."""
+told it was dropped for lagging; docker's Attach*/StdinOnce fields, what the end of a client's
+input does with and without StdinOnce, and docker's refusal of an input that is not a terminal
+for a tty box."""
 import fcntl
 import os
 import select
@@ -357,30 +358,61 @@ def test_attach_sends_stdin(box, runtime, busybox_image):
     assert proc.returncode == 7
 
 
+def logs_show(box, box_id, needle):
+    return wait_for(lambda: needle in box.run("logs", box_id).stdout, timeout=20)
+
+
 def test_run_di_keeps_stdin_open_when_a_client_input_ends(box, runtime, busybox_image):
-    # docker run -di records StdinOnce false: a client's end of input is not the box's, the
-    # next client still writes to it
+    # docker run -di records StdinOnce false: at the end of a client's input docker's daemon
+    # closes that client's stdout and stderr and leaves the box's stdin open for the next
+    # client; the client (like docker's CLI) still waits for the box's exit code
     box_id = box.run("run", "-d", "-i", "--runtime", runtime, busybox_image, "sh", "-c",
                      READ_LINES).stdout.strip()
-    first = box.popen("attach", box_id, stdin=subprocess.PIPE)
-    second = None
+    clients = []
     try:
+        first = box.popen("attach", box_id, stdin=subprocess.PIPE)
+        clients.append(first)
         first.stdin.write("one\n")
         first.stdin.close()
-        read_line_with(first, "got one")
+        assert logs_show(box, box_id, "got one")
         second = box.popen("attach", box_id, stdin=subprocess.PIPE)
+        clients.append(second)
         second.stdin.write("two\n")
         second.stdin.flush()
         read_line_with(second, "got two")
+        second.stdin.close()
+        assert logs_show(box, box_id, "got two")
+        # the box runs on, its stdin still open: a third client's input reaches it
         assert state(box, box_id)["Running"] is True
+        third = box.popen("attach", box_id, stdin=subprocess.PIPE)
+        clients.append(third)
+        third.stdin.write("three\n")
+        third.stdin.flush()
+        read_line_with(third, "got three")
+        assert first.poll() is None and second.poll() is None
         box.run("kill", box_id)
-        assert second.wait(timeout=30) == 137
-        assert "end" not in second.stdout.read()
+        assert [c.wait(timeout=30) for c in clients] == [137, 137, 137]
+        # nothing reached a client after the end of its input (the box never saw its end)
+        assert "got two" not in first.stdout.read()
+        assert "got three" not in second.stdout.read()
+        assert "end" not in third.stdout.read()
+        assert "end" not in box.run("logs", box_id).stdout
     finally:
-        for p in (first, second):
-            if p and p.poll() is None:
+        for p in clients:
+            if p.poll() is None:
                 p.kill()
                 p.wait(timeout=10)
+
+
+def test_start_ai_ends_the_box_stdin_with_the_client_input(box, runtime, busybox_image):
+    # create -i records StdinOnce true: the end of the attached client's input is the end of
+    # the box's stdin, and the client sees the output that follows until the exit
+    box.run("create", "-i", "--runtime", runtime, "--name", "once", busybox_image, "sh", "-c",
+            READ_LINES)
+    proc = box.run("start", "-a", "-i", "once", input="one\ntwo\n", check=False, timeout=60)
+    assert proc.stdout == "got one\ngot two\nend\n", proc.stderr
+    assert proc.returncode == 7
+    assert state(box, "once")["Running"] is False
 
 
 ATTACH_FIELDS = ("AttachStdin", "AttachStdout", "AttachStderr", "OpenStdin", "StdinOnce")

@@ -1,7 +1,8 @@
 /* The monitor's attached clients (src/monitor/attach.c) over real sockets and pipes: a client
  * that falls more than ATTACH_QUEUE_MAX behind is told it is dropped before its connection
  * closes, even with its input unread (or gives its slot up when it takes nothing at all);
- * the end of a client's input ends the box's stdin only for a StdinOnce box without a tty. */
+ * the end of a client's input ends the box's stdin only for a StdinOnce box without a tty,
+ * and that client's output for a box without StdinOnce nor tty (it still gets the exit code). */
 #include "unit.h"
 
 #include <errno.h>
@@ -237,6 +238,66 @@ test_the_end_of_a_client_input_follows_stdin_once (void **state)
   assert_false (client_input_ends_stdin (true, true));
 }
 
+/* A client sends the end of its input, then the box writes output and exits: returns
+ * whether the client got that output; it gets the exit code either way, and a second client,
+ * attached without input, gets the output. */
+static bool
+client_output_goes_on_after_its_input_ends (bool tty, bool stdin_once)
+{
+  attach_set s;
+  attach_init (&s, tty, stdin_once);
+  int in[2];
+  assert_int_equal (pipe2 (in, O_CLOEXEC | O_NONBLOCK), 0);
+  attach_set_input (&s, in[1], true);
+  int peer = add_client (&s, true);
+  char end = ATTACH_FRAME_STDIN_CLOSE;
+  assert_int_equal (send (peer, &end, 1, 0), 1);
+  for (int i = 0; i < 10; i++)
+    pump (&s);
+  int watcher = add_client (&s, false);
+  attach_output (&s, ATTACH_FRAME_STDOUT, "after", 5);
+  attach_output (&s, ATTACH_FRAME_STDERR, "err", 3);
+  attach_finish (&s, 3, 1000);
+
+  char buf[64];
+  ssize_t n;
+  /* the answer, then output (if any), then the exit code, then the end */
+  assert_int_equal (receive (peer, buf, sizeof buf), 5);
+  assert_memory_equal (buf, tty ? "\0OK 1" : "\0OK 0", 5);
+  bool got_output = false;
+  while ((n = receive (peer, buf, sizeof buf)) > 0 && buf[0] != ATTACH_FRAME_CONTROL)
+    got_output = true;
+  assert_int_equal (n, 7);
+  assert_memory_equal (buf, "\0EXIT 3", 7);
+  assert_int_equal (receive (peer, buf, sizeof buf), 0);
+
+  assert_int_equal (receive (watcher, buf, sizeof buf), 5);
+  assert_int_equal (receive (watcher, buf, sizeof buf), 6);
+  assert_memory_equal (buf, "\1after", 6);
+  assert_int_equal (receive (watcher, buf, sizeof buf), 4);
+  assert_memory_equal (buf, "\2err", 4);
+  assert_int_equal (receive (watcher, buf, sizeof buf), 7);
+  assert_memory_equal (buf, "\0EXIT 3", 7);
+
+  /* the box's stdin is closed by the end of the monitor, whatever happened before */
+  close (peer);
+  close (watcher);
+  close (in[0]);
+  return got_output;
+}
+
+static void
+test_the_end_of_a_client_input_ends_its_output_unless_stdin_once (void **state)
+{
+  /* StdinOnce without a tty: the box's stdin ends instead, the client sees the rest */
+  assert_true (client_output_goes_on_after_its_input_ends (false, true));
+  /* docker: StdinOnce false (run -di): the attachment's output ends there */
+  assert_false (client_output_goes_on_after_its_input_ends (false, false));
+  /* a terminal: the end of a piped input changes nothing (start -a -i sees the answer) */
+  assert_true (client_output_goes_on_after_its_input_ends (true, true));
+  assert_true (client_output_goes_on_after_its_input_ends (true, false));
+}
+
 int
 main (void)
 {
@@ -245,6 +306,7 @@ main (void)
     cmocka_unit_test (test_a_dropped_client_that_never_reads_gives_its_slot_up),
     cmocka_unit_test (test_a_lossless_client_is_never_dropped),
     cmocka_unit_test (test_the_end_of_a_client_input_follows_stdin_once),
+    cmocka_unit_test (test_the_end_of_a_client_input_ends_its_output_unless_stdin_once),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
