@@ -37,8 +37,10 @@ box_engine_open (const box_engine_options *opts, box_engine **out, box_error **e
   if (opts && opts->version != BOX_ENGINE_OPTIONS_VERSION && opts->version != 1)
     return box_err (err, BOX_E_INVALID, "box_engine_options: unknown version %u", opts->version);
   unsigned flags = opts && opts->version >= 2 ? opts->flags : 0;
+  /* the bits this library does not know, alone: 0x3 is refused for its 0x2 */
   if (flags & ~BOX_ENGINE_PREPARE_START)
-    return box_err (err, BOX_E_INVALID, "box_engine_options: unknown flags 0x%x", flags);
+    return box_err (err, BOX_E_INVALID, "box_engine_options: unknown bits 0x%x in flags 0x%x",
+                    flags & ~BOX_ENGINE_PREPARE_START, flags);
 
   const char *root = choose_root (opts);
   if (fs_mkdir_p (root, ROOT_DIRECTORY_MODE, err) < 0)
