@@ -168,8 +168,8 @@ static const default_device default_devices[] = {
 /* The node name in dirfd, path its place in the box (for messages, and the host node a user
  * namespace binds: runc's rule, the same path on the host). */
 static void
-make_device (const native_init_args *a, int dirfd, const char *name, const char *path,
-             mode_t type, mode_t mode, unsigned major, unsigned minor, uid_t uid, gid_t gid)
+make_device (const native_init_args *a, int dirfd, const char *name, const char *path, mode_t type,
+             mode_t mode, unsigned major, unsigned minor, uid_t uid, gid_t gid)
 {
   if (!a->userns)
     {
@@ -347,6 +347,37 @@ become_console_owner (const native_init_args *a, int slave)
 static const char *const v1_cgroup_controllers[]
     = { "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids" };
 
+/* Waits for the parent's GO: the box's cgroups (and id maps) are in place. */
+static void
+receive_go (const native_init_args *a)
+{
+  static bool received;
+  if (received)
+    return;
+  native_message go;
+  ssize_t n;
+  do
+    n = recv (a->sync_fd, &go, sizeof go, 0);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0 || go.kind != NATIVE_MSG_GO)
+    _exit (1);
+  received = true;
+}
+
+/* From here on the init must be in the box's cgroups: after GO, the cgroup namespace (rooted
+ * at the cgroup this process is in when it unshares). */
+static void
+enter_cgroups (const native_init_args *a)
+{
+  static bool entered;
+  if (entered)
+    return;
+  receive_go (a);
+  if (a->unshare_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
+    FAIL_ERRNO (a, "unshare the cgroup namespace");
+  entered = true;
+}
+
 /* The "cgroup" mount: cgroup2 on v2; on v1 and hybrid, a tmpfs with one cgroup mount per
  * controller (the box's cgroup namespace makes each show only the box's subtree). */
 static void
@@ -355,6 +386,7 @@ mount_cgroup (const native_init_args *a, int rootfd, const oci_mount *m, int tar
   char target_path[FD_PATH_MAX];
   fd_path (target, target_path);
   unsigned long flags = m->flags | MS_NOSUID | MS_NOEXEC | MS_NODEV;
+  enter_cgroups (a); /* what the box's cgroup namespace shows */
   if (a->cgroup_mode == CGROUP_MODE_V2)
     {
       if (mount ("cgroup", target_path, "cgroup2", flags, NULL) < 0)
@@ -848,14 +880,8 @@ native_init_run (const native_init_args *a)
     FAIL_ERRNO (a, "prctl PR_SET_PDEATHSIG");
   setup_stdio (a);
 
-  native_message go;
-  ssize_t n;
-  do
-    n = recv (a->sync_fd, &go, sizeof go, 0);
-  while (n < 0 && errno == EINTR);
-  if (n <= 0 || go.kind != NATIVE_MSG_GO)
-    _exit (1);
-
+  if (!a->setup_before_go)
+    receive_go (a);
   if (a->net_ns_fd >= 0)
     {
       if (setns (a->net_ns_fd, CLONE_NEWNET) < 0)
@@ -867,8 +893,8 @@ native_init_run (const native_init_args *a)
      process creates belong to a uid the namespace knows */
   if (a->userns && (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0))
     FAIL_ERRNO (a, "become root of the user namespace");
-  if (a->unshare_cgroupns && unshare (CLONE_NEWCGROUP) < 0)
-    FAIL_ERRNO (a, "unshare the cgroup namespace");
+  if (!a->setup_before_go)
+    enter_cgroups (a);
   if (a->loopback_up)
     {
       int rc = net_loopback_up ();
@@ -882,6 +908,7 @@ native_init_run (const native_init_args *a)
   int console_slave = -1;
   setup_rootfs (a, &console_slave);
   apply_sysctl (a);
+  enter_cgroups (a);
   /* the monitor's death must not kill a box that outlives it by design: the engine's
      reconcile handles orphans; only setup is tied to the runtime's life */
   prctl (PR_SET_PDEATHSIG, 0, 0, 0, 0);

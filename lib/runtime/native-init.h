@@ -45,6 +45,9 @@ typedef struct native_init_args {
   bool loopback_up;      /* in a network namespace of its own: bring lo up */
   bool report_exec;      /* run at once (start_fd -1): READY right before the execve */
   bool unshare_cgroupns; /* cgroup namespace after the parent attached us (v1, hybrid) */
+  bool setup_before_go;  /* the parent makes and joins the box's cgroups while this process
+                            sets up: wait for GO only where they matter (the cgroup namespace
+                            and mounts, the exec); false: wait for GO first (id maps) */
   bool userns;           /* in a new user namespace: bind devices instead of mknod */
   cgroup_mode cgroup_mode;
 } native_init_args;

@@ -262,6 +262,22 @@ def test_bind_mount(rt, tmp_path):
     assert "refused" in proc.stdout
 
 
+def test_setup_failure_reports_the_inits_own_error(native, tmp_path, rootfs):
+    """The init sets up its mounts while the runtime makes the box's cgroups: when a mount
+    fails early, the error says what failed (not that the init vanished), every time, and
+    the cgroups made meanwhile are gone."""
+    bad = tmp_path / "bad-rootfs"
+    shutil.copytree(rootfs, bad, symlinks=True)
+    (bad / "proc").rmdir()
+    (bad / "proc").write_text("not a directory\n")
+    native.rootfs = bad
+    for _ in range(20):
+        proc, _ = native.run(cmd=["true"])
+        assert proc.returncode != 0
+        assert "mount proc (proc) on /proc: Not a directory" in proc.stderr, proc.stderr
+        assert not any(Path("/sys/fs/cgroup").glob(f"*/box/{native.last_id}")), native.last_id
+
+
 def test_namespaces_are_new(rt):
     proc, _ = rt.run(cmd=["sh", "-c", "echo $$; ls /sys/class/net; cat /proc/self/cgroup | grep -E '^0::|memory'"])
     lines = proc.stdout.split()
