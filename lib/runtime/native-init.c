@@ -533,6 +533,28 @@ remount_readonly (const native_init_args *a, const char *path, bool recursive)
     FAIL_ERRNO (a, "remount %s read-only", path);
 }
 
+/* Whether mount i, a cgroup mount, comes after the others: while the box's cgroups are
+ * being made (setup_before_go) it waits for them, so the init does the rest first, unless a
+ * later mount goes beneath it. */
+static bool
+cgroup_mount_deferred (const native_init_args *a, size_t i)
+{
+  const oci_config *c = a->config;
+  if (!a->setup_before_go || !str_eq (c->mounts[i].type, "cgroup"))
+    return false;
+  const char *dest = c->mounts[i].destination;
+  size_t len = strlen (dest);
+  while (len > 1 && dest[len - 1] == '/')
+    len--;
+  for (size_t j = i + 1; j < c->n_mounts; j++)
+    {
+      const char *later = c->mounts[j].destination;
+      if (strncmp (later, dest, len) == 0 && (later[len] == '/' || later[len] == '\0' || len == 1))
+        return false;
+    }
+  return true;
+}
+
 static void
 setup_rootfs (const native_init_args *a, int *out_console_slave)
 {
@@ -551,6 +573,8 @@ setup_rootfs (const native_init_args *a, int *out_console_slave)
   bool dev_is_tmpfs = false;
   for (size_t i = 0; i < c->n_mounts; i++)
     {
+      if (cgroup_mount_deferred (a, i))
+        continue;
       do_mount (a, rootfd, &c->mounts[i]);
       if (strcmp (c->mounts[i].destination, "/dev") == 0)
         dev_is_tmpfs = str_eq (c->mounts[i].type, "tmpfs");
@@ -558,6 +582,9 @@ setup_rootfs (const native_init_args *a, int *out_console_slave)
   if (dev_is_tmpfs)
     create_devices (a, rootfd);
   create_config_devices (a, rootfd);
+  for (size_t i = 0; i < c->n_mounts; i++)
+    if (cgroup_mount_deferred (a, i))
+      do_mount (a, rootfd, &c->mounts[i]);
 
   if (a->process->terminal)
     {
