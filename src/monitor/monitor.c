@@ -1033,9 +1033,12 @@ main (int argc, char **argv)
   close_fd (&m.mnt_ns_fd);
   if (recorded)
     store_checkpoint_if_due (m.eng.store);
-  close_engine (&m);
   if (trash_fd >= 0 && engine_trash_remove (m.root, m.id, trash_fd, &err) < 0)
     box_error_freep (&err); /* reconcile deletes it on a later open */
+  /* last: while any process has the store open, one that opens it does not have to rebuild
+   * the WAL index (SQLite does that for the first connection only), which the next box's
+   * start, often under way by now, would otherwise do */
+  close_engine (&m);
   monitor_clear (&m);
   /* a normal exit: in sanitizer builds LeakSanitizer checks what the monitor still holds */
   monitor_sanitizer_exit_watchdog ();
