@@ -171,8 +171,7 @@ close_engine (monitor *m)
   m->open_err = NULL;
 }
 
-static void
-write_line (int fd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void write_line (int fd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 static void
 write_line (int fd, const char *fmt, ...)
 {
@@ -383,8 +382,7 @@ send_signal (monitor *m, int sig, bool all)
   box_error_free (err);
 }
 
-static void
-reply (int fd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
+static void reply (int fd, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 static void
 reply (int fd, const char *fmt, ...)
 {
@@ -394,7 +392,8 @@ reply (int fd, const char *fmt, ...)
   int n = vsnprintf (buf, sizeof buf, fmt, ap);
   va_end (ap);
   if (n > 0)
-    send (fd, buf, (size_t) n < sizeof buf ? (size_t) n : sizeof buf - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+    send (fd, buf, (size_t) n < sizeof buf ? (size_t) n : sizeof buf - 1,
+          MSG_NOSIGNAL | MSG_DONTWAIT);
 }
 
 static void
@@ -489,8 +488,7 @@ handle_request (monitor *m, size_t i)
       if (!m->tty || m->console_fd < 0)
         reply (m->clients[i].fd, "ERR %d box %s has no terminal", BOX_E_CONFLICT, m->id);
       else if (sig <= 0 || timeout <= 0 || sig > 0xffff || timeout > 0xffff)
-        reply (m->clients[i].fd, "ERR %d bad terminal size %d x %d", BOX_E_INVALID, sig,
-               timeout);
+        reply (m->clients[i].fd, "ERR %d bad terminal size %d x %d", BOX_E_INVALID, sig, timeout);
       else
         {
           resize_console (m, (unsigned short) sig, (unsigned short) timeout);
@@ -535,8 +533,7 @@ read_output (monitor *m, int fd, bool is_err)
   log_writer_append (&m->log, is_err ? &m->err_buf : &m->out_buf, stream, chunk, (size_t) n);
   forward (is_err ? STDERR_FILENO : STDOUT_FILENO, is_err ? &m->err_forward : &m->out_forward,
            chunk, (size_t) n);
-  attach_output (&m->attach, is_err ? ATTACH_FRAME_STDERR : ATTACH_FRAME_STDOUT, chunk,
-                 (size_t) n);
+  attach_output (&m->attach, is_err ? ATTACH_FRAME_STDERR : ATTACH_FRAME_STDOUT, chunk, (size_t) n);
   return true;
 }
 
@@ -743,8 +740,7 @@ record_exit (void *arg)
   exit_recording *r = arg;
   r->rc = open_engine (r->m, &r->err);
   if (r->rc >= 0 && r->intent_held)
-    r->rc = engine_box_record_exit_row (&r->m->eng, r->m->id, r->exit_info, &r->removed,
-                                        &r->err);
+    r->rc = engine_box_record_exit_row (&r->m->eng, r->m->id, r->exit_info, &r->removed, &r->err);
   else if (r->rc >= 0)
     r->rc = engine_box_record_exit (&r->m->eng, r->m->id, r->exit_info, false, NULL, &r->err);
   return NULL;
@@ -785,9 +781,9 @@ record_release_error (monitor *m, const box_error *why)
   box_error_free (ignored);
 }
 
-/* The box's end, before it is reported: whether it died of OOM, then its resources go
- * (runtime state and cgroups here, the rootfs mount on a thread: an unmount waits for an
- * RCU grace period) while another thread records the exit in the store, all under the
+/* The box's end, before it is reported: its resources go (the rootfs mount on a thread: an
+ * unmount waits for an RCU grace period; meanwhile whether it died of OOM, then the runtime
+ * state and cgroups here) while another thread records the exit in the store, all under the
  * box's intent lock (a start that follows at once must not meet the cgroups being
  * removed). An --rm box's directory is only moved to the trash (*trash_fd, for
  * engine_trash_remove): its deletion, slow where freed blocks are discarded, waits until
@@ -796,25 +792,26 @@ static bool
 end_box (monitor *m, engine_exit *exit_info, int *trash_fd)
 {
   box_error *err = NULL;
-  runtime_stats stats = { 0 };
-  if (m->rt.backend->stats
-      && m->rt.backend->stats (m->rt.backend, &m->rt.ctx, m->id, &stats, &err) == 0)
-    exit_info->oom_killed = stats.oom_killed;
-  box_error_freep (&err);
   unlinkat (m->dir_fd, ENGINE_MONITOR_SOCKET, 0);
   int intent_fd = -1;
   if (engine_intent_lock (m->root, m->id, true, &intent_fd, &err) < 0)
     box_error_freep (&err); /* recorded without it: a removal takes it itself */
 
-  exit_recording rec = { .m = m, .exit_info = exit_info, .intent_held = intent_fd >= 0 };
-  bool record_threaded = pthread_create (&rec.thread, NULL, record_exit, &rec) == 0;
-  if (!record_threaded)
-    record_exit (&rec);
   rootfs_release unmounting = { .dir = m->dir };
   bool unmount_threaded
       = pthread_create (&unmounting.thread, NULL, release_rootfs, &unmounting) == 0;
   if (!unmount_threaded)
     release_rootfs (&unmounting);
+  /* while the rootfs goes: whether the box died of OOM, for the exit's record */
+  runtime_stats stats = { 0 };
+  if (m->rt.backend->stats
+      && m->rt.backend->stats (m->rt.backend, &m->rt.ctx, m->id, &stats, &err) == 0)
+    exit_info->oom_killed = stats.oom_killed;
+  box_error_freep (&err);
+  exit_recording rec = { .m = m, .exit_info = exit_info, .intent_held = intent_fd >= 0 };
+  bool record_threaded = pthread_create (&rec.thread, NULL, record_exit, &rec) == 0;
+  if (!record_threaded)
+    record_exit (&rec);
   int release_rc = engine_box_release_runtime (m->root, m->id, m->runtime_name, &err);
   if (unmount_threaded)
     pthread_join (unmounting.thread, NULL);
@@ -854,9 +851,18 @@ main (int argc, char **argv)
     }
   monitor_sanitizer_report_to (argv[1]);
 
-  monitor m = { .root = argv[1], .dir_fd = -1, .console_fd = -1, .out_r = -1, .err_r = -1,
-                .stdin_fd = -1, .signal_fd = -1, .listen_fd = -1, .timer_fd = -1,
-                .mnt_ns_fd = -1, .prepared_net_ns_fd = -1, .log = { .fd = -1, .dir_fd = -1 } };
+  monitor m = { .root = argv[1],
+                .dir_fd = -1,
+                .console_fd = -1,
+                .out_r = -1,
+                .err_r = -1,
+                .stdin_fd = -1,
+                .signal_fd = -1,
+                .listen_fd = -1,
+                .timer_fd = -1,
+                .mnt_ns_fd = -1,
+                .prepared_net_ns_fd = -1,
+                .log = { .fd = -1, .dir_fd = -1 } };
   if (strcmp (argv[2], MONITOR_SPARE_ARG) == 0)
     {
       /* spawned ahead: the store opens while the engine creates the box */
@@ -999,8 +1005,8 @@ main (int argc, char **argv)
       log_writer_close (&m.log);
     }
 
-  engine_exit exit_info = { .exit_code = m.exited ? exit_code_of (m.exit_status) : 255,
-                            .stopped = m.stopped };
+  engine_exit exit_info
+      = { .exit_code = m.exited ? exit_code_of (m.exit_status) : 255, .stopped = m.stopped };
   int trash_fd = -1;
   bool recorded = end_box (&m, &exit_info, &trash_fd);
 
