@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from conftest import BOX_BIN
+
 RUNTIMES = ["native", "runc"]
 
 
@@ -115,6 +117,34 @@ def test_default_hostname_is_short_id_and_hosts_file(box, runtime, img):
         box.run("rm", "-f", box_id)
     proc = run(box, runtime, "--rm", img, "sh", "-c", "hostname; cat /etc/hosts")
     assert "localhost" in proc.stdout
+
+
+def test_monitor_is_detached_from_its_caller(box, img):
+    """A monitor outlives the program that started it: it is nobody's child (reparented), in a
+    session of its own, and none of the caller's ignored signals stick to it. Both ways a
+    monitor starts: handed a box as the spare of `run`, and spawned by `start`."""
+    def ignore_signals():
+        os.setpgid(0, 0)  # not a session leader, so a missing setsid would show
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(sig, signal.SIG_IGN)
+
+    cli = [BOX_BIN, "--root", str(box.root)]
+    started = subprocess.run([*cli, "run", "-d", img, "sleep", "60"], capture_output=True, text=True,
+                             preexec_fn=ignore_signals, timeout=60, check=True).stdout.strip()
+    created = box.run("create", img, "sleep", "60").stdout.strip()
+    subprocess.run([*cli, "start", created], capture_output=True, preexec_fn=ignore_signals,
+                   timeout=60, check=True)
+    for box_id in (started, created):
+        pid = monitor_pid(box, box_id)
+        assert pid, box_id
+        stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        assert int(stat[1]) == 1  # parent: init
+        assert int(stat[3]) == pid  # session id: its own
+        ignored = int(next(l for l in Path(f"/proc/{pid}/status").read_text().splitlines()
+                           if l.startswith("SigIgn:")).split()[1], 16)
+        for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGUSR1):
+            assert not ignored & (1 << (sig - 1)), (box_id, sig)
+        box.run("rm", "-f", box_id)
 
 
 def test_own_network_namespace_with_loopback_up(box, runtime, img):
