@@ -1,6 +1,7 @@
 /* box run: create a box from an image and start it, attached (exit with its status) or
  * detached (-d: print its id). */
 #include <stdio.h>
+#include <string.h>
 
 #include "attach.h"
 #include "runopts.h"
@@ -38,10 +39,13 @@ run_run (cli_context *ctx, int argc, char **argv)
     }
   else
     {
-      /* an attached --rm box's log could never be read: its output goes straight to us */
+      /* an attached --rm box's log could never be read: its output goes straight to us. Not
+       * under an OCI runtime binary: the box would share that program's stderr, and a failed
+       * start would print its error there besides box's own report of it */
+      bool native = !r.run.runtime || strcmp (r.run.runtime, "native") == 0;
       cli_attach_options a = { .tty = r.run.tty,
                                .interactive = r.run.open_stdin,
-                               .direct = r.run.auto_remove && !r.run.tty,
+                               .direct = r.run.auto_remove && !r.run.tty && native,
                                .sig_proxy = r.sig_proxy && !r.run.tty,
                                .detach_keys = r.detach_keys };
       int exit_code = 0;

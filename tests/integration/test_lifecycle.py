@@ -119,6 +119,16 @@ def test_default_hostname_is_short_id_and_hosts_file(box, runtime, img):
     assert "localhost" in proc.stdout
 
 
+def test_run_rm_reports_a_failed_start_once(box, runtime, img):
+    """A command that cannot run: 127 like docker, and its error said once (under runc too,
+    whose own stderr the box would otherwise share)."""
+    proc = run(box, runtime, "--rm", img, "/nonexistent-command", check=False)
+    assert proc.returncode == 127, proc.stderr
+    assert "/nonexistent-command" in proc.stderr
+    assert proc.stderr.lower().count("no such file or directory") == 1, proc.stderr
+    assert box.run("ps", "-aq").stdout == ""
+
+
 def test_monitor_is_detached_from_its_caller(box, img):
     """A monitor outlives the program that started it: it is nobody's child (reparented), in a
     session of its own, and none of the caller's ignored signals stick to it. Both ways a
