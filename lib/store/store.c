@@ -9,10 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "store/schema.h"
+#include "util/timeutil.h"
 
 /* Several processes share one store; a writer holds the lock for milliseconds, so waiting up
  * to this long for it means "the other process is slow", not "deadlock". */
@@ -44,7 +44,7 @@
 
 struct store {
   sqlite3 *db;
-  struct timespec busy_since; /* when the current wait for a lock began */
+  int64_t busy_since_ms; /* when the current wait for a lock began (monotonic) */
   int schema_version;
   int wal_frames;      /* after this connection's last commit, with deferred checkpoints */
   char *events_stamp;  /* <database>-events */
@@ -233,13 +233,10 @@ migrate (store *s, box_error **err)
 static bool
 busy_wait (store *s, int tries)
 {
-  struct timespec now;
-  clock_gettime (CLOCK_MONOTONIC, &now);
+  int64_t now = time_monotonic_ms ();
   if (tries == 0)
-    s->busy_since = now;
-  else if ((now.tv_sec - s->busy_since.tv_sec) * 1000L
-               + (now.tv_nsec - s->busy_since.tv_nsec) / 1000000L
-           >= STORE_BUSY_TIMEOUT_MS)
+    s->busy_since_ms = now;
+  else if (now - s->busy_since_ms >= STORE_BUSY_TIMEOUT_MS)
     return false;
   long sleep_us = STORE_BUSY_MAX_SLEEP_US;
   if (tries < 16 && (STORE_BUSY_FIRST_SLEEP_US << tries) < STORE_BUSY_MAX_SLEEP_US)

@@ -12,6 +12,14 @@ time_now_ns (void)
   return (int64_t) ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
+int64_t
+time_monotonic_ms (void)
+{
+  struct timespec ts;
+  clock_gettime (CLOCK_MONOTONIC, &ts);
+  return (int64_t) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void
 time_format_rfc3339 (int64_t ns, char *buf, size_t size)
 {

@@ -11,10 +11,10 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "engine/attach-protocol.h"
+#include "util/timeutil.h"
 
 struct attach_message {
   attach_message *next;
@@ -404,14 +404,6 @@ attach_handle (attach_set *s, const struct pollfd *fds, size_t n)
   return progress;
 }
 
-static long long
-now_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (long long) ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 void
 attach_finish (attach_set *s, int exit_code, int idle_ms)
 {
@@ -422,7 +414,7 @@ attach_finish (attach_set *s, int exit_code, int idle_ms)
     if (!s->clients[i].dropping
         && !send_frame (&s->clients[i], ATTACH_FRAME_CONTROL, text, (size_t) len))
       drop_client (s, i);
-  long long deadline = now_ms () + idle_ms;
+  int64_t deadline = time_monotonic_ms () + idle_ms;
   for (;;)
     {
       struct pollfd fds[ATTACH_MAX_CLIENTS];
@@ -430,7 +422,7 @@ attach_finish (attach_set *s, int exit_code, int idle_ms)
       for (size_t i = 0; i < s->n; i++)
         if (s->clients[i].head)
           fds[n++] = (struct pollfd){ .fd = s->clients[i].fd, .events = POLLOUT };
-      long long left = deadline - now_ms ();
+      int64_t left = deadline - time_monotonic_ms ();
       if (n == 0 || left <= 0)
         break;
       int ready = poll (fds, n, (int) left);
@@ -441,7 +433,7 @@ attach_finish (attach_set *s, int exit_code, int idle_ms)
         if (s->clients[i].head && !flush_client (&s->clients[i], &progress))
           drop_client (s, i);
       if (progress)
-        deadline = now_ms () + idle_ms;
+        deadline = time_monotonic_ms () + idle_ms;
     }
   attach_clear (s);
 }
