@@ -10,10 +10,9 @@ struct box_engine {
   char *root;  /* absolute state directory */
   int root_fd; /* O_PATH|O_DIRECTORY handle on it */
   store *store;
-  /* a monitor spawned ahead (BOX_ENGINE_PREPARE_START): its socket, -1 when none, and the
-   * process to reap */
+  /* a monitor spawned ahead (BOX_ENGINE_PREPARE_START): its socket, -1 when none (or once
+   * its spawn failed) */
   int spare_fd;
-  pid_t spare_pid;
   struct spare_spawn *spare_spawn; /* the spawn still under way (monitor-launch.c) */
 };
 

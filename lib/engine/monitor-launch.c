@@ -102,8 +102,7 @@ detached_fork (void *arg)
 }
 
 static int
-spawn_detached (const char *program, const char *const *argv, const int *fds, pid_t *out_pid,
-                box_error **err)
+spawn_detached (const char *program, const char *const *argv, const int *fds, box_error **err)
 {
   /* the children's stacks: this frame is suspended while they run (CLONE_VFORK) */
   _Alignas(16) char fork_stack[DETACHED_STACK_SIZE];
@@ -126,7 +125,6 @@ spawn_detached (const char *program, const char *const *argv, const int *fds, pi
     ;
   if (d.pid < 0 || d.exec_errno)
     return box_err_errno (err, d.exec_errno ? d.exec_errno : EIO, "spawn %s", program);
-  *out_pid = d.pid;
   return 0;
 }
 
@@ -137,7 +135,7 @@ typedef struct spare_spawn {
   char *program; /* found by the thread */
   char *root;
   int child_end; /* the spare's end of the socket pair, closed once it is spawned */
-  pid_t pid;     /* 0 when the spawn failed */
+  bool spawned;
 } spare_spawn;
 
 static void *
@@ -149,33 +147,32 @@ spawn_spare (void *arg)
     fds[slot] = slot == MONITOR_SPARE_FD ? s->child_end : -1;
   const char *argv[] = { "box-monitor", s->root, MONITOR_SPARE_ARG, spare_placeholder, NULL };
   box_error *ignored = NULL;
-  if (engine_find_helper ("box-monitor", &s->program, &ignored) < 0
-      || spawn_detached (s->program, argv, fds, &s->pid, &ignored) < 0)
-    s->pid = 0;
+  s->spawned = engine_find_helper ("box-monitor", &s->program, &ignored) == 0
+               && spawn_detached (s->program, argv, fds, &ignored) == 0;
   box_error_free (ignored);
   close (s->child_end);
   return NULL;
 }
 
-/* Waits for the spawn; the spare's pid, 0 when there is none. */
-static pid_t
+/* Waits for the spawn; whether there is a spare (then eng->spare_fd is its socket). */
+static bool
 join_spare_spawn (box_engine *eng)
 {
   spare_spawn *s = eng->spare_spawn;
-  if (!s)
-    return eng->spare_pid;
-  pthread_join (s->thread, NULL);
-  eng->spare_pid = s->pid;
-  free (s->program);
-  free (s->root);
-  free (s);
-  eng->spare_spawn = NULL;
-  if (!eng->spare_pid && eng->spare_fd >= 0)
+  if (s)
     {
-      close (eng->spare_fd);
-      eng->spare_fd = -1;
+      pthread_join (s->thread, NULL);
+      if (!s->spawned && eng->spare_fd >= 0)
+        {
+          close (eng->spare_fd);
+          eng->spare_fd = -1;
+        }
+      free (s->program);
+      free (s->root);
+      free (s);
+      eng->spare_spawn = NULL;
     }
-  return eng->spare_pid;
+  return eng->spare_fd >= 0;
 }
 
 void
@@ -211,7 +208,6 @@ monitor_spare_release (box_engine *eng)
   if (eng->spare_fd >= 0)
     close (eng->spare_fd);
   eng->spare_fd = -1;
-  eng->spare_pid = 0;
 }
 
 static int
@@ -231,8 +227,7 @@ spawn_fresh (box_engine *eng, const monitor_launch *l, box_error **err)
   int fds[DETACHED_FD_SLOTS];
   for (int slot = 0; slot < DETACHED_FD_SLOTS; slot++)
     fds[slot] = slot < MONITOR_FD_SLOTS ? l->fds[slot] : -1;
-  pid_t pid;
-  return spawn_detached (program, argv, fds, &pid, err);
+  return spawn_detached (program, argv, fds, err);
 }
 
 /* Sends the start to the spare; false when it is gone (the caller spawns instead). */
@@ -265,12 +260,11 @@ hand_to_spare (box_engine *eng, const monitor_launch *l)
 int
 monitor_launch_start (box_engine *eng, const monitor_launch *l, box_error **err)
 {
-  if (eng->spare_fd >= 0 && join_spare_spawn (eng) > 0)
+  if (eng->spare_fd >= 0 && join_spare_spawn (eng))
     {
       bool handed = hand_to_spare (eng, l);
       close (eng->spare_fd);
       eng->spare_fd = -1;
-      eng->spare_pid = 0;
       if (handed)
         return 0;
       /* it died before its turn: spawn one */
