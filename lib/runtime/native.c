@@ -601,9 +601,11 @@ create_box (const runtime_backend *rt, const runtime_context *ctx, const char *i
   bool userns = flags & CLONE_NEWUSER;
   /* Without a user namespace the init sets up its mounts while this process makes the box's
    * cgroups and puts it in them (it waits only where they matter, native-init.h), 0.3 ms off
-   * the start. In a new user namespace it first needs its id maps: cgroups made first, then
-   * the init cloned into them as before. */
-  bool cgroups_meanwhile = !userns;
+   * the start. In a new user namespace it first needs its id maps, and on a pure cgroup v2
+   * host it is cloned into its cgroup instead of moved there while it works (a cgroup v2
+   * guest once locked up with both CPUs in box-monitor after that move; cause unknown): there
+   * the cgroups are made first, then the init cloned into them. */
+  bool cgroups_meanwhile = !userns && mode != CGROUP_MODE_V2;
   _cleanup_close_ int unified_fd = -1;
   if (!cgroups_meanwhile && cgroup_create (cleanup.cgroup, &limits, &unified_fd, err) < 0)
     return box_err_wrap (err, "create box %s", id);
