@@ -24,8 +24,9 @@ DEFINE_POINTER_CLEANUP (store, store_close)
  * box's monitor, once its client has the exit code): no automatic checkpoint on this
  * connection; store_checkpoint_if_due does it then. */
 void store_defer_checkpoints (store *s);
-/* A passive checkpoint (never waits for readers or writers) when this connection's commits
- * left the WAL longer than a box run's worth of pages (see store.c). */
+/* When this connection's commits left the WAL longer than a box run's worth of pages: a
+ * checkpoint that never waits for readers or writers and, when it was complete, the write
+ * that restarts the WAL (see store.c). */
 void store_checkpoint_if_due (store *s);
 
 sqlite3 *store_db (store *s);

@@ -1,5 +1,6 @@
 /* The store: fresh schema, forward migration from an older version, refusal of a newer one,
- * transactions that roll back when abandoned, waiting for another connection's lock. */
+ * transactions that roll back when abandoned, waiting for another connection's lock, the
+ * monitor's deferred checkpoint. */
 #include "unit.h"
 
 #include <pthread.h>
@@ -312,6 +313,70 @@ test_writer_waits_for_another_connections_lock (void **state)
   free (dir);
 }
 
+/* Frames in the WAL as the first connection to open the store sees them: what it had to read
+ * to rebuild the WAL index. */
+static int
+wal_frames_seen_on_open (const char *path)
+{
+  sqlite3 *db = NULL;
+  assert_int_equal (sqlite3_open_v2 (path, &db, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  /* its first read rebuilds the WAL index */
+  sqlite3_stmt *st = NULL;
+  assert_int_equal (sqlite3_prepare_v2 (db, "SELECT count(*) FROM boxes", -1, &st, NULL),
+                    SQLITE_OK);
+  assert_int_equal (sqlite3_step (st), SQLITE_ROW);
+  assert_int_equal (sqlite3_column_int (st, 0), 40); /* nothing lost on the way */
+  sqlite3_finalize (st);
+  int log_frames = -1, checkpointed = -1;
+  assert_int_equal (
+      sqlite3_wal_checkpoint_v2 (db, "main", SQLITE_CHECKPOINT_PASSIVE, &log_frames, &checkpointed),
+      SQLITE_OK);
+  /* as the store's own connections do: no checkpoint, WAL kept */
+  sqlite3_db_config (db, SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, NULL);
+  int persist_wal = 1;
+  sqlite3_file_control (db, "main", SQLITE_FCNTL_PERSIST_WAL, &persist_wal);
+  sqlite3_close (db);
+  return log_frames;
+}
+
+/* A monitor's deferred checkpoint restarts the WAL: the next process to open the store alone
+ * finds one frame to read, not every commit since the WAL last began. */
+static void
+test_deferred_checkpoint_restarts_the_wal (void **state)
+{
+  char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
+  store *s = NULL;
+  box_error *err = NULL;
+  int rc = store_open (path, &s, &err);
+  assert_ok (rc, err);
+  store_defer_checkpoints (s);
+  for (int i = 0; i < 40; i++)
+    {
+      char sql[256];
+      snprintf (sql, sizeof sql,
+                "INSERT INTO boxes (id, name, image, created_ns) VALUES ("
+                "'%064d', 'b%d', 'busybox', 1)",
+                i, i);
+      exec_or_fail (store_db (s), sql);
+    }
+  store_checkpoint_if_due (s);
+  store_close (s);
+  assert_int_equal (wal_frames_seen_on_open (path), 1);
+
+  /* below the threshold, nothing happens: the frames stay for a later checkpoint */
+  rc = store_open (path, &s, &err);
+  assert_ok (rc, err);
+  store_defer_checkpoints (s);
+  exec_or_fail (store_db (s), "UPDATE boxes SET name = 'c0' WHERE name = 'b0'");
+  store_checkpoint_if_due (s);
+  store_close (s);
+  assert_true (wal_frames_seen_on_open (path) > 1); /* the restart's frame and the update's */
+
+  unit_remove_tree (dir);
+  free (path);
+  free (dir);
+}
+
 int
 main (void)
 {
@@ -323,6 +388,7 @@ main (void)
     cmocka_unit_test (test_not_a_database_is_a_clear_error),
     cmocka_unit_test (test_writer_waits_for_another_connections_lock),
     cmocka_unit_test (test_events_stamp_is_touched_after_each_commit_with_events),
+    cmocka_unit_test (test_deferred_checkpoint_restarts_the_wal),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
