@@ -169,7 +169,7 @@ BOX_API void box_device_free (box_device *device);
 /* What the box runs and how: docker's `run` options. Everything left zero/NULL takes the
  * image's value (command, env, workdir, user, stop signal) or docker's default. */
 /* 1: up to log_max_files; 2: devices; 3: detach (older structs are still accepted) */
-#define BOX_RUN_OPTIONS_VERSION 3
+#define BOX_RUN_OPTIONS_VERSION 4
 typedef struct box_run_options {
   unsigned version;
   const char *const *cmd; /* NULL: the image's Cmd */
@@ -214,7 +214,14 @@ typedef struct box_run_options {
                * stays open when an attached client's input ends); otherwise AttachStdout and
                * AttachStderr are true and AttachStdin = StdinOnce = open_stdin, as for
                * `docker run` without -d and `docker create`. */
+  /* version 4 */
+  unsigned attach_streams; /* -a: BOX_ATTACH_STREAM_* recorded as Config.AttachStdin/Stdout/
+                            * Stderr (0: docker's default, stdout and stderr); -i attaches
+                            * stdin in any case. Refused with detach. */
 } box_run_options;
+#define BOX_ATTACH_STREAM_STDIN 0x1u
+#define BOX_ATTACH_STREAM_STDOUT 0x2u
+#define BOX_ATTACH_STREAM_STDERR 0x4u
 #define BOX_RUN_OPTIONS_INIT { .version = BOX_RUN_OPTIONS_VERSION, .stop_timeout = -1 }
 
 #define BOX_BOX_CREATE_OPTIONS_VERSION 1

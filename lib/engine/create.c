@@ -75,6 +75,13 @@ run_detached (const box_run_options *run)
   return run->version >= 3 && run->detach;
 }
 
+/* -a; likewise */
+static unsigned
+run_attach_streams (const box_run_options *run)
+{
+  return run->version >= 4 ? run->attach_streams : 0;
+}
+
 static int
 validate_run_options (const box_run_options *run, box_error **err)
 {
@@ -86,6 +93,11 @@ validate_run_options (const box_run_options *run, box_error **err)
     return box_err (err, BOX_E_INVALID, "Minimum memory limit allowed is 6MB");
   if (run->log_max_bytes < 0 || run->log_max_files < 0)
     return box_err (err, BOX_E_INVALID, "negative log limit");
+  unsigned streams = run_attach_streams (run);
+  if (streams & ~(BOX_ATTACH_STREAM_STDIN | BOX_ATTACH_STREAM_STDOUT | BOX_ATTACH_STREAM_STDERR))
+    return box_err (err, BOX_E_INVALID, "box_run_options: unknown attach streams 0x%x", streams);
+  if (streams && run_detached (run))
+    return box_err (err, BOX_E_INVALID, "Conflicting options: -a and -d");
   if (run->stop_signal && box_signal_parse (run->stop_signal, err) < 0)
     return box_err_wrap (err, "--stop-signal");
   for (size_t i = 0; i < run->n_ulimits; i++)
@@ -171,15 +183,20 @@ build_config (const image_for_box *image, const char *image_ref, const box_run_o
                                                "Soft", (json_int_t) run->ulimits[i].soft,
                                                "Hard", (json_int_t) run->ulimits[i].hard));
 
-  /* what docker's CLI records: run -d attaches nothing; run and create attach the output,
-   * and the input with -i, which then ends the box's input when the client's ends */
+  /* what docker's CLI records: run -d attaches nothing; run and create attach the output
+   * (the streams -a names, when given), and the input with -i or -a stdin; with -i, the end
+   * of the client's input then ends the box's */
   bool attached = !run_detached (run);
-  bool attach_stdin = attached && run->open_stdin;
+  unsigned streams = run_attach_streams (run);
+  bool attach_stdin = attached && (run->open_stdin || (streams & BOX_ATTACH_STREAM_STDIN));
+  bool attach_stdout = attached && (!streams || (streams & BOX_ATTACH_STREAM_STDOUT));
+  bool attach_stderr = attached && (!streams || (streams & BOX_ATTACH_STREAM_STDERR));
+  bool stdin_once = attach_stdin && run->open_stdin;
   json_t *config = json_pack (
       "{s:s,s:s,s:s,s:b,s:b,s:b,s:b,s:b,s:b,s:O,s:O,s:s,s:s,s:O,s:o,s:s}", "Hostname", hostname,
       "Domainname", "", "User", user ? user : "", "AttachStdin", attach_stdin, "AttachStdout",
-      attached, "AttachStderr", attached, "Tty", run->tty, "OpenStdin", run->open_stdin,
-      "StdinOnce", attach_stdin, "Env", env, "Cmd", cmd, "Image", image_ref, "WorkingDir",
+      attach_stdout, "AttachStderr", attach_stderr, "Tty", run->tty, "OpenStdin", run->open_stdin,
+      "StdinOnce", stdin_once, "Env", env, "Cmd", cmd, "Image", image_ref, "WorkingDir",
       run->workdir ? run->workdir : (json_string_value (json_object_get (ic, "WorkingDir")) ?: ""),
       "Entrypoint", entrypoint, "Labels", label_obj, "StopSignal",
       stop_signal ? stop_signal : "");

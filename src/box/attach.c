@@ -160,8 +160,8 @@ static void
 fill_options (const cli_attach_options *a, box_attach_options *o)
 {
   o->stdin_fd = a->interactive ? STDIN_FILENO : -1;
-  o->stdout_fd = STDOUT_FILENO;
-  o->stderr_fd = STDERR_FILENO;
+  o->stdout_fd = a->without_stdout ? -1 : STDOUT_FILENO;
+  o->stderr_fd = a->without_stderr ? -1 : STDERR_FILENO;
   o->detach_keys = a->detach_keys;
   if (a->tty)
     terminal_size (&o->rows, &o->cols);

@@ -12,6 +12,8 @@ typedef struct cli_attach_options {
   bool direct;             /* the box writes to our stdout/stderr itself (no log; run --rm) */
   bool sig_proxy;          /* the signals we get go to the box (docker: default without a tty) */
   const char *detach_keys; /* NULL: ctrl-p,ctrl-q */
+  /* run -a without this stream: the box's output on it is not ours (it is logged) */
+  bool without_stdout, without_stderr;
 } cli_attach_options;
 
 /* --detach-keys VALUE for verb: 0 with *out = value, or a usage error (printed) saying why. */

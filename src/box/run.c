@@ -43,11 +43,18 @@ run_run (cli_context *ctx, int argc, char **argv)
        * under an OCI runtime binary: the box would share that program's stderr, and a failed
        * start would print its error there besides box's own report of it */
       bool native = !r.run.runtime || strcmp (r.run.runtime, "native") == 0;
+      /* -a: the streams not named stay the monitor's (and the log's) */
+      unsigned streams = r.run.attach_streams;
+      bool without_stdout = streams && !(streams & BOX_ATTACH_STREAM_STDOUT);
+      bool without_stderr = streams && !(streams & BOX_ATTACH_STREAM_STDERR);
       cli_attach_options a = { .tty = r.run.tty,
                                .interactive = r.run.open_stdin,
-                               .direct = r.run.auto_remove && !r.run.tty && native,
+                               .direct = r.run.auto_remove && !r.run.tty && native
+                                         && !without_stdout && !without_stderr,
                                .sig_proxy = r.sig_proxy && !r.run.tty,
-                               .detach_keys = r.detach_keys };
+                               .detach_keys = r.detach_keys,
+                               .without_stdout = without_stdout,
+                               .without_stderr = without_stderr };
       int exit_code = 0;
       status = cli_attach_start (eng, box->id, &a, &exit_code);
       if (status == 0)

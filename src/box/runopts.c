@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "attach.h"
 
@@ -23,6 +24,8 @@ const char cli_run_options_help[] =
     "  -u, --user USER[:GROUP]    user (name or uid) and group\n"
     "      --entrypoint CMD       override the image's entrypoint\n"
     "  -h, --hostname NAME        the box's hostname\n"
+    "  -a, --attach STREAM        attach STDIN, STDOUT or STDERR only (repeatable; default\n"
+    "                             STDOUT and STDERR, and STDIN with -i)\n"
     "  -i, --interactive          keep stdin open\n"
     "  -t, --tty                  allocate a pseudo-terminal\n"
     "  -m, --memory BYTES         memory limit (b, k, m, g suffixes)\n"
@@ -214,11 +217,25 @@ read_env_file (cli_run *r, size_t *n_env, const char *verb, const char *path)
   return 0;
 }
 
+/* -a STREAM, in any case (docker's); 0 for none of them */
+static unsigned
+attach_stream (const char *name)
+{
+  if (strcasecmp (name, "stdin") == 0)
+    return BOX_ATTACH_STREAM_STDIN;
+  if (strcasecmp (name, "stdout") == 0)
+    return BOX_ATTACH_STREAM_STDOUT;
+  if (strcasecmp (name, "stderr") == 0)
+    return BOX_ATTACH_STREAM_STDERR;
+  return 0;
+}
+
 int
 cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_run *r)
 {
   static const struct option options[] = {
     { "detach", no_argument, NULL, 'd' },
+    { "attach", required_argument, NULL, 'a' },
     { "rm", no_argument, NULL, OPT_RM },
     { "name", required_argument, NULL, OPT_NAME },
     { "external-ref", required_argument, NULL, OPT_EXTERNAL_REF },
@@ -266,7 +283,7 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
   int c;
   int64_t v;
   /* '+': options end at the image; what follows is the box's command */
-  while ((c = getopt_long (argc, argv, allow_detach ? "+dl:e:w:u:h:itm:c:" : "+l:e:w:u:h:itm:c:",
+  while ((c = getopt_long (argc, argv, allow_detach ? "+da:l:e:w:u:h:itm:c:" : "+a:l:e:w:u:h:itm:c:",
                            options, NULL))
          != -1)
     {
@@ -277,6 +294,17 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
             return cli_usage_error (verb, "unknown option -d");
           r->detach = true;
           break;
+        case 'a':
+          {
+            unsigned stream = attach_stream (optarg);
+            if (!stream)
+              return cli_usage_error (verb,
+                                      "invalid argument \"%s\" for \"-a, --attach\": valid "
+                                      "streams are STDIN, STDOUT and STDERR",
+                                      optarg);
+            r->run.attach_streams |= stream;
+            break;
+          }
         case OPT_RM:
           r->run.auto_remove = 1;
           break;
@@ -444,6 +472,8 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
           return cli_usage_error (verb, "unknown option");
         }
     }
+  if (r->run.attach_streams && r->detach)
+    return cli_usage_error (verb, "Conflicting options: -a and -d");
   if (optind >= argc)
     return cli_usage_error (verb, "requires at least 1 argument (the image)");
   r->create.image = argv[optind];

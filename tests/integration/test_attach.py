@@ -444,6 +444,43 @@ def test_attach_fields_are_recorded_as_docker_records_them(box, busybox_image, p
     assert fields("run-it") == (True, True, True, True, True)
 
 
+def test_run_a_attaches_only_the_streams_named(box, runtime, busybox_image):
+    script = "echo out; echo err >&2; exit 3"
+    for rm in ([], ["--rm"]):  # --rm without -a writes to our stdio directly; with -a it cannot
+        only_out = box.run("run", *rm, "--runtime", runtime, "-a", "stdout", busybox_image,
+                           "sh", "-c", script, check=False)
+        assert (only_out.stdout, only_out.stderr, only_out.returncode) == ("out\n", "", 3)
+        only_err = box.run("run", *rm, "--runtime", runtime, "-a", "STDERR", busybox_image,
+                           "sh", "-c", script, check=False)
+        assert (only_err.stdout, only_err.stderr, only_err.returncode) == ("", "err\n", 3)
+    # what is not attached is still logged
+    box.run("run", "--runtime", runtime, "--name", "half", "-a", "stderr", busybox_image, "sh",
+            "-c", script, check=False)
+    logs = box.run("logs", "half")
+    assert (logs.stdout, logs.stderr) == ("out\n", "err\n")
+    # -a stdin with -i: the input reaches the box
+    echoed = box.run("run", "--rm", "--runtime", runtime, "-i", "-a", "stdin", "-a", "stdout",
+                     busybox_image, "cat", input="typed\n")
+    assert echoed.stdout == "typed\n"
+
+
+def test_run_a_is_recorded_and_refused_with_d_or_an_unknown_stream(box, busybox_image):
+    box.run("create", "-a", "stdin", "-a", "stdout", "--name", "c-a", busybox_image, "true")
+    config = box.json("inspect", "c-a")[0]["Config"]
+    # (AttachStdin, AttachStdout, AttachStderr, OpenStdin, StdinOnce) as docker's CLI sets them
+    assert tuple(config[k] for k in ATTACH_FIELDS) == (True, True, False, False, False)
+    box.run("create", "-i", "-a", "stdout", "--name", "c-ia", busybox_image, "cat")
+    config = box.json("inspect", "c-ia")[0]["Config"]
+    assert tuple(config[k] for k in ATTACH_FIELDS) == (True, True, False, True, True)
+    conflict = box.run("run", "-d", "-a", "stdout", busybox_image, "true", check=False)
+    assert conflict.returncode == 125
+    assert "Conflicting options: -a and -d" in conflict.stderr
+    bogus = box.run("run", "-a", "stdlog", busybox_image, "true", check=False)
+    assert bogus.returncode == 125
+    assert '"stdlog"' in bogus.stderr and "STDIN, STDOUT and STDERR" in bogus.stderr
+    assert len(box.run("ps", "-aq").stdout.split()) == 2  # the refusals created nothing
+
+
 def test_start_attached_interactive(box, runtime, busybox_image):
     box.run("create", "-i", "--runtime", runtime, "--name", "st", busybox_image, "sh", "-c",
             'read x; echo "got $x"; echo err-$x >&2; exit 2')

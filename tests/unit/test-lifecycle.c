@@ -1,6 +1,6 @@
 /* Recording how a run ended when its monitor is gone (engine_box_mark_dead), from every
  * caller's position: with or without the box's intent lock held; which box_run_options
- * versions box_box_create takes. */
+ * versions box_box_create takes, and its checks of the attached streams. */
 #include "unit.h"
 
 #include <signal.h>
@@ -152,6 +152,42 @@ test_run_options_versions (void **state)
     }
 }
 
+/* -a (version 4): unknown stream bits and -a with -d are refused before anything happens; a
+ * version 3 struct has no such field, whatever follows it in memory */
+static void
+test_run_options_attach_streams (void **state)
+{
+  unit_engine_fixture *f = *state;
+  const struct {
+    unsigned version, streams;
+    int detach;
+    int expected;
+    const char *message;
+  } cases[] = {
+    { 4, 0x8, 0, BOX_E_INVALID, "unknown attach streams 0x8" },
+    { 4, BOX_ATTACH_STREAM_STDOUT, 1, BOX_E_INVALID, "Conflicting options: -a and -d" },
+    { 4, BOX_ATTACH_STREAM_STDIN | BOX_ATTACH_STREAM_STDERR, 0, BOX_E_NOT_FOUND, NULL },
+    { 3, 0xff, 1, BOX_E_NOT_FOUND, NULL },
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+    {
+      box_run_options run = BOX_RUN_OPTIONS_INIT;
+      run.version = cases[i].version;
+      run.attach_streams = cases[i].streams;
+      run.detach = cases[i].detach;
+      box_box_create_options opts = BOX_BOX_CREATE_OPTIONS_INIT;
+      opts.image = "no-such-image";
+      opts.run = &run;
+      box_box *box = NULL;
+      box_error *err = NULL;
+      assert_int_equal (box_box_create (f->eng, &opts, &box, &err), cases[i].expected);
+      assert_null (box);
+      if (cases[i].message)
+        assert_non_null (strstr (box_error_message (err), cases[i].message));
+      box_error_free (err);
+    }
+}
+
 #define T(fn) cmocka_unit_test_setup_teardown (fn, setup, teardown)
 
 int
@@ -163,6 +199,7 @@ main (void)
     T (test_dead_auto_remove_box_under_a_held_intent),
     T (test_reconcile_removes_dead_auto_remove_box),
     T (test_run_options_versions),
+    T (test_run_options_attach_streams),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
