@@ -81,6 +81,29 @@ engine_intent_done (const char *root, const char *id, int fd)
 }
 
 int
+engine_intent_note_runtime (int fd, const char *runtime_name)
+{
+  size_t len = strlen (runtime_name);
+  ssize_t n;
+  do
+    n = pwrite (fd, runtime_name, len, 0);
+  while (n < 0 && errno == EINTR);
+  if (n != (ssize_t) len)
+    return n < 0 ? -errno : -EIO;
+  return ftruncate (fd, (off_t) len) < 0 ? -errno : 0;
+}
+
+void
+engine_intent_read_runtime (int fd, char *buf, size_t size)
+{
+  ssize_t n;
+  do
+    n = pread (fd, buf, size - 1, 0);
+  while (n < 0 && errno == EINTR);
+  buf[n > 0 ? n : 0] = '\0';
+}
+
+int
 engine_runtime_open (const char *root, const char *name, engine_runtime *out, box_error **err)
 {
   memset (out, 0, sizeof *out);

@@ -50,6 +50,14 @@ int engine_intent_lock (const char *root, const char *id, bool wait, int *out_fd
 /* Removes the intent file and closes fd (the job is complete). */
 void engine_intent_done (const char *root, const char *id, int fd);
 
+/* Writes into a held intent the runtime whose state the job still has to release, for a job
+ * that may delete the box's row first (a monitor ending an --rm box records the removal
+ * while the runtime is released): whoever finishes the intent after a crash then knows,
+ * with the row gone, which runtime to ask. Best effort: 0 or -errno. */
+int engine_intent_note_runtime (int fd, const char *runtime_name);
+/* That note, into buf (empty when there is none). */
+void engine_intent_read_runtime (int fd, char *buf, size_t size);
+
 /* Runtime context of an engine root (state dir <root>/runtime). */
 typedef struct engine_runtime {
   char *state_dir;

@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,9 +40,9 @@ reconcile_live_boxes (box_engine *eng, box_error **err)
   return 0;
 }
 
-/* An unheld intent: the process that took it died before finishing. We hold it now. */
+/* An unheld intent (fd, now ours): the process that took it died before finishing. */
 static int
-finish_intent (box_engine *eng, const char *id, box_error **err)
+finish_intent (box_engine *eng, const char *id, int fd, box_error **err)
 {
   _cleanup_ (box_box_freep) box_box *box = NULL;
   int found = store_box_get_by_id (eng->store, id, &box, err);
@@ -49,8 +50,14 @@ finish_intent (box_engine *eng, const char *id, box_error **err)
     return found;
   if (found == 0)
     {
-      /* a create that died before its row, or a remove after it: only the directory is
-       * left (runtime state is released before a row is deleted) */
+      /* a create that died before its row, or a remove after it: the directory is left,
+       * and the runtime's state when the intent names a runtime (a monitor that ended an
+       * --rm box deletes its row while the runtime releases the box: killed then, it left
+       * an OCI runtime's state and cgroups behind) */
+      char runtime[PATH_MAX + 16]; /* "oci:" and a path */
+      engine_intent_read_runtime (fd, runtime, sizeof runtime);
+      if (runtime[0] && engine_box_release (eng->root, id, runtime, err) < 0)
+        return box_err_code (err);
       return engine_box_remove_dir (eng->root, id, err);
     }
   store_box_monitor monitor = { 0 };
@@ -87,7 +94,7 @@ reconcile_intents (box_engine *eng, box_error **err)
       if (held == 0)
         continue; /* its process is alive and working */
       box_error *local = NULL;
-      if (finish_intent (eng, de->d_name, &local) < 0)
+      if (finish_intent (eng, de->d_name, fd, &local) < 0)
         {
           box_error_free (local); /* retried on the next open */
           close (fd);

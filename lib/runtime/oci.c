@@ -477,12 +477,19 @@ oci_delete (const runtime_backend *rt, const runtime_context *ctx, const char *i
   box_error *local = NULL;
   if (simple_verb (rt, ctx, "delete", id, args, NULL, &local) < 0)
     {
-      if (box_err_code (&local) == BOX_E_NOT_FOUND)
-        {
-          box_error_freep (&local); /* deleting an unknown box succeeds (reconcile) */
-          return 0;
-        }
-      return box_err_propagate (err, &local);
+      if (box_err_code (&local) != BOX_E_NOT_FOUND)
+        return box_err_propagate (err, &local);
+      box_error_freep (&local); /* deleting an unknown box succeeds (reconcile) */
+    }
+  /* the pid file of a create whose caller was killed before it read it, and the runtime's
+   * own temporary one (runc writes .<name> and renames it) when the runtime was killed */
+  if (ctx && ctx->state_dir)
+    {
+      char pid_file[PATH_MAX + 64];
+      snprintf (pid_file, sizeof pid_file, "%s/%s.pid", ctx->state_dir, id);
+      unlink (pid_file);
+      snprintf (pid_file, sizeof pid_file, "%s/.%s.pid", ctx->state_dir, id);
+      unlink (pid_file);
     }
   return 0;
 }

@@ -796,6 +796,11 @@ end_box (monitor *m, engine_exit *exit_info, int *trash_fd)
   int intent_fd = -1;
   if (engine_intent_lock (m->root, m->id, true, &intent_fd, &err) < 0)
     box_error_freep (&err); /* recorded without it: a removal takes it itself */
+  /* the row of an --rm box may go before the runtime is released (below, in parallel): a
+   * monitor killed in between leaves the runtime's name to whoever finishes the intent */
+  if (intent_fd >= 0)
+    engine_intent_note_runtime (
+        intent_fd, m->runtime_name && *m->runtime_name ? m->runtime_name : ENGINE_DEFAULT_RUNTIME);
 
   rootfs_release unmounting = { .dir = m->dir };
   bool unmount_threaded

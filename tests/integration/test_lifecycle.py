@@ -6,6 +6,7 @@ import json
 import os
 import random
 import queue
+import shutil
 import signal
 import subprocess
 import threading
@@ -44,6 +45,10 @@ def leaks(box, box_id):
         d = box.root / sub
         if d.exists():
             found += [str(p) for p in d.iterdir()]
+    # the runtime's state: native's <id>.json, an OCI runtime's <id>/ and pid files
+    runtime_dir = box.root / "runtime"
+    if runtime_dir.exists():
+        found += [str(p) for p in runtime_dir.iterdir() if box_id[:12] in p.name]
     assert len(box_id) >= 12
     cgroups = subprocess.run(["find", "/sys/fs/cgroup", "-maxdepth", "5", "-name", f"*{box_id[:12]}*"],
                              capture_output=True, text=True).stdout.split()
@@ -381,6 +386,35 @@ def monitor_pid(box, box_id):
     out = subprocess.run(["pgrep", "-P", "1", "-f", f"^box-monitor {box.root} {box_id}"],
                          capture_output=True, text=True).stdout.split()
     return int(out[0]) if out else None
+
+
+def test_monitor_killed_after_an_rm_box_row_went_leaves_nothing(box, img, tmp_path):
+    """A monitor ending an --rm box deletes the box's row while the runtime releases the box,
+    in parallel. Killed in between, it left an OCI runtime's state and cgroups that nothing
+    released: the next open found no row to say which runtime. Here runc's delete is slowed
+    down (a wrapper sleeps first, once a marker exists) to hold the monitor in that window."""
+    marker = tmp_path / "slow"
+    wrapper = tmp_path / "slow-delete-runc"
+    wrapper.write_text("#!/bin/sh\n"
+                       f'if [ -e {marker} ]; then for a in "$@"; do\n'
+                       '  [ "$a" = delete ] && sleep 5 && break\n'
+                       "done; fi\n"
+                       f'exec {shutil.which("runc")} "$@"\n')
+    wrapper.chmod(0o755)
+    cli = box.popen("run", "--runtime", f"oci:{wrapper}", "--rm", img, "sleep", "1")
+    assert wait_for(lambda: box.run("ps", "-q").stdout != "")
+    box_id = box.run("ps", "-q", "--no-trunc").stdout.strip()
+    marker.touch()
+    # the box ended and its row went; its monitor still waits for the runtime's delete
+    assert wait_for(lambda: box.run("ps", "-aq").stdout == "")
+    pids = monitor_pids(box, box_id)
+    assert pids, "the monitor ended before the runtime released the box"
+    for pid in pids:
+        os.kill(pid, signal.SIGKILL)
+    cli.wait(timeout=60)
+    marker.unlink()
+    box.run("ps", "-a")  # the next open finishes what the monitor left
+    assert leaks(box, box_id) == []
 
 
 def test_kill_9_of_the_cli_leaves_the_box_running(box, runtime, img):
