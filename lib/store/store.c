@@ -347,11 +347,22 @@ store_checkpoint_if_due (store *s)
    * write, here where nobody waits for its fsync. Truncating the WAL instead
    * (SQLITE_CHECKPOINT_TRUNCATE) moves that fsync, and the WAL file's new blocks, to the
    * next box's create. */
-  if (rc == SQLITE_OK && log_frames > 0 && checkpointed == log_frames)
+  if (rc == SQLITE_OK && log_frames > 0 && checkpointed == log_frames
+      && sqlite3_exec (s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) == SQLITE_OK)
     {
-      char pragma[64];
-      snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d", s->schema_version);
-      sqlite3_exec (s->db, pragma, NULL, NULL, NULL);
+      /* rewritten only as it is, read under the write lock: a newer box that migrated the
+       * store while this process ran must not see its version set back */
+      int version = -1;
+      box_error *ignored = NULL;
+      if (read_user_version (s, &version, &ignored) == 0 && version == s->schema_version)
+        {
+          char pragma[64];
+          snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d", version);
+          sqlite3_exec (s->db, pragma, NULL, NULL, NULL);
+        }
+      box_error_free (ignored);
+      if (sqlite3_exec (s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+        store_rollback (s);
     }
   sqlite3_busy_handler (s->db, busy_handler, s);
 }

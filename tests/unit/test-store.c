@@ -372,6 +372,27 @@ test_deferred_checkpoint_restarts_the_wal (void **state)
   store_close (s);
   assert_true (wal_frames_seen_on_open (path) > 1); /* the restart's frame and the update's */
 
+  /* a newer box migrated the store meanwhile: its version stays */
+  rc = store_open (path, &s, &err);
+  assert_ok (rc, err);
+  store_defer_checkpoints (s);
+  for (int i = 0; i < 40; i++)
+    exec_or_fail (store_db (s), "UPDATE boxes SET created_ns = created_ns + 1");
+  sqlite3 *newer = NULL;
+  assert_int_equal (sqlite3_open_v2 (path, &newer, SQLITE_OPEN_READWRITE, NULL), SQLITE_OK);
+  char pragma[64];
+  snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION + 1);
+  exec_or_fail (newer, pragma);
+  sqlite3_close (newer);
+  store_checkpoint_if_due (s);
+  sqlite3_stmt *st = NULL;
+  assert_int_equal (sqlite3_prepare_v2 (store_db (s), "PRAGMA user_version", -1, &st, NULL),
+                    SQLITE_OK);
+  assert_int_equal (sqlite3_step (st), SQLITE_ROW);
+  assert_int_equal (sqlite3_column_int (st, 0), STORE_SCHEMA_VERSION + 1);
+  sqlite3_finalize (st);
+  store_close (s);
+
   unit_remove_tree (dir);
   free (path);
   free (dir);
