@@ -148,7 +148,7 @@ new_handle (box_engine *eng, const box_box *box, const box_attach_options *opts,
   a->eng = eng;
   a->sock = -1;
   memcpy (a->id, box->id, sizeof a->id);
-  bool open_stdin;
+  bool open_stdin = false;
   if (box_stdio_config (box, &a->tty, &open_stdin, err) < 0)
     return box_err_code (err);
   a->stdin_fd = opts->stdin_fd;

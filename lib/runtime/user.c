@@ -86,7 +86,8 @@ find_passwd (int rootfs_dirfd, const char *name, bool by_uid, uint32_t uid, pass
   size_t cap = 0;
   while (getline (&line, &cap, f) > 0)
     {
-      char *fields[7];
+      /* a short line leaves the last fields NULL, not those of the line before */
+      char *fields[7] = { NULL };
       if (line[0] == '#' || split_fields (line, fields, 7) < 4)
         continue;
       uint32_t entry_uid, entry_gid;
@@ -131,7 +132,7 @@ scan_groups (int rootfs_dirfd, const char *group_name, bool *group_found, uint32
   size_t cap = 0;
   while (getline (&line, &cap, f) > 0)
     {
-      char *fields[4];
+      char *fields[4] = { NULL };
       if (line[0] == '#' || split_fields (line, fields, 4) < 3)
         continue;
       uint32_t gid;

@@ -529,12 +529,15 @@ test_user_resolve (void **state)
   int rootfd = open (root, O_PATH | O_DIRECTORY | O_CLOEXEC);
   assert_true (rootfd >= 0);
   assert_int_equal (mkdirat (rootfd, "etc", 0755), 0);
-  write_file (
-      rootfd, "etc/passwd",
-      "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\n"
-      "app:x:1000:1000:App:/home/app:/bin/sh\nnobody:x:65534:65534::/nonexistent:/bin/false\n");
+  /* "short" and "grp" are lines cut short right after a full one: their missing fields are
+   * none, not the line before's */
+  write_file (rootfd, "etc/passwd",
+              "root:x:0:0:root:/root:/bin/sh\n# comment\nbroken line\n"
+              "app:x:1000:1000:App:/home/app:/bin/sh\nshort:x:7:7\n"
+              "nobody:x:65534:65534::/nonexistent:/bin/false\n");
   write_file (rootfd, "etc/group",
-              "root:x:0:\napp:x:1000:\nwheel:x:10:root,app\naudio:x:29:app\nstaff:x:50:\n");
+              "root:x:0:\napp:x:1000:\nwheel:x:10:root,app\ngrp:x:9\n"
+              "audio:x:29:app\nstaff:x:50:\n");
   /* a symlink that would leave the rootfs resolves inside it instead */
   assert_int_equal (mkdirat (rootfd, "evil", 0755), 0);
 
@@ -548,6 +551,12 @@ test_user_resolve (void **state)
   assert_int_equal (ids.n_additional_gids, 2);
   assert_int_equal (ids.additional_gids[0], 10);
   assert_int_equal (ids.additional_gids[1], 29);
+  user_ids_clear (&ids);
+
+  rc = user_resolve (rootfd, "short", &ids, &err);
+  assert_ok (rc, err);
+  assert_int_equal (ids.uid, 7);
+  assert_string_equal (ids.home, "/");
   user_ids_clear (&ids);
 
   rc = user_resolve (rootfd, "app:staff", &ids, &err);
