@@ -317,6 +317,14 @@ console_receive (int listen_fd, int *out, box_error **err)
 
 /* ---- operations -------------------------------------------------------------------------- */
 
+/* Where create tells the box's pid: <state_dir>/<id>.pid. runc writes it as .<id>.pid first
+ * and renames it: hidden picks that name. */
+static void
+pid_file_path (const runtime_context *ctx, const char *id, bool hidden, char *out, size_t size)
+{
+  snprintf (out, size, "%s/%s%s.pid", ctx->state_dir, hidden ? "." : "", id);
+}
+
 static int
 read_pid_file (const char *path, pid_t *out, box_error **err)
 {
@@ -408,7 +416,7 @@ create_box (const runtime_backend *rt, const runtime_context *ctx, const char *i
                     "the bundle asks for a terminal but the caller takes no console");
 
   char pid_file[PATH_MAX + 64];
-  snprintf (pid_file, sizeof pid_file, "%s/%s.pid", ctx->state_dir, id);
+  pid_file_path (ctx, id, false, pid_file, sizeof pid_file);
   const char *const create_args[5] = { "create", "--bundle", bundle_dir, NULL, NULL };
   const char *const run_args[5] = { "run", "--detach", "--bundle", bundle_dir, NULL };
   return run_with_pid_file (b, ctx, run_now ? "run" : "create", run_now ? run_args : create_args,
@@ -482,15 +490,14 @@ oci_delete (const runtime_backend *rt, const runtime_context *ctx, const char *i
       box_error_freep (&local); /* deleting an unknown box succeeds (reconcile) */
     }
   /* the pid file of a create whose caller was killed before it read it, and the runtime's
-   * own temporary one (runc writes .<name> and renames it) when the runtime was killed */
+   * own temporary one when the runtime was killed */
   if (ctx && ctx->state_dir)
-    {
-      char pid_file[PATH_MAX + 64];
-      snprintf (pid_file, sizeof pid_file, "%s/%s.pid", ctx->state_dir, id);
-      unlink (pid_file);
-      snprintf (pid_file, sizeof pid_file, "%s/.%s.pid", ctx->state_dir, id);
-      unlink (pid_file);
-    }
+    for (int hidden = 0; hidden < 2; hidden++)
+      {
+        char pid_file[PATH_MAX + 64];
+        pid_file_path (ctx, id, hidden, pid_file, sizeof pid_file);
+        unlink (pid_file);
+      }
   return 0;
 }
 

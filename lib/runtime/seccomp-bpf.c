@@ -142,6 +142,17 @@ arch_from_name (const char *name)
   return 0;
 }
 
+/* Several conditions on the same argument mean "any of them" in docker's profiles
+ * (personality): one rule per condition, as runc does. Both compilers read rules this way. */
+static bool
+conditions_are_alternatives (const oci_seccomp_rule *rule)
+{
+  bool same_arg = rule->n_args > 1;
+  for (size_t k = 1; k < rule->n_args; k++)
+    same_arg &= rule->args[k].index == rule->args[0].index;
+  return same_arg;
+}
+
 int
 seccomp_program_compile_libseccomp (const oci_seccomp *s, seccomp_program *out, box_error **err)
 {
@@ -181,13 +192,8 @@ seccomp_program_compile_libseccomp (const oci_seccomp *s, seccomp_program *out, 
           int nr = libseccomp.seccomp_syscall_resolve_name (*name);
           if (nr == __NR_SCMP_ERROR)
             continue;
-          /* several conditions on the same argument mean "any of them" in docker's
-             profiles (personality): one rule per condition, as runc does */
-          bool same_arg = rule->n_args > 1;
-          for (size_t k = 1; k < rule->n_args; k++)
-            same_arg &= rule->args[k].index == rule->args[0].index;
           int rc;
-          if (same_arg)
+          if (conditions_are_alternatives (rule))
             {
               rc = 0;
               for (size_t k = 0; k < rule->n_args && rc == 0; k++)
@@ -317,18 +323,28 @@ tree_sections_clear (tree_section *sections, size_t n)
     }
 }
 
+/* The syscall nr of a section, NULL when no rule names it yet. */
+static seccomp_tree_syscall *
+find_syscall (tree_section *section, uint32_t nr)
+{
+  for (size_t i = 0; i < section->arch.n_syscalls; i++)
+    if (section->arch.syscalls[i].nr == nr)
+      return &section->arch.syscalls[i];
+  return NULL;
+}
+
 static seccomp_tree_syscall *
 section_syscall (tree_section *section, uint32_t nr, uint32_t action, bool *conflict)
 {
   seccomp_tree_arch *arch = &section->arch;
-  for (size_t i = 0; i < arch->n_syscalls; i++)
-    if (arch->syscalls[i].nr == nr)
-      {
-        /* two actions for one syscall: libseccomp's precedence between them is not
-         * reproduced here */
-        *conflict = arch->syscalls[i].action != action;
-        return &arch->syscalls[i];
-      }
+  seccomp_tree_syscall *found = find_syscall (section, nr);
+  if (found)
+    {
+      /* two actions for one syscall: libseccomp's precedence between them is not reproduced
+       * here */
+      *conflict = found->action != action;
+      return found;
+    }
   if (arch->n_syscalls == section->cap)
     {
       size_t cap = section->cap ? 2 * section->cap : 256;
@@ -343,14 +359,12 @@ section_syscall (tree_section *section, uint32_t nr, uint32_t action, bool *conf
   return sys;
 }
 
-/* A rule's conditions as cases: several on one argument mean any of them (docker's profiles,
- * personality), as in seccomp_program_compile_libseccomp; otherwise all of them. */
+/* A rule's conditions as cases: one case each when they are alternatives, else one case
+ * with all of them. */
 static int
 add_rule_cases (seccomp_tree_syscall *sys, const oci_seccomp_rule *rule)
 {
-  bool same_arg = rule->n_args > 1;
-  for (size_t k = 1; k < rule->n_args; k++)
-    same_arg &= rule->args[k].index == rule->args[0].index;
+  bool same_arg = conditions_are_alternatives (rule);
   size_t n = same_arg ? rule->n_args : 1;
   seccomp_tree_case *grown = realloc (sys->cases, (sys->n_cases + n) * sizeof *grown);
   if (!grown)
@@ -413,10 +427,7 @@ add_multiplexers (tree_section *section, box_error **err)
   for (size_t i = 0; i < section->n_multiplexed; i++)
     {
       const multiplexed *m = &section->multiplexed[i];
-      seccomp_tree_syscall *sys = NULL;
-      for (size_t k = 0; k < section->arch.n_syscalls; k++)
-        if (section->arch.syscalls[k].nr == m->multiplexer)
-          sys = &section->arch.syscalls[k];
+      const seccomp_tree_syscall *sys = find_syscall (section, m->multiplexer);
       bool moot = false;
       for (size_t k = 0; sys && sys->action == m->action && k < sys->n_cases; k++)
         moot |= sys->cases[k].n_args == 0;
@@ -492,13 +503,16 @@ seccomp_program_compile_tree (const oci_seccomp *s, seccomp_program *out, box_er
                 int nr = libseccomp.seccomp_syscall_resolve_name_arch (
                     pass == 0 ? listed[a] : SCMP_ARCH_X32, *name);
                 uint32_t number = pass == 0 ? (uint32_t) nr : (uint32_t) nr | X32_SYSCALL_BIT;
-                if (nr < 0 && listed[a] == SCMP_ARCH_X86)
+                if (nr < 0)
                   {
+                    /* not a syscall of this architecture, but x86's multiplexed calls */
+                    if (listed[a] != SCMP_ARCH_X86)
+                      continue;
                     rc = add_multiplexed (section, nr, action, rule, err);
                     number = x86_direct_syscall (nr);
+                    if (rc < 0 || !number)
+                      continue;
                   }
-                if (rc < 0 || (nr < 0 && !(listed[a] == SCMP_ARCH_X86 && number)))
-                  continue; /* not a syscall of this architecture */
                 /* x32's arguments are compared on their low word, as libseccomp does */
                 rc = add_rule (section, number, action, rule, pass == 1, *name, err);
               }

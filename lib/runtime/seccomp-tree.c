@@ -95,7 +95,7 @@ emit_test (code *c, exits *e, uint16_t jump, uint32_t k, bool fail_if_true)
 
 /* One word of an ordering comparison, for the low word, or both when wide. `jump` and
  * `fail_if_true` test the low word; the high word decides alone when it differs. */
-static int
+static void
 emit_ordered (code *c, exits *e, const oci_seccomp_arg *a, bool wide, uint16_t jump,
               bool fail_if_true)
 {
@@ -114,7 +114,6 @@ emit_ordered (code *c, exits *e, const oci_seccomp_arg *a, bool wide, uint16_t j
     }
   emit_load (c, DATA_ARG_LOW (a->index));
   emit_test (c, e, jump, low, fail_if_true);
-  return 0;
 }
 
 /* The test of one condition; its failures join `e`. */
@@ -160,13 +159,17 @@ emit_condition (code *c, exits *e, const oci_seccomp_arg *a, bool wide, box_erro
       emit_test (c, e, BPF_JEQ, (uint32_t) datum, false);
       return 0;
     case OCI_SECCOMP_OP_GT:
-      return emit_ordered (c, e, a, wide, BPF_JGT, false);
+      emit_ordered (c, e, a, wide, BPF_JGT, false);
+      return 0;
     case OCI_SECCOMP_OP_GE:
-      return emit_ordered (c, e, a, wide, BPF_JGE, false);
+      emit_ordered (c, e, a, wide, BPF_JGE, false);
+      return 0;
     case OCI_SECCOMP_OP_LT:
-      return emit_ordered (c, e, a, wide, BPF_JGE, true);
+      emit_ordered (c, e, a, wide, BPF_JGE, true);
+      return 0;
     case OCI_SECCOMP_OP_LE:
-      return emit_ordered (c, e, a, wide, BPF_JGT, true);
+      emit_ordered (c, e, a, wide, BPF_JGT, true);
+      return 0;
     }
   return box_err (err, BOX_E_INVALID, "seccomp: unknown comparison %d", (int) a->op);
 }

@@ -366,6 +366,7 @@ store_checkpoint_if_due (store *s)
     }
   sqlite3_busy_handler (s->db, busy_handler, s);
 }
+
 void
 store_close (store *s)
 {
