@@ -417,6 +417,16 @@ def test_monitor_killed_after_an_rm_box_row_went_leaves_nothing(box, img, tmp_pa
     assert leaks(box, box_id) == []
 
 
+def test_rm_removes_the_pid_files_a_killed_oci_create_left(box, img):
+    """runc tells a created box's pid through a pid file, written as .<id>.pid and renamed;
+    a create killed half-way leaves either, which the box's removal deletes with the rest."""
+    box_id = box.run("create", "--runtime", "runc", img, "true").stdout.strip()
+    for name in (f"{box_id}.pid", f".{box_id}.pid"):
+        (box.root / "runtime" / name).write_text("1")
+    box.run("rm", box_id)
+    assert leaks(box, box_id) == []
+
+
 def test_kill_9_of_the_cli_leaves_the_box_running(box, runtime, img):
     cli = box.popen("run", "--runtime", runtime, "--name", "orphan", img, "sleep", "30")
     assert wait_for(lambda: box.run("ps", "-q", "--filter", "name=orphan").stdout != "")
