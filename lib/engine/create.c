@@ -352,8 +352,17 @@ engine_box_create_from_image (box_engine *eng, const box_box_create_options *opt
         rc = box_err (err, BOX_E_INTERNAL, "out of memory");
       else if (mkdir (boxes, 0711) < 0 && errno != EEXIST)
         rc = box_err_errno (err, errno, "mkdir %s", boxes);
-      else if (mkdir (dir, 0711) < 0)
-        rc = box_err_errno (err, errno, "mkdir %s", dir);
+      else
+        {
+          /* Boxes come and go by the hundred. Where ext4 runs without a journal, giving a
+           * file or directory an inode scans past every inode of its block group deleted in
+           * the last minutes: with every box directory in the group of boxes/, that scan
+           * was a quarter of the CPU time of `box run --rm`. Spread over the disk's groups,
+           * each box's inodes (its directory, files and overlay dirs) land where few went. */
+          fs_spread_subdirectories (boxes);
+          if (mkdir (dir, 0711) < 0)
+            rc = box_err_errno (err, errno, "mkdir %s", dir);
+        }
     }
   if (rc >= 0)
     rc = rootfs_prepare_dirs (dir, err);

@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "linux/cpus.h"
 #include "util/cleanup.h"
 #include "util/fdpass.h"
 
@@ -44,8 +45,9 @@ typedef struct detached_spawn {
   const int *fds; /* fds[slot] for each slot below DETACHED_FD_SLOTS; -1: /dev/null (stdio),
                      else none */
   char *exec_stack_top;
-  pid_t pid;      /* the program's, set by the first child */
-  int exec_errno; /* why the program could not be started, set by the second */
+  const cpu_set_t *cpus; /* given back to the program before it execs, NULL: unchanged */
+  pid_t pid;             /* the program's, set by the first child */
+  int exec_errno;        /* why the program could not be started, set by the second */
 } detached_spawn;
 
 static int
@@ -85,6 +87,8 @@ detached_exec (void *arg)
   sigset_t none;
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
+  if (d->cpus)
+    sched_setaffinity (0, sizeof *d->cpus, d->cpus);
   execve (d->program, d->argv, environ);
 fail:
   d->exec_errno = errno;
@@ -102,7 +106,8 @@ detached_fork (void *arg)
 }
 
 static int
-spawn_detached (const char *program, const char *const *argv, const int *fds, box_error **err)
+spawn_detached (const char *program, const char *const *argv, const int *fds, const cpu_set_t *cpus,
+                box_error **err)
 {
   /* the children's stacks: this frame is suspended while they run (CLONE_VFORK) */
   _Alignas(16) char fork_stack[DETACHED_STACK_SIZE];
@@ -111,6 +116,7 @@ spawn_detached (const char *program, const char *const *argv, const int *fds, bo
                        .argv = (char *const *) argv,
                        .fds = fds,
                        .exec_stack_top = exec_stack + sizeof exec_stack,
+                       .cpus = cpus,
                        .pid = -1 };
   sigset_t all, saved;
   sigfillset (&all);
@@ -129,12 +135,17 @@ spawn_detached (const char *program, const char *const *argv, const int *fds, bo
 }
 
 /* The spare's spawn runs on a thread of its own: spawn_detached returns only once the
- * program has exec'd, a third of a millisecond the caller spends creating the box instead. */
+ * program has exec'd, a third of a millisecond the caller spends creating the box instead.
+ * The thread and the children it clones run beside the caller (linux/cpus.h), off its CPU,
+ * until the exec gives the program the caller's CPUs back: queued behind the caller, the
+ * spare got ready only once the caller waited for it. */
 typedef struct spare_spawn {
   pthread_t thread;
   char *program; /* found by the thread */
   char *root;
   int child_end; /* the spare's end of the socket pair, closed once it is spawned */
+  bool beside;   /* the thread runs off the caller's CPU: the program gets caller_cpus back */
+  cpu_set_t caller_cpus;
   bool spawned;
 } spare_spawn;
 
@@ -147,11 +158,33 @@ spawn_spare (void *arg)
     fds[slot] = slot == MONITOR_SPARE_FD ? s->child_end : -1;
   const char *argv[] = { "box-monitor", s->root, MONITOR_SPARE_ARG, spare_placeholder, NULL };
   box_error *ignored = NULL;
-  s->spawned = engine_find_helper ("box-monitor", &s->program, &ignored) == 0
-               && spawn_detached (s->program, argv, fds, &ignored) == 0;
+  s->spawned
+      = engine_find_helper ("box-monitor", &s->program, &ignored) == 0
+        && spawn_detached (s->program, argv, fds, s->beside ? &s->caller_cpus : NULL, &ignored)
+               == 0;
   box_error_free (ignored);
   close (s->child_end);
   return NULL;
+}
+
+static int
+start_spare_thread (spare_spawn *s)
+{
+  pthread_attr_t attr;
+  if (pthread_attr_init (&attr) != 0)
+    return -1;
+  cpu_set_t others;
+  s->beside = cpus_beside_current (&s->caller_cpus, &others)
+              && pthread_attr_setaffinity_np (&attr, sizeof others, &others) == 0;
+  int rc = pthread_create (&s->thread, &attr, spawn_spare, s);
+  pthread_attr_destroy (&attr);
+  if (rc != 0 && s->beside)
+    {
+      /* CPUs refused meanwhile (a cpuset changed): anywhere, then */
+      s->beside = false;
+      rc = pthread_create (&s->thread, NULL, spawn_spare, s);
+    }
+  return rc == 0 ? 0 : -1;
 }
 
 /* Waits for the spawn; whether there is a spare (then eng->spare_fd is its socket). */
@@ -189,7 +222,7 @@ monitor_spare_prepare (box_engine *eng)
     }
   s->root = strdup (eng->root);
   s->child_end = pair[1];
-  if (!s->root || pthread_create (&s->thread, NULL, spawn_spare, s) != 0)
+  if (!s->root || start_spare_thread (s) < 0)
     {
       close (pair[0]);
       close (pair[1]);
@@ -227,7 +260,7 @@ spawn_fresh (box_engine *eng, const monitor_launch *l, box_error **err)
   int fds[DETACHED_FD_SLOTS];
   for (int slot = 0; slot < DETACHED_FD_SLOTS; slot++)
     fds[slot] = slot < MONITOR_FD_SLOTS ? l->fds[slot] : -1;
-  return spawn_detached (program, argv, fds, err);
+  return spawn_detached (program, argv, fds, NULL, err);
 }
 
 /* Sends the start to the spare; false when it is gone (the caller spawns instead). */

@@ -33,6 +33,7 @@
 #include <unistd.h>
 
 #include "linux/caps.h"
+#include "linux/cpus.h"
 #include "linux/net.h"
 #include "util/strutil.h"
 
@@ -872,6 +873,8 @@ finish_and_exec (const native_init_args *a, int console_slave)
       if (send (a->sync_fd, &ready, sizeof ready, MSG_NOSIGNAL) < 0)
         _exit (1);
     }
+  if (a->parent_cpus)
+    cpus_restore_if_unchanged (a->parent_cpus, a->moved_to_cpus);
   execve (executable, p->args, p->env);
   int saved = errno;
   if (a->start_fd < 0) /* exec: the caller still listens */

@@ -4,6 +4,7 @@
 #ifndef BOX_RUNTIME_NATIVE_INIT_H
 #define BOX_RUNTIME_NATIVE_INIT_H
 
+#include <sched.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -50,6 +51,10 @@ typedef struct native_init_args {
                             and mounts, the exec); false: wait for GO first (id maps) */
   bool userns;           /* in a new user namespace: bind devices instead of mknod */
   cgroup_mode cgroup_mode;
+  /* set up beside its parent (linux/cpus.h): the parent moved it to moved_to_cpus, and its
+   * exec gets parent_cpus back; NULL: not moved */
+  const cpu_set_t *parent_cpus;
+  const cpu_set_t *moved_to_cpus;
 } native_init_args;
 
 /* The box's init: sets up the box, reports READY, waits for start, execs. Never returns. */

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "linux/cgroup.h"
+#include "linux/cpus.h"
 #include "runtime/native-init.h"
 #include "runtime/seccomp-bpf.h"
 #include "runtime/spec.h"
@@ -645,6 +646,14 @@ create_box (const runtime_backend *rt, const runtime_context *ctx, const char *i
     .cgroup_mode = mode,
   };
 
+  /* the init sets up beside this process, which makes its cgroups and opens the box's files
+   * meanwhile: queued behind it on one CPU, the two took turns with another CPU idle */
+  cpu_set_t own_cpus, other_cpus;
+  if (cpus_beside_current (&own_cpus, &other_cpus))
+    {
+      args.parent_cpus = &own_cpus;
+      args.moved_to_cpus = &other_cpus;
+    }
   pid_t pid = clone3_fork (flags, unified_fd);
   if (pid < 0 && errno == EINVAL && unified_fd >= 0)
     {
@@ -660,6 +669,8 @@ create_box (const runtime_backend *rt, const runtime_context *ctx, const char *i
       native_init_run (&args);
     }
   cleanup.pid = pid;
+  if (args.moved_to_cpus)
+    sched_setaffinity (pid, sizeof other_cpus, &other_cpus);
   close (TAKE_FD (sync_child));
   if (cgroups_meanwhile && cgroup_create (cleanup.cgroup, &limits, &unified_fd, err) < 0)
     {

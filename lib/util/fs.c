@@ -5,15 +5,32 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/fs.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
 #include "util/random.h"
+
+void
+fs_spread_subdirectories (const char *dir)
+{
+  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return;
+  int flags;
+  if (ioctl (fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL))
+    {
+      flags |= FS_TOPDIR_FL;
+      ioctl (fd, FS_IOC_SETFLAGS, &flags);
+    }
+  close (fd);
+}
 
 int
 fs_mkdir_p (const char *path, mode_t mode, box_error **err)

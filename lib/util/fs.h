@@ -11,6 +11,11 @@
 /* mkdir -p; existing directories are fine. */
 int fs_mkdir_p (const char *path, mode_t mode, box_error **err);
 
+/* Asks the filesystem to place the subdirectories of dir apart from each other, over the
+ * whole disk, as it does for the top directories of a hierarchy (ext4's top-directory flag).
+ * Best effort: nothing happens where the filesystem has no such notion. */
+void fs_spread_subdirectories (const char *dir);
+
 /* Writes data to dirfd/name atomically: a temporary file in the same directory, fsync,
  * rename over name, fsync of the directory. */
 int fs_write_file_atomic (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
@@ -19,8 +24,8 @@ int fs_write_file_atomic (int dirfd, const char *name, const void *data, size_t 
 /* The same without the fsyncs: atomic against crashes of processes (readers see the old or
  * the new content), not against power loss. For files that are rebuilt after a reboot
  * anyway (a box's bundle and /etc files). */
-int fs_write_file_replace (int dirfd, const char *name, const void *data, size_t len,
-                           mode_t mode, box_error **err);
+int fs_write_file_replace (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
+                           box_error **err);
 
 /* Creates dirfd/name with data; an existing name is an error (EEXIST). For files of a
  * directory that is itself new and not yet seen by anyone: no temporary, no rename. */

@@ -162,6 +162,45 @@ def test_monitor_is_detached_from_its_caller(box, img):
         box.run("rm", "-f", box_id)
 
 
+def cpus_allowed(pid="self"):
+    status = Path(f"/proc/{pid}/status").read_text()
+    return next(l.split(":", 1)[1].strip() for l in status.splitlines()
+                if l.startswith("Cpus_allowed_list:"))
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: nothing is moved")
+def test_a_box_and_its_monitor_keep_every_cpu(box, img):
+    """The spare monitor and a box's init are set up off their starter's CPU, and given back
+    every CPU of their starter before they exec: neither the box's command nor its monitor
+    stays held to a part of the machine. Both ways: `run --rm` (the spare) and `run -d`."""
+    host = cpus_allowed()
+    ran = box.run("run", "--rm", img, "sh", "-c", "grep Cpus_allowed_list /proc/self/status")
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split(":", 1)[1].strip() == host
+    box_id = box.run("run", "-d", img, "sleep", "60").stdout.strip()
+    try:
+        pid = json.loads(box.run("inspect", box_id).stdout)[0]["State"]["Pid"]
+        assert cpus_allowed(pid) == host
+        assert cpus_allowed(monitor_pid(box, box_id)) == host
+    finally:
+        box.run("rm", "-f", box_id)
+
+
+def test_box_directories_are_spread_over_the_disk(box, img):
+    """boxes/ carries ext4's top-directory flag (its allocator then spreads the box
+    directories over the disk's groups, instead of crowding one with the inodes of boxes
+    just removed); on filesystems without such flags nothing is asked."""
+    box_id = box.run("create", img, "true").stdout.strip()
+    box.run("rm", box_id)
+    fs_type = subprocess.run(["stat", "-f", "-c", "%T", str(box.root)], capture_output=True,
+                             text=True).stdout.strip()
+    if fs_type != "ext2/ext3":
+        pytest.skip(f"the state directory is on {fs_type}")
+    flags = subprocess.run(["lsattr", "-d", str(box.root / "boxes")], capture_output=True,
+                           text=True, check=True).stdout.split()[0]
+    assert "T" in flags, flags
+
+
 def test_own_network_namespace_with_loopback_up(box, runtime, img):
     """Every box gets a network namespace of its own with lo up, whether `run` hands it to a
     monitor spawned ahead (which made the namespace early) or `start` spawns its monitor."""
