@@ -11,7 +11,6 @@
 
 #include "engine/devices.h"
 #include "engine/lifecycle.h"
-#include "engine/rootfs.h"
 #include "image/image.h"
 #include "util/fs.h"
 #include "util/json.h"
@@ -344,28 +343,7 @@ engine_box_create_from_image (box_engine *eng, const box_box_create_options *opt
   if (engine_intent_lock (eng->root, id, true, &intent_fd, err) < 0)
     return box_err_wrap (err, "create box");
   _cleanup_free_ char *dir = NULL;
-  int rc = engine_box_dir (eng->root, id, &dir, err);
-  if (rc >= 0)
-    {
-      _cleanup_free_ char *boxes = NULL;
-      if (asprintf (&boxes, "%s/" ENGINE_BOXES_DIR, eng->root) < 0)
-        rc = box_err (err, BOX_E_INTERNAL, "out of memory");
-      else if (mkdir (boxes, 0711) < 0 && errno != EEXIST)
-        rc = box_err_errno (err, errno, "mkdir %s", boxes);
-      else
-        {
-          /* Boxes come and go by the hundred. Where ext4 runs without a journal, giving a
-           * file or directory an inode scans past every inode of its block group deleted in
-           * the last minutes: with every box directory in the group of boxes/, that scan
-           * was a quarter of the CPU time of `box run --rm`. Spread over the disk's groups,
-           * each box's inodes (its directory, files and overlay dirs) land where few went. */
-          fs_spread_subdirectories (boxes);
-          if (mkdir (dir, 0711) < 0)
-            rc = box_err_errno (err, errno, "mkdir %s", dir);
-        }
-    }
-  if (rc >= 0)
-    rc = rootfs_prepare_dirs (dir, err);
+  int rc = engine_box_make_dir (eng->root, id, &dir, err);
   if (rc >= 0)
     rc = write_etc_files (dir, json_string_value (json_object_get (json_object_get (config, "Config"), "Hostname")), err);
   if (rc >= 0)
@@ -373,8 +351,7 @@ engine_box_create_from_image (box_engine *eng, const box_box_create_options *opt
   if (rc < 0)
     {
       box_error *ignored = NULL;
-      if (dir)
-        engine_box_remove_dir (eng->root, id, &ignored);
+      engine_box_remove_dir (eng->root, id, &ignored); /* made or half made */
       box_error_free (ignored);
       engine_intent_done (eng->root, id, intent_fd);
       return box_err_wrap (err, "create box");

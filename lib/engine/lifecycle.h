@@ -27,6 +27,12 @@
  * an --rm box spends after its client has the exit code. The deleting process holds an
  * flock() on the directory; reconcile deletes the unlocked entries a crash left. */
 #define ENGINE_TRASH_DIR "trash"
+/* <root>/spare/<layout>-<random>: emptied directories of removed boxes, each made again what
+ * a new box's directory is (rootfs/, upper/, work/ and nothing else) and renamed here only
+ * then, so complete by construction; the next box renames one into place instead of making
+ * its directories (engine_box_make_dir, engine_trash_recycle). At most ENGINE_SPARE_DIRS. */
+#define ENGINE_SPARE_DIR "spare"
+#define ENGINE_SPARE_DIRS 4
 /* <root>/runtime: the backends' state directory */
 #define ENGINE_RUNTIME_DIR "runtime"
 
@@ -76,6 +82,10 @@ int engine_box_release (const char *root, const char *id, const char *runtime_na
 int engine_box_release_runtime (const char *root, const char *id, const char *runtime_name,
                                 box_error **err);
 
+/* Makes boxes/<id> holding rootfs/, upper/ and work/ (*out: its path): a spare directory
+ * renamed into place when there is one, else new directories. */
+int engine_box_make_dir (const char *root, const char *id, char **out, box_error **err);
+
 /* Removes the box's directory (after its rootfs is unmounted): retire, then trash_remove. */
 int engine_box_remove_dir (const char *root, const char *id, box_error **err);
 /* Unmounts the box's rootfs and renames its directory to trash/<id>, locked: *out_lock_fd
@@ -83,6 +93,9 @@ int engine_box_remove_dir (const char *root, const char *id, box_error **err);
 int engine_box_retire_dir (const char *root, const char *id, int *out_lock_fd, box_error **err);
 /* Deletes trash/<id> and closes lock_fd (its lock). */
 int engine_trash_remove (const char *root, const char *id, int lock_fd, box_error **err);
+/* The same, except that while fewer than ENGINE_SPARE_DIRS are kept, trash/<id> is emptied
+ * and kept as a spare instead of deleted. */
+int engine_trash_recycle (const char *root, const char *id, int lock_fd, box_error **err);
 
 /* Repairs what crashed processes left behind (see ARCHITECTURE.md, "reconcile"). */
 int engine_reconcile (box_engine *eng, box_error **err);

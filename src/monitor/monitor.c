@@ -1044,7 +1044,7 @@ main (int argc, char **argv)
   close_fd (&m.mnt_ns_fd);
   if (recorded)
     store_checkpoint_if_due (m.eng.store);
-  if (trash_fd >= 0 && engine_trash_remove (m.root, m.id, trash_fd, &err) < 0)
+  if (trash_fd >= 0 && engine_trash_recycle (m.root, m.id, trash_fd, &err) < 0)
     box_error_freep (&err); /* reconcile deletes it on a later open */
   /* last: while any process has the store open, one that opens it does not have to rebuild
    * the WAL index (SQLite does that for the first connection only), which the next box's

@@ -201,6 +201,37 @@ def test_box_directories_are_spread_over_the_disk(box, img):
     assert "T" in flags, flags
 
 
+def test_a_removed_box_leaves_its_directory_emptied_for_the_next(box, img):
+    """The monitor of a removed --rm box keeps its directory as a spare (at most 4), emptied
+    and made again, and the next box takes it over: nothing of the first box reaches the
+    next, neither its files, nor what it did to its root's or its /etc/hosts' attributes."""
+    spare = box.root / "spare"
+    first = box.run("run", "-d", "--rm", img, "sh", "-c",
+                    "echo secret > /marker; chmod 700 /; echo evil >> /etc/hosts;"
+                    " chmod 600 /etc/hosts; touch /ready; sleep 60").stdout.strip()
+    wait_for(lambda: (box.root / "boxes" / first / "upper" / "ready").exists())
+    inode = (box.root / "boxes" / first).stat().st_ino
+    box.run("stop", "-t", "1", first)
+    wait_for(lambda: spare.exists() and any(spare.iterdir()))
+    assert [p.stat().st_ino for p in spare.iterdir()] == [inode]
+    assert sorted(p.name for p in next(spare.iterdir()).iterdir()) == ["rootfs", "upper", "work"]
+
+    second = box.run("create", img, "sh", "-c",
+                     "test -e /marker && echo marker || echo none; stat -c %a /;"
+                     " stat -c %a /etc/hosts; cat /etc/hosts").stdout.strip()
+    assert (box.root / "boxes" / second).stat().st_ino == inode
+    assert not any(spare.iterdir())
+    out = box.run("start", "-a", second, check=False).stdout.splitlines()
+    assert out[:3] == ["none", "755", "644"], out
+    assert "evil" not in "\n".join(out) and "localhost" in "\n".join(out), out
+    box.run("rm", second)
+
+    for _ in range(6):
+        box.run("run", "--rm", img, "true")
+    wait_for(lambda: not (box.root / "trash").exists() or not any((box.root / "trash").iterdir()))
+    assert 1 <= len(list(spare.iterdir())) <= 4
+
+
 def test_own_network_namespace_with_loopback_up(box, runtime, img):
     """Every box gets a network namespace of its own with lo up, whether `run` hands it to a
     monitor spawned ahead (which made the namespace early) or `start` spawns its monitor."""
