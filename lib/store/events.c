@@ -51,6 +51,21 @@ store_event_append (store *s, int64_t time_ns, const char *type, const char *act
 }
 
 int
+store_event_trim (store *s, int64_t keep, box_error **err)
+{
+  _cleanup_stmt_ sqlite3_stmt *st = NULL;
+  if (store_prepare (s, "DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?1", &st,
+                     err)
+      < 0)
+    return box_err_code (err);
+  sqlite3_bind_int64 (st, 1, keep);
+  int rc = sqlite3_step (st);
+  if (rc != SQLITE_DONE)
+    return store_error (s, err, rc, "store: trim the event log");
+  return 0;
+}
+
+int
 store_event_last_seq (store *s, int64_t *out, box_error **err)
 {
   _cleanup_stmt_ sqlite3_stmt *st = NULL;

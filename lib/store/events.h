@@ -22,6 +22,9 @@ void store_event_list_free (store_event **events, size_t n);
 int store_event_append (store *s, int64_t time_ns, const char *type, const char *action,
                         const char *actor_id, const char *attributes_json, box_error **err);
 
+/* Deletes all but the newest keep events (their seqs are never given again). */
+int store_event_trim (store *s, int64_t keep, box_error **err);
+
 /* The seq of the newest event (0: none yet). Events are numbered in commit order: a writer
  * holds the store's write lock from its insert to its commit. */
 int store_event_last_seq (store *s, int64_t *out, box_error **err);

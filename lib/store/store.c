@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "store/events.h"
 #include "store/schema.h"
 #include "util/timeutil.h"
 
@@ -35,7 +36,7 @@
  * STORE_AUTOCHECKPOINT_PAGES (SQLite's default is 1000; a box run writes about 20 pages),
  * which keeps those fsyncs off most runs, and a box's monitor checkpoints past
  * STORE_DEFERRED_CHECKPOINT_PAGES once its client has the exit code (it defers: no fsync
- * before the exit is reported), and then restarts the WAL itself (store_checkpoint_if_due). */
+ * before the exit is reported), and then restarts the WAL itself (store_upkeep_if_due). */
 #define STORE_DEFERRED_CHECKPOINT_PAGES 32
 #define STORE_AUTOCHECKPOINT_PAGES_TEXT "256"
 
@@ -328,14 +329,18 @@ store_defer_checkpoints (store *s)
 }
 
 void
-store_checkpoint_if_due (store *s)
+store_upkeep_if_due (store *s)
 {
   if (s->wal_frames < STORE_DEFERRED_CHECKPOINT_PAGES)
     return;
   s->wal_frames = 0;
-  /* neither waits: a checkpoint that meets a reader or a writer does what it can, and the
-   * restart below is left to a later monitor */
+  /* nothing here waits: a trim that meets a writer is left to a later upkeep, a checkpoint
+   * that meets a reader or a writer does what it can, and the restart below is left to a
+   * later monitor */
   sqlite3_busy_handler (s->db, NULL, NULL);
+  box_error *ignored = NULL;
+  store_event_trim (s, STORE_EVENTS_KEPT, &ignored);
+  box_error_freep (&ignored);
   int log_frames = 0, checkpointed = 0;
   int rc = sqlite3_wal_checkpoint_v2 (s->db, "main", SQLITE_CHECKPOINT_PASSIVE, &log_frames,
                                       &checkpointed);
@@ -353,7 +358,6 @@ store_checkpoint_if_due (store *s)
       /* rewritten only as it is, read under the write lock: a newer box that migrated the
        * store while this process ran must not see its version set back */
       int version = -1;
-      box_error *ignored = NULL;
       if (read_user_version (s, &version, &ignored) == 0 && version == s->schema_version)
         {
           char pragma[64];

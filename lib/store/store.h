@@ -20,14 +20,18 @@ int store_open (const char *path, store **out, box_error **err);
 void store_close (store *s);
 DEFINE_POINTER_CLEANUP (store, store_close)
 
+/* The newest events the event log keeps (docker keeps 256, in its daemon's memory): older
+ * ones are deleted with the store's upkeep (store_upkeep_if_due). */
+#define STORE_EVENTS_KEPT 10000
+
 /* For a process that has a better moment for checkpoints than right after its commits (a
  * box's monitor, once its client has the exit code): no automatic checkpoint on this
- * connection; store_checkpoint_if_due does it then. */
+ * connection; store_upkeep_if_due does it then. */
 void store_defer_checkpoints (store *s);
-/* When this connection's commits left the WAL longer than a box run's worth of pages: a
- * checkpoint that never waits for readers or writers and, when it was complete, the write
- * that restarts the WAL (see store.c). */
-void store_checkpoint_if_due (store *s);
+/* When this connection's commits left the WAL longer than a box run's worth of pages: the
+ * event log trimmed to STORE_EVENTS_KEPT, then a checkpoint that never waits for readers or
+ * writers and, when it was complete, the write that restarts the WAL (see store.c). */
+void store_upkeep_if_due (store *s);
 
 sqlite3 *store_db (store *s);
 

@@ -1043,7 +1043,7 @@ main (int argc, char **argv)
   syscall (SYS_ioprio_set, IOPRIO_WHO_PROCESS, 0, IOPRIO_PRIO_VALUE (IOPRIO_CLASS_BE, 7));
   close_fd (&m.mnt_ns_fd);
   if (recorded)
-    store_checkpoint_if_due (m.eng.store);
+    store_upkeep_if_due (m.eng.store);
   if (trash_fd >= 0 && engine_trash_recycle (m.root, m.id, trash_fd, &err) < 0)
     box_error_freep (&err); /* reconcile deletes it on a later open */
   /* last: while any process has the store open, one that opens it does not have to rebuild

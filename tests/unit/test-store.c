@@ -359,7 +359,7 @@ test_deferred_checkpoint_restarts_the_wal (void **state)
                 i, i);
       exec_or_fail (store_db (s), sql);
     }
-  store_checkpoint_if_due (s);
+  store_upkeep_if_due (s);
   store_close (s);
   assert_int_equal (wal_frames_seen_on_open (path), 1);
 
@@ -368,7 +368,7 @@ test_deferred_checkpoint_restarts_the_wal (void **state)
   assert_ok (rc, err);
   store_defer_checkpoints (s);
   exec_or_fail (store_db (s), "UPDATE boxes SET name = 'c0' WHERE name = 'b0'");
-  store_checkpoint_if_due (s);
+  store_upkeep_if_due (s);
   store_close (s);
   assert_true (wal_frames_seen_on_open (path) > 1); /* the restart's frame and the update's */
 
@@ -384,7 +384,7 @@ test_deferred_checkpoint_restarts_the_wal (void **state)
   snprintf (pragma, sizeof pragma, "PRAGMA user_version = %d", STORE_SCHEMA_VERSION + 1);
   exec_or_fail (newer, pragma);
   sqlite3_close (newer);
-  store_checkpoint_if_due (s);
+  store_upkeep_if_due (s);
   sqlite3_stmt *st = NULL;
   assert_int_equal (sqlite3_prepare_v2 (store_db (s), "PRAGMA user_version", -1, &st, NULL),
                     SQLITE_OK);
@@ -395,6 +395,45 @@ test_deferred_checkpoint_restarts_the_wal (void **state)
 
   unit_remove_tree (dir);
   free (path);
+  free (dir);
+}
+
+/* The upkeep keeps the newest STORE_EVENTS_KEPT events; seqs go on from the newest. */
+static void
+test_upkeep_trims_the_event_log (void **state)
+{
+  (void) state;
+  char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
+  store *s = NULL;
+  box_error *err = NULL;
+  int rc = store_open (path, &s, &err);
+  assert_ok (rc, err);
+  store_defer_checkpoints (s);
+  exec_or_fail (store_db (s), "BEGIN");
+  for (int i = 0; i < STORE_EVENTS_KEPT + 50; i++)
+    {
+      rc = store_event_append (s, 1, "container", "create", "x", NULL, &err);
+      assert_ok (rc, err);
+    }
+  exec_or_fail (store_db (s), "COMMIT");
+  store_upkeep_if_due (s);
+  sqlite3_stmt *st = NULL;
+  assert_int_equal (
+      sqlite3_prepare_v2 (store_db (s), "SELECT count(*), min(seq) FROM events", -1, &st, NULL),
+      SQLITE_OK);
+  assert_int_equal (sqlite3_step (st), SQLITE_ROW);
+  assert_int_equal (sqlite3_column_int (st, 0), STORE_EVENTS_KEPT);
+  assert_int_equal (sqlite3_column_int (st, 1), 51);
+  sqlite3_finalize (st);
+  rc = store_event_append (s, 1, "container", "create", "x", NULL, &err);
+  assert_ok (rc, err);
+  int64_t last = 0;
+  rc = store_event_last_seq (s, &last, &err);
+  assert_ok (rc, err);
+  assert_int_equal (last, STORE_EVENTS_KEPT + 51);
+  store_close (s);
+  free (path);
+  unit_remove_tree (dir);
   free (dir);
 }
 
@@ -410,6 +449,7 @@ main (void)
     cmocka_unit_test (test_writer_waits_for_another_connections_lock),
     cmocka_unit_test (test_events_stamp_is_touched_after_each_commit_with_events),
     cmocka_unit_test (test_deferred_checkpoint_restarts_the_wal),
+    cmocka_unit_test (test_upkeep_trims_the_event_log),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
