@@ -276,16 +276,27 @@ engine_trash_remove (const char *root, const char *id, int lock_fd, box_error **
   return 0;
 }
 
+/* The spares of this layout; those of another layout (another version of box) go, through
+ * the trash (renamed there first: a process may be taking one at the same moment). */
 static size_t
-count_spares (const char *spare_dir)
+count_spares (const char *spare_dir, int trash_fd)
 {
   DIR *spares = opendir (spare_dir);
   if (!spares)
     return 0;
   size_t n = 0;
   for (struct dirent *de; (de = readdir (spares));)
-    if (de->d_name[0] != '.')
-      n++;
+    {
+      if (strncmp (de->d_name, SPARE_LAYOUT_PREFIX, strlen (SPARE_LAYOUT_PREFIX)) == 0)
+        n++;
+      else if (de->d_name[0] != '.'
+               && renameat (dirfd (spares), de->d_name, trash_fd, de->d_name) == 0)
+        {
+          box_error *ignored = NULL;
+          fs_remove_tree (trash_fd, de->d_name, &ignored);
+          box_error_free (ignored);
+        }
+    }
   closedir (spares);
   return n;
 }
@@ -298,7 +309,7 @@ make_spare (const char *root, int trash_fd, const char *id, box_error **err)
   _cleanup_free_ char *spare_dir = NULL;
   if (asprintf (&spare_dir, "%s/" ENGINE_SPARE_DIR, root) < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");
-  if (count_spares (spare_dir) >= ENGINE_SPARE_DIRS)
+  if (count_spares (spare_dir, trash_fd) >= ENGINE_SPARE_DIRS)
     return box_err (err, BOX_E_BUSY, "enough spare directories");
   if (mkdir (spare_dir, 0700) < 0 && errno != EEXIST)
     return box_err_errno (err, errno, "mkdir %s", spare_dir);

@@ -226,9 +226,14 @@ def test_a_removed_box_leaves_its_directory_emptied_for_the_next(box, img):
     assert "evil" not in "\n".join(out) and "localhost" in "\n".join(out), out
     box.run("rm", second)
 
+    # a spare of another layout (another version of box) is not taken, and goes
+    foreign = spare / "0-foreign"
+    (foreign / "upper").mkdir(parents=True)
+    (foreign / "upper" / "file").write_text("old")
     for _ in range(6):
         box.run("run", "--rm", img, "true")
     wait_for(lambda: not (box.root / "trash").exists() or not any((box.root / "trash").iterdir()))
+    assert not foreign.exists()
     assert 1 <= len(list(spare.iterdir())) <= 4
 
 
