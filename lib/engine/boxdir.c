@@ -48,7 +48,7 @@ take_spare (const char *root, const char *dir)
     {
       if (strncmp (de->d_name, SPARE_LAYOUT_PREFIX, strlen (SPARE_LAYOUT_PREFIX)) != 0)
         continue;
-      if (renameat (dirfd (spares), de->d_name, AT_FDCWD, dir) == 0)
+      if (renameat2 (dirfd (spares), de->d_name, AT_FDCWD, dir, RENAME_NOREPLACE) == 0)
         taken = true;
       else if (errno != ENOENT) /* ENOENT: another process took it first */
         break;

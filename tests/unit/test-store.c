@@ -339,17 +339,25 @@ wal_frames_seen_on_open (const char *path)
   return log_frames;
 }
 
+/* A store opened the way a box's monitor opens it (checkpoints deferred). */
+static store *
+open_as_monitor (const char *path)
+{
+  store *s = NULL;
+  box_error *err = NULL;
+  int rc = store_open (path, &s, &err);
+  assert_ok (rc, err);
+  store_defer_checkpoints (s);
+  return s;
+}
+
 /* A monitor's deferred checkpoint restarts the WAL: the next process to open the store alone
  * finds one frame to read, not every commit since the WAL last began. */
 static void
 test_deferred_checkpoint_restarts_the_wal (void **state)
 {
   char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
-  store *s = NULL;
-  box_error *err = NULL;
-  int rc = store_open (path, &s, &err);
-  assert_ok (rc, err);
-  store_defer_checkpoints (s);
+  store *s = open_as_monitor (path);
   for (int i = 0; i < 40; i++)
     {
       char sql[256];
@@ -364,18 +372,14 @@ test_deferred_checkpoint_restarts_the_wal (void **state)
   assert_int_equal (wal_frames_seen_on_open (path), 1);
 
   /* below the threshold, nothing happens: the frames stay for a later checkpoint */
-  rc = store_open (path, &s, &err);
-  assert_ok (rc, err);
-  store_defer_checkpoints (s);
+  s = open_as_monitor (path);
   exec_or_fail (store_db (s), "UPDATE boxes SET name = 'c0' WHERE name = 'b0'");
   store_upkeep_if_due (s);
   store_close (s);
   assert_true (wal_frames_seen_on_open (path) > 1); /* the restart's frame and the update's */
 
   /* a newer box migrated the store meanwhile: its version stays */
-  rc = store_open (path, &s, &err);
-  assert_ok (rc, err);
-  store_defer_checkpoints (s);
+  s = open_as_monitor (path);
   for (int i = 0; i < 40; i++)
     exec_or_fail (store_db (s), "UPDATE boxes SET created_ns = created_ns + 1");
   sqlite3 *newer = NULL;
@@ -404,11 +408,9 @@ test_upkeep_trims_the_event_log (void **state)
 {
   (void) state;
   char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
-  store *s = NULL;
+  store *s = open_as_monitor (path);
   box_error *err = NULL;
-  int rc = store_open (path, &s, &err);
-  assert_ok (rc, err);
-  store_defer_checkpoints (s);
+  int rc;
   exec_or_fail (store_db (s), "BEGIN");
   for (int i = 0; i < STORE_EVENTS_KEPT + 50; i++)
     {
