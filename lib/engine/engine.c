@@ -45,6 +45,11 @@ box_engine_open (const box_engine_options *opts, box_engine **out, box_error **e
   const char *root = choose_root (opts);
   if (fs_mkdir_p (root, ROOT_DIRECTORY_MODE, err) < 0)
     return box_err_wrap (err, "open state directory");
+  /* its directories (intents/, runtime/, boxes/, ...), made in the groups of the disk fewest
+   * directories use instead of beside the state directory's parent: there other programs'
+   * files come and go, and each file box makes would scan past those recently deleted (see
+   * engine_box_make_dir) */
+  fs_spread_subdirectories (root);
 
   _cleanup_ (box_engine_closep) box_engine *eng = calloc (1, sizeof *eng);
   if (!eng)

@@ -187,18 +187,20 @@ def test_a_box_and_its_monitor_keep_every_cpu(box, img):
 
 
 def test_box_directories_are_spread_over_the_disk(box, img):
-    """boxes/ carries ext4's top-directory flag (its allocator then spreads the box
-    directories over the disk's groups, instead of crowding one with the inodes of boxes
-    just removed); on filesystems without such flags nothing is asked."""
+    """The state directory and boxes/ carry ext4's top-directory flag (its allocator then
+    spreads their subdirectories over the disk's groups, instead of crowding one with the
+    inodes of boxes just removed, or of other programs' files); on filesystems without such
+    flags nothing is asked."""
     box_id = box.run("create", img, "true").stdout.strip()
     box.run("rm", box_id)
     fs_type = subprocess.run(["stat", "-f", "-c", "%T", str(box.root)], capture_output=True,
                              text=True).stdout.strip()
     if fs_type != "ext2/ext3":
         pytest.skip(f"the state directory is on {fs_type}")
-    flags = subprocess.run(["lsattr", "-d", str(box.root / "boxes")], capture_output=True,
-                           text=True, check=True).stdout.split()[0]
-    assert "T" in flags, flags
+    for d in (box.root, box.root / "boxes"):
+        flags = subprocess.run(["lsattr", "-d", str(d)], capture_output=True, text=True,
+                               check=True).stdout.split()[0]
+        assert "T" in flags, (d, flags)
 
 
 def test_a_removed_box_leaves_its_directory_emptied_for_the_next(box, img):
