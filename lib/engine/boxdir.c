@@ -28,7 +28,7 @@ engine_box_dir (const char *root, const char *id, char **out, box_error **err)
   return 0;
 }
 
-/* Spares of this layout (ENGINE_SPARE_DIR): rootfs/, upper/ and work/ as rootfs_prepare_dirs
+/* Spares of this layout (ENGINE_SPARE_DIR): rootfs/, upper/ and work/ as rootfs_make_dirs_at
  * makes them, and nothing else. Another layout gets another prefix, and its spares are not
  * taken for this one. */
 #define SPARE_LAYOUT_PREFIX "1-"
@@ -39,22 +39,19 @@ take_spare (const char *root, const char *dir)
 {
   char path[PATH_MAX];
   snprintf (path, sizeof path, "%s/" ENGINE_SPARE_DIR, root);
-  DIR *spares = opendir (path);
+  _cleanup_closedir_ DIR *spares = opendir (path);
   if (!spares)
     return false;
-  bool taken = false;
-  struct dirent *de;
-  while (!taken && (de = readdir (spares)))
+  for (struct dirent *de; (de = readdir (spares));)
     {
       if (strncmp (de->d_name, SPARE_LAYOUT_PREFIX, strlen (SPARE_LAYOUT_PREFIX)) != 0)
         continue;
       if (renameat2 (dirfd (spares), de->d_name, AT_FDCWD, dir, RENAME_NOREPLACE) == 0)
-        taken = true;
-      else if (errno != ENOENT) /* ENOENT: another process took it first */
-        break;
+        return true;
+      if (errno != ENOENT) /* ENOENT: another process took it first */
+        return false;
     }
-  closedir (spares);
-  return taken;
+  return false;
 }
 
 int
@@ -276,29 +273,52 @@ engine_trash_remove (const char *root, const char *id, int lock_fd, box_error **
   return 0;
 }
 
-/* The spares of this layout; those of another layout (another version of box) go, through
- * the trash (renamed there first: a process may be taking one at the same moment). */
+/* The spares of this layout. Those of another layout (another version of box) go: renamed
+ * into the trash under a box id first (a process may be taking one at the same moment; and
+ * reconcile deletes such an entry should this process die before it does). */
 static size_t
 count_spares (const char *spare_dir, int trash_fd)
 {
-  DIR *spares = opendir (spare_dir);
+  _cleanup_closedir_ DIR *spares = opendir (spare_dir);
   if (!spares)
     return 0;
   size_t n = 0;
   for (struct dirent *de; (de = readdir (spares));)
     {
+      char id[BOX_ID_HEX_LENGTH + 1];
+      box_error *ignored = NULL;
       if (strncmp (de->d_name, SPARE_LAYOUT_PREFIX, strlen (SPARE_LAYOUT_PREFIX)) == 0)
         n++;
-      else if (de->d_name[0] != '.'
-               && renameat (dirfd (spares), de->d_name, trash_fd, de->d_name) == 0)
-        {
-          box_error *ignored = NULL;
-          fs_remove_tree (trash_fd, de->d_name, &ignored);
-          box_error_free (ignored);
-        }
+      else if (de->d_name[0] != '.' && random_id (id, &ignored) == 0
+               && renameat2 (dirfd (spares), de->d_name, trash_fd, id, RENAME_NOREPLACE) == 0)
+        fs_remove_tree (trash_fd, id, &ignored);
+      box_error_free (ignored);
     }
-  closedir (spares);
   return n;
+}
+
+/* Empties the directory at box_fd (everything in it goes) and makes a spare's layout in it;
+ * anything left or already there is a failure. */
+static int
+empty_to_spare_layout (int box_fd, const char *what, box_error **err)
+{
+  int list_fd = fcntl (box_fd, F_DUPFD_CLOEXEC, 0);
+  if (list_fd < 0)
+    return box_err_errno (err, errno, "read %s", what);
+  _cleanup_closedir_ DIR *entries = fdopendir (list_fd);
+  if (!entries)
+    {
+      close (list_fd);
+      return box_err_errno (err, errno, "read %s", what);
+    }
+  struct dirent *de;
+  while ((errno = 0, de = readdir (entries)))
+    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0
+        && fs_remove_tree (box_fd, de->d_name, err) < 0)
+      return box_err_code (err);
+  if (errno)
+    return box_err_errno (err, errno, "read %s", what);
+  return rootfs_make_dirs_at (box_fd, what, true, err);
 }
 
 /* Empties trash/<id> to a spare's layout and renames it into spare/. A failure leaves it in
@@ -316,35 +336,23 @@ make_spare (const char *root, int trash_fd, const char *id, box_error **err)
 
   /* everything goes, the subdirectories too: a box changes its upper dir's own attributes
    * (they are its root's), and its bind-mounted /etc files. Made again, they are new. */
+  char what[sizeof ENGINE_TRASH_DIR + BOX_ID_HEX_LENGTH + 2];
+  snprintf (what, sizeof what, ENGINE_TRASH_DIR "/%s", id);
   _cleanup_close_ int box_fd
       = openat (trash_fd, id, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   if (box_fd < 0)
-    return box_err_errno (err, errno, "open trash/%s", id);
-  DIR *entries = fdopendir (dup (box_fd));
-  if (!entries)
-    return box_err_errno (err, errno, "read trash/%s", id);
-  int rc = 0;
-  for (struct dirent *de; rc >= 0 && (de = readdir (entries));)
-    if (strcmp (de->d_name, ".") != 0 && strcmp (de->d_name, "..") != 0)
-      rc = fs_remove_tree (box_fd, de->d_name, err);
-  closedir (entries);
-  if (rc < 0)
-    return box_err_code (err);
-  char dir[PATH_MAX];
-  snprintf (dir, sizeof dir, "%s/" ENGINE_TRASH_DIR "/%s", root, id);
-  if (rootfs_prepare_dirs (dir, err) < 0)
+    return box_err_errno (err, errno, "open %s", what);
+  if (empty_to_spare_layout (box_fd, what, err) < 0)
     return box_err_code (err);
 
-  char name[sizeof SPARE_LAYOUT_PREFIX + 32];
-  unsigned char raw[16];
-  if (random_bytes (raw, sizeof raw, err) < 0)
+  char name[sizeof SPARE_LAYOUT_PREFIX + BOX_ID_HEX_LENGTH];
+  char random[BOX_ID_HEX_LENGTH + 1];
+  if (random_id (random, err) < 0)
     return box_err_code (err);
-  size_t used = (size_t) snprintf (name, sizeof name, "%s", SPARE_LAYOUT_PREFIX);
-  for (size_t i = 0; i < sizeof raw; i++)
-    used += (size_t) snprintf (name + used, sizeof name - used, "%02x", raw[i]);
+  snprintf (name, sizeof name, SPARE_LAYOUT_PREFIX "%.32s", random);
   _cleanup_close_ int spares_fd = open (spare_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
   if (spares_fd < 0 || renameat (trash_fd, id, spares_fd, name) < 0)
-    return box_err_errno (err, errno, "rename trash/%s to %s/%s", id, spare_dir, name);
+    return box_err_errno (err, errno, "rename %s to %s/%s", what, spare_dir, name);
   return 0;
 }
 

@@ -87,8 +87,13 @@ detached_exec (void *arg)
   sigset_t none;
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
-  if (d->cpus)
-    sched_setaffinity (0, sizeof *d->cpus, d->cpus);
+  if (d->cpus && sched_setaffinity (0, sizeof *d->cpus, d->cpus) < 0)
+    {
+      /* the caller's CPUs are no longer allowed (its cpuset changed): every allowed one */
+      cpu_set_t all;
+      memset (&all, 0xff, sizeof all);
+      sched_setaffinity (0, sizeof all, &all);
+    }
   execve (d->program, d->argv, environ);
 fail:
   d->exec_errno = errno;

@@ -22,20 +22,34 @@
 #define BOX_DIR_MODE 0700
 
 int
-rootfs_prepare_dirs (const char *box_dir, box_error **err)
+rootfs_make_dirs_at (int box_fd, const char *what, bool must_be_new, box_error **err)
 {
-  static const char *const names[] = { "rootfs", "upper", "work" };
-  for (size_t i = 0; i < ARRAY_SIZE (names); i++)
+  /* the mount point, and the upper dir whose mode the overlay's root takes, must be
+   * traversable by the box's (possibly non-root) user; the modes are set whatever the umask
+   * of the process that makes them */
+  static const struct {
+    const char *name;
+    mode_t mode;
+  } dirs[] = { { "rootfs", 0755 }, { "upper", 0755 }, { "work", BOX_DIR_MODE } };
+  for (size_t i = 0; i < ARRAY_SIZE (dirs); i++)
     {
-      _cleanup_free_ char *path = NULL;
-      if (asprintf (&path, "%s/%s", box_dir, names[i]) < 0)
-        return box_err (err, BOX_E_INTERNAL, "out of memory");
-      /* the mount point, and the upper dir whose mode the overlay's root takes, must be
-       * traversable by the box's (possibly non-root) user */
-      if (mkdir (path, i < 2 ? 0755 : BOX_DIR_MODE) < 0 && errno != EEXIST)
-        return box_err_errno (err, errno, "mkdir %s", path);
+      if (mkdirat (box_fd, dirs[i].name, dirs[i].mode) < 0 && (must_be_new || errno != EEXIST))
+        return box_err_errno (err, errno, "mkdir %s/%s", what, dirs[i].name);
+      _cleanup_close_ int fd
+          = openat (box_fd, dirs[i].name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+      if (fd < 0 || fchmod (fd, dirs[i].mode) < 0)
+        return box_err_errno (err, errno, "chmod %s/%s", what, dirs[i].name);
     }
   return 0;
+}
+
+int
+rootfs_prepare_dirs (const char *box_dir, box_error **err)
+{
+  _cleanup_close_ int box_fd = open (box_dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (box_fd < 0)
+    return box_err_errno (err, errno, "open %s", box_dir);
+  return rootfs_make_dirs_at (box_fd, box_dir, false, err);
 }
 
 static int

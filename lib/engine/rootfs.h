@@ -8,8 +8,11 @@
 
 #include "util/error.h"
 
-/* Creates box_dir/{rootfs,upper,work} (existing ones are fine). */
+/* Creates box_dir/{rootfs,upper,work} (existing ones are fine), with their modes. */
 int rootfs_prepare_dirs (const char *box_dir, box_error **err);
+/* The same in the directory at box_fd (what: its name for errors); must_be_new: one that is
+ * there already is a failure. */
+int rootfs_make_dirs_at (int box_fd, const char *what, bool must_be_new, box_error **err);
 
 /* Mounts the overlay at box_dir/rootfs; a rootfs that is already mounted is left alone.
  * layer_dirs are absolute paths, lowest first; any number of them works. ephemeral: the

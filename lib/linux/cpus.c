@@ -16,7 +16,12 @@ cpus_beside_current (cpu_set_t *own, cpu_set_t *others)
 void
 cpus_restore_if_unchanged (const cpu_set_t *own, const cpu_set_t *moved_to)
 {
-  cpu_set_t now;
-  if (sched_getaffinity (0, sizeof now, &now) == 0 && CPU_EQUAL (&now, moved_to))
+  /* within moved_to: as moved, or narrowed by a cpuset since (the kernel narrows own the
+   * same way); a set beyond it was given by something else (a cpuset joined) */
+  cpu_set_t now, within;
+  if (sched_getaffinity (0, sizeof now, &now) < 0)
+    return;
+  CPU_AND (&within, &now, moved_to);
+  if (CPU_EQUAL (&within, &now))
     sched_setaffinity (0, sizeof *own, own);
 }

@@ -13,8 +13,9 @@
  * False when no other CPU is left or the kernel does not say: start the work anywhere. */
 bool cpus_beside_current (cpu_set_t *own, cpu_set_t *others);
 
-/* Gives the calling thread back its CPUs (own) if it still runs on the set it was moved to
- * (moved_to); a set changed meanwhile (a cpuset the thread joined) stays as it is. */
+/* Gives the calling thread back its CPUs (own) if it still runs within the set it was moved
+ * to (moved_to; a cpuset may have narrowed it, and narrows own alike); a set that something
+ * else widened (a cpuset the thread joined) stays as it is. */
 void cpus_restore_if_unchanged (const cpu_set_t *own, const cpu_set_t *moved_to);
 
 #endif

@@ -829,6 +829,9 @@ finish_and_exec (const native_init_args *a, int console_slave)
   make_cwd (a);
   if (console_slave >= 0)
     become_console_owner (a, console_slave);
+  /* before the seccomp filter, which may not allow it */
+  if (a->parent_cpus)
+    cpus_restore_if_unchanged (a->parent_cpus, a->moved_to_cpus);
   drop_privileges (a);
   if (chdir (p->cwd) < 0)
     FAIL_ERRNO (a, "chdir to the working directory %s", p->cwd);
@@ -873,8 +876,6 @@ finish_and_exec (const native_init_args *a, int console_slave)
       if (send (a->sync_fd, &ready, sizeof ready, MSG_NOSIGNAL) < 0)
         _exit (1);
     }
-  if (a->parent_cpus)
-    cpus_restore_if_unchanged (a->parent_cpus, a->moved_to_cpus);
   execve (executable, p->args, p->env);
   int saved = errno;
   if (a->start_fd < 0) /* exec: the caller still listens */

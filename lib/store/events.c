@@ -54,11 +54,16 @@ int
 store_event_trim (store *s, int64_t keep, box_error **err)
 {
   _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (s, "DELETE FROM events WHERE seq <= (SELECT max(seq) FROM events) - ?1", &st,
-                     err)
+  /* at most STORE_EVENTS_TRIM_MAX at a time: the first trim of a long log must not hold
+   * the write lock for long */
+  if (store_prepare (s,
+                     "DELETE FROM events WHERE seq IN (SELECT seq FROM events"
+                     " WHERE seq <= (SELECT max(seq) FROM events) - ?1 ORDER BY seq LIMIT ?2)",
+                     &st, err)
       < 0)
     return box_err_code (err);
   sqlite3_bind_int64 (st, 1, keep);
+  sqlite3_bind_int (st, 2, STORE_EVENTS_TRIM_MAX);
   int rc = sqlite3_step (st);
   if (rc != SQLITE_DONE)
     return store_error (s, err, rc, "store: trim the event log");

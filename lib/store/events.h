@@ -22,7 +22,9 @@ void store_event_list_free (store_event **events, size_t n);
 int store_event_append (store *s, int64_t time_ns, const char *type, const char *action,
                         const char *actor_id, const char *attributes_json, box_error **err);
 
-/* Deletes all but the newest keep events (their seqs are never given again). */
+/* Deletes the oldest events beyond the newest keep, STORE_EVENTS_TRIM_MAX of them at most
+ * (their seqs are never given again). */
+#define STORE_EVENTS_TRIM_MAX 1000
 int store_event_trim (store *s, int64_t keep, box_error **err);
 
 /* The seq of the newest event (0: none yet). Events are numbered in commit order: a writer

@@ -20,16 +20,13 @@
 void
 fs_spread_subdirectories (const char *dir)
 {
-  int fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return;
+  _cleanup_close_ int fd = open (dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
   int flags;
-  if (ioctl (fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL))
+  if (fd >= 0 && ioctl (fd, FS_IOC_GETFLAGS, &flags) == 0 && !(flags & FS_TOPDIR_FL))
     {
       flags |= FS_TOPDIR_FL;
       ioctl (fd, FS_IOC_SETFLAGS, &flags);
     }
-  close (fd);
 }
 
 int
@@ -102,6 +99,8 @@ fs_write_file_new (int dirfd, const char *name, const void *data, size_t len, mo
       = openat (dirfd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
   if (fd < 0)
     return box_err_errno (err, errno, "create %s", name);
+  if (fchmod (fd, mode) < 0) /* mode itself, whatever the umask */
+    return box_err_errno (err, errno, "chmod %s", name);
   if (fs_write_all (fd, data, len) < 0)
     return box_err_errno (err, errno, "write %s", name);
   return 0;

@@ -27,8 +27,9 @@ int fs_write_file_atomic (int dirfd, const char *name, const void *data, size_t 
 int fs_write_file_replace (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                            box_error **err);
 
-/* Creates dirfd/name with data; an existing name is an error (EEXIST). For files of a
- * directory that is itself new and not yet seen by anyone: no temporary, no rename. */
+/* Creates dirfd/name with data and exactly mode (whatever the umask); an existing name is an
+ * error (EEXIST). For files of a directory that is itself new and not yet seen by anyone: no
+ * temporary, no rename. */
 int fs_write_file_new (int dirfd, const char *name, const void *data, size_t len, mode_t mode,
                        box_error **err);
 

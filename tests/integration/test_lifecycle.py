@@ -168,7 +168,7 @@ def cpus_allowed(pid="self"):
                 if l.startswith("Cpus_allowed_list:"))
 
 
-@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="one CPU: nothing is moved")
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="one CPU: nothing is moved")
 def test_a_box_and_its_monitor_keep_every_cpu(box, img):
     """The spare monitor and a box's init are set up off their starter's CPU, and given back
     every CPU of their starter before they exec: neither the box's command nor its monitor
@@ -184,6 +184,21 @@ def test_a_box_and_its_monitor_keep_every_cpu(box, img):
         assert cpus_allowed(monitor_pid(box, box_id)) == host
     finally:
         box.run("rm", "-f", box_id)
+
+
+def test_a_box_root_mode_does_not_depend_on_the_callers_umask(box, img):
+    """The box's / is its upper dir: made 0755 whatever the umask of the program that made it
+    (the CLI for a new directory, a monitor for a spare one); its /etc files 0644 likewise."""
+    def strict_umask():
+        os.umask(0o077)
+
+    cli = [BOX_BIN, "--root", str(box.root)]
+    for _ in range(3):  # a new directory, then spares made by monitors started under it
+        out = subprocess.run([*cli, "run", "--rm", img, "stat", "-c", "%a", "/", "/etc/hosts",
+                              "/etc/hostname", "/etc/resolv.conf"], text=True,
+                             capture_output=True, preexec_fn=strict_umask, timeout=60, check=True)
+        assert out.stdout.split() == ["755", "644", "644", "644"], out
+        wait_for(lambda: (box.root / "spare").exists() and any((box.root / "spare").iterdir()))
 
 
 def test_box_directories_are_spread_over_the_disk(box, img):

@@ -402,7 +402,22 @@ test_deferred_checkpoint_restarts_the_wal (void **state)
   free (dir);
 }
 
-/* The upkeep keeps the newest STORE_EVENTS_KEPT events; seqs go on from the newest. */
+/* count(*) and min(seq) of the event log. */
+static void
+event_log_extent (store *s, int *count, int *first)
+{
+  sqlite3_stmt *st = NULL;
+  assert_int_equal (
+      sqlite3_prepare_v2 (store_db (s), "SELECT count(*), min(seq) FROM events", -1, &st, NULL),
+      SQLITE_OK);
+  assert_int_equal (sqlite3_step (st), SQLITE_ROW);
+  *count = sqlite3_column_int (st, 0);
+  *first = sqlite3_column_int (st, 1);
+  sqlite3_finalize (st);
+}
+
+/* The upkeep trims the event log to the newest STORE_EVENTS_KEPT events, at most
+ * STORE_EVENTS_TRIM_MAX at a time; seqs go on from the newest. */
 static void
 test_upkeep_trims_the_event_log (void **state)
 {
@@ -411,28 +426,30 @@ test_upkeep_trims_the_event_log (void **state)
   store *s = open_as_monitor (path);
   box_error *err = NULL;
   int rc;
+  const int appended = STORE_EVENTS_KEPT + STORE_EVENTS_TRIM_MAX + 50;
   exec_or_fail (store_db (s), "BEGIN");
-  for (int i = 0; i < STORE_EVENTS_KEPT + 50; i++)
+  for (int i = 0; i < appended; i++)
     {
       rc = store_event_append (s, 1, "container", "create", "x", NULL, &err);
       assert_ok (rc, err);
     }
   exec_or_fail (store_db (s), "COMMIT");
   store_upkeep_if_due (s);
-  sqlite3_stmt *st = NULL;
-  assert_int_equal (
-      sqlite3_prepare_v2 (store_db (s), "SELECT count(*), min(seq) FROM events", -1, &st, NULL),
-      SQLITE_OK);
-  assert_int_equal (sqlite3_step (st), SQLITE_ROW);
-  assert_int_equal (sqlite3_column_int (st, 0), STORE_EVENTS_KEPT);
-  assert_int_equal (sqlite3_column_int (st, 1), 51);
-  sqlite3_finalize (st);
+  int count, first;
+  event_log_extent (s, &count, &first);
+  assert_int_equal (count, STORE_EVENTS_KEPT + 50);
+  assert_int_equal (first, STORE_EVENTS_TRIM_MAX + 1);
+  rc = store_event_trim (s, STORE_EVENTS_KEPT, &err);
+  assert_ok (rc, err);
+  event_log_extent (s, &count, &first);
+  assert_int_equal (count, STORE_EVENTS_KEPT);
+  assert_int_equal (first, STORE_EVENTS_TRIM_MAX + 51);
   rc = store_event_append (s, 1, "container", "create", "x", NULL, &err);
   assert_ok (rc, err);
   int64_t last = 0;
   rc = store_event_last_seq (s, &last, &err);
   assert_ok (rc, err);
-  assert_int_equal (last, STORE_EVENTS_KEPT + 51);
+  assert_int_equal (last, appended + 1);
   store_close (s);
   free (path);
   unit_remove_tree (dir);
