@@ -177,7 +177,13 @@ image_time_parse_rfc3339 (const char *text, int64_t *out_ns, box_error **err)
                    .tm_min = minute,
                    .tm_sec = second };
   time_t secs = timegm (&tm);
-  *out_ns = ((int64_t) secs - offset_seconds) * 1000000000LL + fraction_ns;
+  /* nanoseconds in an int64_t reach from 1677 to 2262; a year outside is refused, not
+   * wrapped around */
+  int64_t ns;
+  if (__builtin_mul_overflow ((int64_t) secs - offset_seconds, 1000000000LL, &ns)
+      || __builtin_add_overflow (ns, fraction_ns, out_ns))
+    return box_err (err, BOX_E_INVALID, "RFC 3339 time \"%s\" is out of range (1677 to 2262)",
+                    text);
   return 0;
 invalid:
   return box_err (err, BOX_E_INVALID, "invalid RFC 3339 time \"%s\"", text);
