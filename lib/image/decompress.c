@@ -9,13 +9,14 @@
 #include <unistd.h>
 #include <zstd.h>
 
-#ifdef BOX_HAVE_ISAL
-#include <isa-l/igzip_lib.h>
-#else
+#ifndef BOX_HAVE_ISAL
 #include <zlib.h>
 #endif
 
 #include "util/crypto-dl.h"
+#ifdef BOX_HAVE_ISAL
+#include "util/isal-dl.h"
+#endif
 #include "util/strutil.h"
 
 /* Output chunk: big enough that the consumer (libarchive, write(2)) sees few calls, small
@@ -259,6 +260,9 @@ engine_start_member (engine *e, box_error **err)
   if (e->format == DECOMPRESS_GZIP)
     {
 #ifdef BOX_HAVE_ISAL
+      const char *why = NULL;
+      if (!box_isal_load (&why))
+        return box_err (err, BOX_E_UNSUPPORTED, "decompress gzip: %s", why);
       if (!e->isal)
         {
           e->isal = malloc (sizeof *e->isal);
