@@ -5,8 +5,8 @@
 #include <stdio.h>
 
 int
-dynload_library (const char *soname, const char *const *names, void **slots, size_t n,
-                 char *error, size_t error_size)
+dynload_library (const char *soname, const char *const *names, void **slots, size_t n, char *error,
+                 size_t error_size)
 {
   void *handle = dlopen (soname, RTLD_NOW | RTLD_LOCAL);
   if (!handle)
@@ -28,4 +28,24 @@ dynload_library (const char *soname, const char *const *names, void **slots, siz
       slots[i] = symbol;
     }
   return 0;
+}
+
+bool
+dynload_once_load (dynload_once *l)
+{
+  int state = __atomic_load_n (&l->state, __ATOMIC_ACQUIRE);
+  if (state == 0)
+    {
+      pthread_mutex_lock (&l->lock);
+      if (l->state == 0)
+        __atomic_store_n (
+            &l->state,
+            dynload_library (l->soname, l->names, l->slots, l->n, l->error, sizeof l->error) == 0
+                ? 1
+                : -1,
+            __ATOMIC_RELEASE);
+      state = l->state;
+      pthread_mutex_unlock (&l->lock);
+    }
+  return state > 0;
 }
