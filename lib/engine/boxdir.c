@@ -33,6 +33,12 @@ engine_box_dir (const char *root, const char *id, char **out, box_error **err)
  * taken for this one. */
 #define SPARE_LAYOUT_PREFIX "1-"
 
+static bool
+is_spare_of_this_layout (const char *name)
+{
+  return strncmp (name, SPARE_LAYOUT_PREFIX, strlen (SPARE_LAYOUT_PREFIX)) == 0;
+}
+
 /* Renames a spare to dir; false when none is left (or the spares cannot be read). */
 static bool
 take_spare (const char *root, const char *dir)
@@ -44,7 +50,7 @@ take_spare (const char *root, const char *dir)
     return false;
   for (struct dirent *de; (de = readdir (spares));)
     {
-      if (strncmp (de->d_name, SPARE_LAYOUT_PREFIX, strlen (SPARE_LAYOUT_PREFIX)) != 0)
+      if (!is_spare_of_this_layout (de->d_name))
         continue;
       if (renameat2 (dirfd (spares), de->d_name, AT_FDCWD, dir, RENAME_NOREPLACE) == 0)
         return true;
@@ -287,7 +293,7 @@ count_spares (const char *spare_dir, int trash_fd)
     {
       char id[BOX_ID_HEX_LENGTH + 1];
       box_error *ignored = NULL;
-      if (strncmp (de->d_name, SPARE_LAYOUT_PREFIX, strlen (SPARE_LAYOUT_PREFIX)) == 0)
+      if (is_spare_of_this_layout (de->d_name))
         n++;
       else if (de->d_name[0] != '.' && random_id (id, &ignored) == 0
                && renameat2 (dirfd (spares), de->d_name, trash_fd, id, RENAME_NOREPLACE) == 0)
