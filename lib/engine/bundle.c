@@ -19,6 +19,7 @@
 #include "runtime/user.h"
 #include "util/fs.h"
 #include "image/image.h"
+#include "runtime/seccomp-profile.h"
 #include "runtime/spec.h"
 #include "util/json.h"
 #include "util/strutil.h"
@@ -214,7 +215,12 @@ engine_box_write_bundle (box_engine *eng, const box_box *box, box_error **err)
   if (rc >= 0 && engine_devices_resolve (json_object_get (host, "Devices"), &devices, &n_devices, err) < 0)
     rc = box_err_wrap (err, "start box %s", box->id);
 
+  _cleanup_free_ char *seccomp_cache = NULL;
+  if (asprintf (&seccomp_cache, "%s/" ENGINE_RUNTIME_DIR "/" SECCOMP_CACHE_DIR, eng->root) < 0)
+    rc = rc < 0 ? rc : box_err (err, BOX_E_INTERNAL, "out of memory");
+
   spec_options so = {
+    .seccomp_cache_dir = seccomp_cache,
     .cgroups_path = cgroups_path,
     .args = args_v,
     .env = env_v,

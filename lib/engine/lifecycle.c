@@ -331,11 +331,19 @@ engine_box_start (box_engine *eng, const char *ref, const box_start_options *opt
   bool attached = opts->stdout_fd >= 0 || opts->stderr_fd >= 0 || opts->exit_fd
                   || attach_fd >= 0;
 
-  _cleanup_ (box_box_freep) box_box *found = NULL;
-  if (engine_resolve_box (eng, ref, &found, err) < 0)
-    return box_err_code (err);
+  /* a full id (what `run` passes) is looked up once, under the lock; any other reference
+   * is resolved first */
   char id[BOX_ID_HEX_LENGTH + 1];
-  memcpy (id, found->id, sizeof id);
+  bool full_id = strlen (ref) == BOX_ID_HEX_LENGTH && str_is_lower_hex (ref);
+  if (full_id)
+    memcpy (id, ref, sizeof id);
+  else
+    {
+      _cleanup_ (box_box_freep) box_box *found = NULL;
+      if (engine_resolve_box (eng, ref, &found, err) < 0)
+        return box_err_code (err);
+      memcpy (id, found->id, sizeof id);
+    }
 
   int intent_fd = -1;
   if (engine_intent_lock (eng->root, id, true, &intent_fd, err) < 0)
@@ -343,6 +351,15 @@ engine_box_start (box_engine *eng, const char *ref, const box_start_options *opt
   /* under the lock: the state as it is now */
   _cleanup_ (box_box_freep) box_box *box = NULL;
   int rc = store_box_get_by_id (eng->store, id, &box, err);
+  if (rc == 0 && full_id)
+    {
+      /* no box has this id: it may still be a name or a prefix of another's */
+      engine_intent_done (eng->root, id, intent_fd);
+      _cleanup_ (box_box_freep) box_box *found = NULL;
+      if (engine_resolve_box (eng, ref, &found, err) < 0)
+        return box_err_code (err);
+      return engine_box_start (eng, found->id, opts, attach_fd, err);
+    }
   if (rc == 0)
     rc = box_err (err, BOX_E_NOT_FOUND, "No such box: %s", ref);
   if (rc >= 0 && state_is_live (box->state))

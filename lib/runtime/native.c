@@ -31,6 +31,7 @@
 #include "linux/cpus.h"
 #include "runtime/native-init.h"
 #include "runtime/seccomp-bpf.h"
+#include "runtime/seccomp-profile.h"
 #include "runtime/spec.h"
 #include "util/cleanup.h"
 #include "util/fdpass.h"
@@ -38,7 +39,6 @@
 #include "util/json.h"
 #include "util/strutil.h"
 
-#define SECCOMP_CACHE_DIR ".seccomp-cache"
 #define DEFAULT_CGROUP_PARENT "/box"
 #define ID_MAX 128
 #define CGROUP_EMPTY_TIMEOUT_MS 2000

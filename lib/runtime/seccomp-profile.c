@@ -4,14 +4,17 @@
 #include "runtime/seccomp-profile.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/utsname.h>
 #include <unistd.h>
 
 #include "linux/caps.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/json.h"
 
 /* Syscalls every box may make: the ordinary life of a process, with nothing that reaches
@@ -217,6 +220,29 @@ seccomp_profile_default (void)
       "SCMP_ARCH_AARCH64", "subArchitectures", "SCMP_ARCH_ARM", "architecture", "SCMP_ARCH_S390X",
       "subArchitectures", "SCMP_ARCH_S390", "architecture", "SCMP_ARCH_PPC64LE", "subArchitectures",
       "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC", "syscalls", syscalls);
+}
+
+/* FNV-1a (64 bits) over a string and its end (NULL is told apart from ""). */
+static uint64_t
+fnv_add (uint64_t h, const char *s)
+{
+  if (!s)
+    s = "\x01";
+  do
+    {
+      h ^= (unsigned char) *s;
+      h *= UINT64_C (1099511628211);
+    }
+  while (*s++);
+  return h;
+}
+
+static uint64_t
+fnv_add_u64 (uint64_t h, uint64_t v)
+{
+  char digits[24];
+  snprintf (digits, sizeof digits, "%llx", (unsigned long long) v);
+  return fnv_add (h, digits);
 }
 
 /* ---- translation ------------------------------------------------------------------------ */
@@ -461,5 +487,114 @@ seccomp_profile_to_oci (const json_t *profile, uint64_t caps, json_t **out, box_
   }
   json_object_set (result, "syscalls", syscalls);
   *out = TAKE_PTR (result);
+  return 0;
+}
+
+/* ---- the default profile's translation, kept as text ------------------------------------- */
+
+/* what a cache file's name covers besides its inputs: the file's layout */
+#define DEFAULT_OCI_CACHE_FORMAT "box-seccomp-oci-1"
+#define HASH_LINE 17 /* 16 hex digits and a newline */
+
+/* Every input of the translation: the default profile's data, the capabilities, the host. */
+static uint64_t
+default_oci_key (uint64_t caps, const host_facts *facts)
+{
+  uint64_t h = fnv_add (UINT64_C (14695981039346656037), DEFAULT_OCI_CACHE_FORMAT);
+  for (size_t i = 0; i < ARRAY_SIZE (default_groups); i++)
+    {
+      const profile_group *g = &default_groups[i];
+      h = fnv_add (h, g->names);
+      h = fnv_add (h, g->action);
+      h = fnv_add_u64 (h, (uint64_t) g->errno_ret);
+      h = fnv_add (h, g->include_caps);
+      h = fnv_add (h, g->exclude_caps);
+      h = fnv_add (h, g->include_arches);
+      h = fnv_add (h, g->exclude_arches);
+      h = fnv_add (h, g->min_kernel);
+      h = fnv_add_u64 (h, (uint64_t) g->arg_index);
+      h = fnv_add_u64 (h, g->arg_value);
+      h = fnv_add (h, g->arg_op);
+    }
+  h = fnv_add_u64 (h, caps);
+  h = fnv_add (h, facts->docker_arch);
+  h = fnv_add (h, facts->scmp_arch);
+  h = fnv_add_u64 (h, (uint64_t) facts->kernel_major);
+  return fnv_add_u64 (h, (uint64_t) facts->kernel_minor);
+}
+
+static uint64_t
+text_hash (const char *text, size_t len)
+{
+  uint64_t h = UINT64_C (14695981039346656037);
+  for (size_t i = 0; i < len; i++)
+    {
+      h ^= (unsigned char) text[i];
+      h *= UINT64_C (1099511628211);
+    }
+  return h;
+}
+
+/* A cache file: the text's hash on the first line, then the text. NULL when missing, torn or
+ * altered. */
+static char *
+default_oci_read (int dir_fd, const char *name)
+{
+  _cleanup_free_ char *data = NULL;
+  size_t len = 0;
+  box_error *ignored = NULL;
+  if (dir_fd < 0 || fs_read_file (dir_fd, name, &data, &len, &ignored) < 0)
+    {
+      box_error_free (ignored);
+      return NULL;
+    }
+  char expected[HASH_LINE + 1];
+  if (len <= HASH_LINE)
+    return NULL;
+  snprintf (expected, sizeof expected, "%016llx\n",
+            (unsigned long long) text_hash (data + HASH_LINE, len - HASH_LINE));
+  if (memcmp (data, expected, HASH_LINE) != 0 || data[HASH_LINE] != '{')
+    return NULL;
+  memmove (data, data + HASH_LINE, len - HASH_LINE + 1);
+  return TAKE_PTR (data);
+}
+
+int
+seccomp_profile_default_oci_text (uint64_t caps, const char *cache_dir, char **out,
+                                  box_error **err)
+{
+  host_facts facts;
+  host_facts_detect (&facts);
+  char name[64];
+  snprintf (name, sizeof name, "oci-%016llx.json",
+            (unsigned long long) default_oci_key (caps, &facts));
+  if (mkdir (cache_dir, 0700) < 0 && errno != EEXIST)
+    return box_err_errno (err, errno, "mkdir %s", cache_dir);
+  _cleanup_close_ int dir_fd = open (cache_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+  char *cached = default_oci_read (dir_fd, name);
+  if (cached)
+    {
+      *out = cached;
+      return 0;
+    }
+
+  _cleanup_json_ json_t *profile = seccomp_profile_default ();
+  _cleanup_json_ json_t *oci = NULL;
+  if (!profile)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  if (seccomp_profile_to_oci (profile, caps, &oci, err) < 0)
+    return box_err_code (err);
+  _cleanup_free_ char *text = json_dumps (oci, JSON_COMPACT);
+  _cleanup_free_ char *file = NULL;
+  if (!text
+      || asprintf (&file, "%016llx\n%s", (unsigned long long) text_hash (text, strlen (text)),
+                   text)
+             < 0)
+    return box_err (err, BOX_E_INTERNAL, "out of memory");
+  /* a cache that cannot be written costs the next box this translation again, nothing more */
+  box_error *ignored = NULL;
+  if (dir_fd < 0 || fs_write_file_replace (dir_fd, name, file, strlen (file), 0600, &ignored) < 0)
+    box_error_free (ignored);
+  *out = TAKE_PTR (text);
   return 0;
 }

@@ -525,15 +525,70 @@ spec_build (const spec_options *opts, json_t **out, box_error **err)
   return 0;
 }
 
-int
-spec_write_bundle (const spec_options *opts, const char *bundle_dir, box_error **err)
+/* Whether key is the last member of obj (jansson keeps the order members were set in). */
+static bool
+last_key_is (json_t *obj, const char *key)
 {
+  void *it = json_object_iter (obj), *next;
+  if (!it)
+    return false;
+  while ((next = json_object_iter_next (obj, it)))
+    it = next;
+  return strcmp (json_object_iter_key (it), key) == 0;
+}
+
+/* config.json's text with the default seccomp profile's translation read from the cache
+ * (seccomp_profile_default_oci_text) instead of made and written out again: the spec without
+ * it, with the cached text put in as linux.seccomp, the last member of the last member.
+ * NULL (nothing wrong) when the spec's layout is not that one: the caller builds it whole. */
+static int
+text_with_cached_seccomp (const spec_options *opts, char **out, box_error **err)
+{
+  *out = NULL;
+  spec_options without = *opts;
+  without.seccomp_mode = SPEC_SECCOMP_UNCONFINED;
   _cleanup_json_ json_t *config = NULL;
-  if (spec_build (opts, &config, err) < 0)
-    return box_err_wrap (err, "bundle %s", bundle_dir);
+  uint64_t caps = 0;
+  if (spec_build (&without, &config, err) < 0 || compute_caps (opts, &caps, err) < 0)
+    return box_err_code (err);
+  json_t *linux_obj = json_object_get (config, "linux");
+  if (!json_is_object (linux_obj) || !last_key_is (config, "linux"))
+    return 0;
+  _cleanup_free_ char *seccomp = NULL;
+  if (seccomp_profile_default_oci_text (caps, opts->seccomp_cache_dir, &seccomp, err) < 0)
+    return box_err_code (err);
   _cleanup_free_ char *text = json_dumps (config, JSON_COMPACT);
   if (!text)
     return OOM ();
+  size_t len = strlen (text);
+  if (len < 2 || strcmp (text + len - 2, "}}") != 0)
+    return 0;
+  const char *comma = json_object_size (linux_obj) ? "," : "";
+  text[len - 2] = '\0';
+  if (asprintf (out, "%s%s\"seccomp\":%s}}", text, comma, seccomp) < 0)
+    {
+      *out = NULL;
+      return OOM ();
+    }
+  return 0;
+}
+
+int
+spec_write_bundle (const spec_options *opts, const char *bundle_dir, box_error **err)
+{
+  _cleanup_free_ char *text = NULL;
+  if (opts->seccomp_cache_dir && !opts->privileged && opts->seccomp_mode == SPEC_SECCOMP_DEFAULT
+      && text_with_cached_seccomp (opts, &text, err) < 0)
+    return box_err_wrap (err, "bundle %s", bundle_dir);
+  if (!text)
+    {
+      _cleanup_json_ json_t *config = NULL;
+      if (spec_build (opts, &config, err) < 0)
+        return box_err_wrap (err, "bundle %s", bundle_dir);
+      text = json_dumps (config, JSON_COMPACT);
+      if (!text)
+        return OOM ();
+    }
   _cleanup_close_ int dirfd = open (bundle_dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
   if (dirfd < 0)
     return box_err_errno (err, errno, "open bundle %s", bundle_dir);

@@ -102,6 +102,10 @@ typedef struct spec_options {
 
   const spec_device *devices; /* host devices (--device), after the standard ones */
   size_t n_devices;
+
+  /* spec_write_bundle: where the default seccomp profile's translation is kept as text
+   * (seccomp_profile_default_oci_text); NULL: translated for every bundle */
+  const char *seccomp_cache_dir;
 } spec_options;
 
 /* config.json as a JSON object (OCI runtime spec 1.0.2). */

@@ -663,6 +663,114 @@ test_seccomp_cache (void **state)
   free (dir);
 }
 
+/* config.json with the default profile's translation from the cache is the spec spec_build
+ * makes, whether the cache is missed, hit or altered, for each capability set */
+static json_t *
+written_bundle (const spec_options *opts, const char *bundle)
+{
+  box_error *err = NULL;
+  int rc = spec_write_bundle (opts, bundle, &err);
+  assert_ok (rc, err);
+  char path[4096];
+  snprintf (path, sizeof path, "%s/config.json", bundle);
+  json_error_t jerr;
+  json_t *written = json_load_file (path, 0, &jerr);
+  if (!written)
+    fail_msg ("config.json does not parse: %s (%d:%d)", jerr.text, jerr.line, jerr.column);
+  return written;
+}
+
+static char *
+only_file_in (const char *dir)
+{
+  DIR *d = opendir (dir);
+  assert_non_null (d);
+  struct dirent *e;
+  char *found = NULL;
+  while ((e = readdir (d)))
+    if (e->d_name[0] != '.')
+      {
+        assert_null (found);
+        assert_true (asprintf (&found, "%s/%s", dir, e->d_name) > 0);
+      }
+  closedir (d);
+  assert_non_null (found);
+  return found;
+}
+
+static void
+test_bundle_with_cached_seccomp_translation (void **state)
+{
+  char *dir = unit_make_temp_dir ();
+  char cache[4096];
+  snprintf (cache, sizeof cache, "%s/cache", dir);
+  const char *const add_admin[] = { "SYS_ADMIN", NULL };
+  const char *const drop_all[] = { "ALL", NULL };
+  const spec_options cases[] = {
+    { .args = true_args, .rootfs = "r", .hostname = "h" },
+    { .args = true_args, .rootfs = "r", .cap_add = add_admin },
+    { .args = true_args, .rootfs = "r", .cap_drop = drop_all, .readonly_rootfs = true },
+  };
+  for (size_t i = 0; i < ARRAY_SIZE (cases); i++)
+    {
+      char case_cache[4200];
+      snprintf (case_cache, sizeof case_cache, "%s-%zu", cache, i);
+      spec_options opts = cases[i];
+      json_t *expected = build (&opts);
+      opts.seccomp_cache_dir = case_cache;
+      json_t *missed = written_bundle (&opts, dir);
+      assert_true (json_equal (missed, expected));
+      json_t *hit = written_bundle (&opts, dir);
+      assert_true (json_equal (hit, expected));
+
+      /* altered: not used, made anew */
+      char *file = only_file_in (case_cache);
+      FILE *f = fopen (file, "r+");
+      assert_non_null (f);
+      fseek (f, 100, SEEK_SET);
+      fputs ("\"mount\",", f);
+      fclose (f);
+      json_t *after = written_bundle (&opts, dir);
+      assert_true (json_equal (after, expected));
+      json_t *again = written_bundle (&opts, dir);
+      assert_true (json_equal (again, expected));
+      free (file);
+      json_decref (expected);
+      json_decref (missed);
+      json_decref (hit);
+      json_decref (after);
+      json_decref (again);
+    }
+
+  /* the capability sets are told apart: three translations */
+  spec_options a = cases[0], b = cases[1];
+  a.seccomp_cache_dir = b.seccomp_cache_dir = cache;
+  json_decref (written_bundle (&a, dir));
+  json_t *with_admin = written_bundle (&b, dir);
+  json_t *expected_admin = build (&cases[1]);
+  assert_true (json_equal (with_admin, expected_admin));
+  json_decref (with_admin);
+  json_decref (expected_admin);
+
+  /* privileged and unconfined boxes have no filter; their bundles touch no cache */
+  char untouched[4200];
+  snprintf (untouched, sizeof untouched, "%s/untouched", dir);
+  spec_options privileged = { .args = true_args, .rootfs = "r", .privileged = true,
+                              .seccomp_cache_dir = untouched };
+  json_t *p = written_bundle (&privileged, dir);
+  assert_null (json_object_get (json_object_get (p, "linux"), "seccomp"));
+  json_decref (p);
+  spec_options unconfined = { .args = true_args, .rootfs = "r",
+                              .seccomp_mode = SPEC_SECCOMP_UNCONFINED,
+                              .seccomp_cache_dir = untouched };
+  json_t *u = written_bundle (&unconfined, dir);
+  assert_null (json_object_get (json_object_get (u, "linux"), "seccomp"));
+  json_decref (u);
+  assert_int_equal (access (untouched, F_OK), -1);
+  unit_remove_tree (dir);
+  free (dir);
+}
+
 int
 main (void)
 {
@@ -672,6 +780,7 @@ main (void)
     cmocka_unit_test (test_build_errors),    cmocka_unit_test (test_custom_seccomp_profile),
     cmocka_unit_test (test_parse_errors),    cmocka_unit_test (test_minimal_runc_style_config),
     cmocka_unit_test (test_user_resolve),    cmocka_unit_test (test_seccomp_cache),
+    cmocka_unit_test (test_bundle_with_cached_seccomp_translation),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
