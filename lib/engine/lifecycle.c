@@ -403,6 +403,14 @@ engine_box_start (box_engine *eng, const char *ref, const box_start_options *opt
     rc = box_err_errno (err, errno, "start %s: pipe", ref);
   if (rc >= 0)
     rc = spawn_monitor (eng, box, opts, intent_fd, sync_pipe[1], exit_pipe[1], attach_fd, err);
+  if (rc >= 0)
+    {
+      /* the monitor holds the intent from here on (the same lock: its copy of the fd) and
+       * ends it once the box runs, so that its own work at the box's end need not wait for
+       * us to see its report. Should the start fail, we take the intent again to clean up. */
+      close (intent_fd);
+      intent_fd = -1;
+    }
   if (sync_pipe[1] >= 0)
     close (sync_pipe[1]);
   if (exit_pipe[1] >= 0)
@@ -416,13 +424,19 @@ engine_box_start (box_engine *eng, const char *ref, const box_start_options *opt
 
   if (rc >= 0 && str_has_prefix (report, "OK"))
     {
-      engine_intent_done (eng->root, id, intent_fd);
       if (opts->exit_fd)
         *opts->exit_fd = exit_pipe[0];
       return 0;
     }
   if (exit_pipe[0] >= 0)
     close (exit_pipe[0]);
+  if (rc >= 0 && intent_fd < 0)
+    {
+      /* the monitor failed or died: its copy of the intent goes with it */
+      box_error *relock_err = NULL;
+      if (engine_intent_lock (eng->root, id, true, &intent_fd, &relock_err) < 0)
+        box_error_free (relock_err); /* cleaned up without it, as a monitor's death is */
+    }
   if (rc >= 0 && str_has_prefix (report, "ERR "))
     {
       /* "ERR <code> <message>": the monitor cleaned up and recorded the error */
@@ -434,7 +448,7 @@ engine_box_start (box_engine *eng, const char *ref, const box_start_options *opt
       rc = box_err (err, BOX_E_INTERNAL, "start %s: the box's monitor exited before starting it",
                     ref);
       box_error *ignored = NULL;
-      engine_box_mark_dead (eng, id, "the box's monitor died while starting it", true,
+      engine_box_mark_dead (eng, id, "the box's monitor died while starting it", intent_fd >= 0,
                             &ignored);
       engine_box_release (eng->root, id, box->runtime, &ignored);
       box_error_free (ignored);

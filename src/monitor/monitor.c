@@ -974,9 +974,11 @@ main (int argc, char **argv)
         attach_add (&m.attach, fd, &m.first_attach);
       close (MONITOR_ATTACH_FD);
     }
+  /* the start's intent ends here (the engine handed it over with the start, and no longer
+   * holds it): the box's end takes it again at once, without waiting for the engine */
+  engine_intent_done (m.root, m.id, MONITOR_INTENT_FD);
   write_line (MONITOR_SYNC_FD, "OK %d\n", (int) m.box_pid);
   close (MONITOR_SYNC_FD);
-  close (MONITOR_INTENT_FD);
   /* the attached stdio the box does not use directly is ours only to forward to */
   if (!m.direct && m.stdin_fd != STDIN_FILENO)
     {
