@@ -134,7 +134,9 @@ int engine_box_config (const box_box *box, json_t **out, box_error **err);
 
 /* fds the monitor finds at fixed numbers (its stdin/stdout/stderr are the attached stdio) */
 #define MONITOR_SYNC_FD 3  /* write end: "OK <pid>\n" or "ERR <code> <message>\n" */
-#define MONITOR_INTENT_FD 4 /* the start's intent lock, held until the box runs */
+/* the start's intent lock, handed over: the monitor ends it (engine_intent_done) once the box
+ * runs, before it writes OK; on ERR or its death the engine takes the intent again */
+#define MONITOR_INTENT_FD 4
 #define MONITOR_EXIT_FD 5  /* optional write end: "EXIT <code>\n" once the exit is recorded */
 /* (6 is MONITOR_ATTACH_FD, attach-protocol.h) */
 #define MONITOR_CONFIG_FD 7 /* the box's stored config_json, to read to its end: the monitor
