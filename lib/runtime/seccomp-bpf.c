@@ -19,6 +19,7 @@
 
 #include "runtime/seccomp-tree.h"
 #include "util/cleanup.h"
+#include "util/digest.h"
 #include "util/dynload.h"
 #include "util/fs.h"
 #include "util/strutil.h"
@@ -682,17 +683,10 @@ canonical_rules (const oci_seccomp *s, canon *c, box_error **err)
   return 0;
 }
 
-/* FNV-1a, 64 bits */
 static uint64_t
 canon_hash (const canon *c)
 {
-  uint64_t h = UINT64_C (14695981039346656037);
-  for (size_t i = 0; i < c->len; i++)
-    {
-      h ^= (unsigned char) c->data[i];
-      h *= UINT64_C (1099511628211);
-    }
-  return h;
+  return digest_fnv1a (DIGEST_FNV1A_INIT, c->data, c->len);
 }
 
 static bool

@@ -14,6 +14,7 @@
 
 #include "linux/caps.h"
 #include "util/cleanup.h"
+#include "util/digest.h"
 #include "util/fs.h"
 #include "util/json.h"
 
@@ -222,19 +223,13 @@ seccomp_profile_default (void)
       "SCMP_ARCH_PPC64", "SCMP_ARCH_PPC", "syscalls", syscalls);
 }
 
-/* FNV-1a (64 bits) over a string and its end (NULL is told apart from ""). */
+/* A string and its end into an FNV-1a hash (NULL is told apart from ""). */
 static uint64_t
 fnv_add (uint64_t h, const char *s)
 {
   if (!s)
     s = "\x01";
-  do
-    {
-      h ^= (unsigned char) *s;
-      h *= UINT64_C (1099511628211);
-    }
-  while (*s++);
-  return h;
+  return digest_fnv1a (h, s, strlen (s) + 1);
 }
 
 static uint64_t
@@ -500,7 +495,7 @@ seccomp_profile_to_oci (const json_t *profile, uint64_t caps, json_t **out, box_
 static uint64_t
 default_oci_key (uint64_t caps, const host_facts *facts)
 {
-  uint64_t h = fnv_add (UINT64_C (14695981039346656037), DEFAULT_OCI_CACHE_FORMAT);
+  uint64_t h = fnv_add (DIGEST_FNV1A_INIT, DEFAULT_OCI_CACHE_FORMAT);
   for (size_t i = 0; i < ARRAY_SIZE (default_groups); i++)
     {
       const profile_group *g = &default_groups[i];
@@ -523,18 +518,6 @@ default_oci_key (uint64_t caps, const host_facts *facts)
   return fnv_add_u64 (h, (uint64_t) facts->kernel_minor);
 }
 
-static uint64_t
-text_hash (const char *text, size_t len)
-{
-  uint64_t h = UINT64_C (14695981039346656037);
-  for (size_t i = 0; i < len; i++)
-    {
-      h ^= (unsigned char) text[i];
-      h *= UINT64_C (1099511628211);
-    }
-  return h;
-}
-
 /* A cache file: the text's hash on the first line, then the text. NULL when missing, torn or
  * altered. */
 static char *
@@ -552,7 +535,7 @@ default_oci_read (int dir_fd, const char *name)
   if (len <= HASH_LINE)
     return NULL;
   snprintf (expected, sizeof expected, "%016llx\n",
-            (unsigned long long) text_hash (data + HASH_LINE, len - HASH_LINE));
+            (unsigned long long) digest_fnv1a (DIGEST_FNV1A_INIT, data + HASH_LINE, len - HASH_LINE));
   if (memcmp (data, expected, HASH_LINE) != 0 || data[HASH_LINE] != '{')
     return NULL;
   memmove (data, data + HASH_LINE, len - HASH_LINE + 1);
@@ -587,7 +570,7 @@ seccomp_profile_default_oci_text (uint64_t caps, const char *cache_dir, char **o
   _cleanup_free_ char *text = json_dumps (oci, JSON_COMPACT);
   _cleanup_free_ char *file = NULL;
   if (!text
-      || asprintf (&file, "%016llx\n%s", (unsigned long long) text_hash (text, strlen (text)),
+      || asprintf (&file, "%016llx\n%s", (unsigned long long) digest_fnv1a (DIGEST_FNV1A_INIT, text, strlen (text)),
                    text)
              < 0)
     return box_err (err, BOX_E_INTERNAL, "out of memory");

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "util/cleanup.h"
 #include "util/error.h"
@@ -31,5 +32,21 @@ DEFINE_POINTER_CLEANUP (digest_hasher, digest_hasher_free)
 /* One-shot sha256 of a buffer, as "sha256:<hex>". */
 int digest_sha256_buffer (const void *data, size_t len, char out[DIGEST_STRING_MAX],
                           box_error **err);
+
+/* FNV-1a, 64 bits: a fast hash for naming cache entries, never for what an adversary could
+ * choose. Start from DIGEST_FNV1A_INIT; pass the result on to hash more bytes after. */
+#define DIGEST_FNV1A_INIT UINT64_C (14695981039346656037)
+
+static inline uint64_t
+digest_fnv1a (uint64_t h, const void *data, size_t len)
+{
+  const unsigned char *p = data;
+  for (size_t i = 0; i < len; i++)
+    {
+      h ^= p[i];
+      h *= UINT64_C (1099511628211);
+    }
+  return h;
+}
 
 #endif
