@@ -263,9 +263,8 @@ store_box_insert (store *s, const box_box *box, box_error **err)
       sqlite3_bind_text (label_st, 1, box->id, -1, SQLITE_STATIC);
       sqlite3_bind_text (label_st, 2, box->labels[i].key, -1, SQLITE_STATIC);
       sqlite3_bind_text (label_st, 3, box->labels[i].value, -1, SQLITE_STATIC);
-      rc = sqlite3_step (label_st);
-      if (rc != SQLITE_DONE)
-        return store_error (s, err, rc, "store: write label");
+      if (store_step_done (s, label_st, "store: write label", err) < 0)
+        return box_err_code (err);
     }
   return 0;
 }
@@ -311,9 +310,8 @@ store_box_set_state (store *s, const char *id, const store_box_state_update *upd
   sqlite3_bind_int (st, 4, update->exit_code);
   sqlite3_bind_int64 (st, 5, update->started_ns);
   sqlite3_bind_int64 (st, 6, update->finished_ns);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_DONE)
-    return store_error (s, err, rc, "store: update box state");
+  if (store_step_done (s, st, "store: update box state", err) < 0)
+    return box_err_code (err);
   if (sqlite3_changes (store_db (s)) == 0)
     return box_err (err, BOX_E_NOT_FOUND, "No such box: %s", id);
   return 0;
@@ -326,9 +324,8 @@ store_box_delete (store *s, const char *id, box_error **err)
   if (store_prepare (s, "DELETE FROM boxes WHERE id = ?1", &st, err) < 0)
     return box_err_code (err);
   sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_DONE)
-    return store_error (s, err, rc, "store: delete box");
+  if (store_step_done (s, st, "store: delete box", err) < 0)
+    return box_err_code (err);
   return sqlite3_changes (store_db (s)) > 0 ? 1 : 0;
 }
 

@@ -43,9 +43,8 @@ store_event_append (store *s, int64_t time_ns, const char *type, const char *act
   sqlite3_bind_text (st, 3, action, -1, SQLITE_STATIC);
   sqlite3_bind_text (st, 4, actor_id, -1, SQLITE_STATIC);
   sqlite3_bind_text (st, 5, attributes_json ? attributes_json : "{}", -1, SQLITE_STATIC);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_DONE)
-    return store_error (s, err, rc, "store: append event");
+  if (store_step_done (s, st, "store: append event", err) < 0)
+    return box_err_code (err);
   store_events_appended (s);
   return 0;
 }
@@ -64,9 +63,8 @@ store_event_trim (store *s, int64_t keep, box_error **err)
     return box_err_code (err);
   sqlite3_bind_int64 (st, 1, keep);
   sqlite3_bind_int (st, 2, STORE_EVENTS_TRIM_MAX);
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_DONE)
-    return store_error (s, err, rc, "store: trim the event log");
+  if (store_step_done (s, st, "store: trim the event log", err) < 0)
+    return box_err_code (err);
   return 0;
 }
 

@@ -53,15 +53,6 @@ store_image_free (store_image *image)
   free (image);
 }
 
-static int
-step_done (store *s, sqlite3_stmt *st, const char *what, box_error **err)
-{
-  int rc = sqlite3_step (st);
-  if (rc != SQLITE_DONE)
-    return store_error (s, err, rc, what);
-  return 0;
-}
-
 static void
 bind_text_or_null (sqlite3_stmt *st, int col, const char *text)
 {
@@ -83,7 +74,7 @@ insert_blob_link (store *s, const char *image_id, const char *digest, box_error 
     return box_err_code (err);
   sqlite3_bind_text (st, 1, image_id, -1, SQLITE_STATIC);
   sqlite3_bind_text (st, 2, digest, -1, SQLITE_STATIC);
-  return step_done (s, st, "store: link image blob", err);
+  return store_step_done (s, st, "store: link image blob", err);
 }
 
 int
@@ -126,7 +117,7 @@ store_image_insert (store *s, const store_image *image, box_error **err)
       sqlite3_bind_text (st, 1, image->id, -1, SQLITE_STATIC);
       sqlite3_bind_text (st, 2, image->labels[i].key, -1, SQLITE_STATIC);
       sqlite3_bind_text (st, 3, image->labels[i].value, -1, SQLITE_STATIC);
-      if (step_done (s, st, "store: insert image label", err) < 0)
+      if (store_step_done (s, st, "store: insert image label", err) < 0)
         return box_err_code (err);
     }
 
@@ -145,7 +136,7 @@ store_image_insert (store *s, const store_image *image, box_error **err)
       bind_text_or_null (layer, 3, i > 0 ? image->layers[i - 1].chain_id : NULL);
       sqlite3_bind_int64 (layer, 4, l->size);
       sqlite3_bind_int64 (layer, 5, image->added_ns);
-      if (step_done (s, layer, "store: insert layer", err) < 0)
+      if (store_step_done (s, layer, "store: insert layer", err) < 0)
         return box_err_code (err);
 
       if (store_prepare (s,
@@ -160,7 +151,7 @@ store_image_insert (store *s, const store_image *image, box_error **err)
       bind_text_or_null (link, 4, l->blob_digest);
       bind_text_or_null (link, 5, l->blob_media_type);
       sqlite3_bind_int64 (link, 6, l->blob_size);
-      if (step_done (s, link, "store: link image layer", err) < 0)
+      if (store_step_done (s, link, "store: link image layer", err) < 0)
         return box_err_code (err);
       if (insert_blob_link (s, image->id, l->blob_digest, err) < 0)
         return box_err_code (err);
@@ -380,7 +371,7 @@ store_image_tag_set (store *s, const char *reference, const char *image_id, box_
   sqlite3_bind_text (st, 1, reference, -1, SQLITE_STATIC);
   sqlite3_bind_text (st, 2, image_id, -1, SQLITE_STATIC);
   sqlite3_bind_int64 (st, 3, time_now_ns ());
-  return step_done (s, st, "store: set image tag", err);
+  return store_step_done (s, st, "store: set image tag", err);
 }
 
 int
@@ -393,7 +384,7 @@ store_image_digest_set (store *s, const char *reference, const char *image_id, b
     return box_err_code (err);
   sqlite3_bind_text (st, 1, reference, -1, SQLITE_STATIC);
   sqlite3_bind_text (st, 2, image_id, -1, SQLITE_STATIC);
-  return step_done (s, st, "store: set image digest", err);
+  return store_step_done (s, st, "store: set image digest", err);
 }
 
 static int
@@ -403,7 +394,7 @@ delete_one (store *s, const char *sql, const char *param, const char *what, box_
   if (store_prepare (s, sql, &st, err) < 0)
     return box_err_code (err);
   sqlite3_bind_text (st, 1, param, -1, SQLITE_STATIC);
-  if (step_done (s, st, what, err) < 0)
+  if (store_step_done (s, st, what, err) < 0)
     return box_err_code (err);
   return sqlite3_changes (store_db (s)) > 0 ? 1 : 0;
 }

@@ -107,6 +107,15 @@ store_error (store *s, box_error **err, int rc, const char *what)
 }
 
 int
+store_step_done (store *s, sqlite3_stmt *st, const char *what, box_error **err)
+{
+  int rc = sqlite3_step (st);
+  if (rc != SQLITE_DONE)
+    return store_error (s, err, rc, what);
+  return 0;
+}
+
+int
 store_prepare (store *s, const char *sql, sqlite3_stmt **out, box_error **err)
 {
   int rc = sqlite3_prepare_v2 (s->db, sql, -1, out, NULL);

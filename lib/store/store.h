@@ -70,6 +70,9 @@ int store_error (store *s, box_error **err, int rc, const char *what);
 /* Prepares a statement; failures become box_errors naming the statement. */
 int store_prepare (store *s, const char *sql, sqlite3_stmt **out, box_error **err);
 
+/* Steps a statement that returns no rows: 0 when done, else store_error with what. */
+int store_step_done (store *s, sqlite3_stmt *st, const char *what, box_error **err);
+
 static inline void
 sqlite3_finalizep (sqlite3_stmt **st)
 {
