@@ -870,18 +870,18 @@ main (int argc, char **argv)
                 .log = { .fd = -1, .dir_fd = -1 } };
   if (strcmp (argv[2], MONITOR_SPARE_ARG) == 0)
     {
-      /* spawned ahead: the store opens while the engine creates the box */
+      /* spawned ahead: the box's network namespace is made while the engine creates the
+       * box. The store opens later, while the box's init sets up (while_init_prepares):
+       * opened here, after the namespace, the spare was often still opening it when its
+       * start came (the two take 1-2 ms, with the engine's process busy on the other CPU),
+       * and the start waited for it */
       monitor_spare_reserve_slots ();
       if (monitor_spare_prepare_net_ns (&m.prepared_net_ns_fd) < 0)
         return 1; /* stuck in the new namespace: the engine spawns a monitor instead */
       cgroup_prepare ();
-      box_error *ignored = NULL;
-      if (open_engine (&m, &ignored) < 0)
-        close_engine (&m); /* tried again once the box is known */
-      box_error_free (ignored);
       if (monitor_spare_wait (&argc, &argv) < 0 || argc < 3)
         {
-          close_engine (&m);
+          close_fd (&m.prepared_net_ns_fd);
           return 0;
         }
     }

@@ -4,7 +4,7 @@
 #define BOX_MONITOR_SPARE_H
 
 /* Holds the fd slots above stdio with /dev/null until the start fills them, so that what
- * the spare opens meanwhile (the store) gets other numbers. */
+ * the spare opens meanwhile (its network namespace) gets other numbers. */
 void monitor_spare_reserve_slots (void);
 
 /* Makes a network namespace for the box ahead (the spare stays in the host's): *out_fd, -1
