@@ -348,6 +348,27 @@ become_console_owner (const native_init_args *a, int slave)
 static const char *const v1_cgroup_controllers[]
     = { "cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio", "pids" };
 
+/* Bit i: the host mounts v1_cgroup_controllers[i]. Looked at in the host's /sys/fs/cgroup,
+ * before pivot_root: the cgroup mounts may come after it (cgroup_mounts_after_pivot). */
+static unsigned
+host_v1_cgroup_controllers (void)
+{
+  static unsigned mask;
+  static bool known;
+  if (!known)
+    {
+      for (size_t i = 0; i < sizeof v1_cgroup_controllers / sizeof v1_cgroup_controllers[0]; i++)
+        {
+          char host[64];
+          snprintf (host, sizeof host, "/sys/fs/cgroup/%s", v1_cgroup_controllers[i]);
+          if (access (host, F_OK) == 0)
+            mask |= 1u << i;
+        }
+      known = true;
+    }
+  return mask;
+}
+
 /* Waits for the parent's GO: the box's cgroups (and id maps) are in place. */
 static void
 receive_go (const native_init_args *a)
@@ -404,9 +425,7 @@ mount_cgroup (const native_init_args *a, int rootfd, const oci_mount *m, int tar
   for (size_t i = 0; i < sizeof v1_cgroup_controllers / sizeof v1_cgroup_controllers[0]; i++)
     {
       const char *c = v1_cgroup_controllers[i];
-      char host[64];
-      snprintf (host, sizeof host, "/sys/fs/cgroup/%s", c);
-      if (access (host, F_OK) < 0)
+      if (!(host_v1_cgroup_controllers () & (1u << i)))
         continue;
       if (mkdirat (dirfd, c, 0755) < 0 && errno != EEXIST)
         FAIL_ERRNO (a, "mkdir %s/%s", m->destination, c);
@@ -556,10 +575,56 @@ cgroup_mount_deferred (const native_init_args *a, size_t i)
   return true;
 }
 
+static bool
+paths_overlap (const char *a, const char *b)
+{
+  size_t la = strlen (a), lb = strlen (b);
+  while (la > 1 && a[la - 1] == '/')
+    la--;
+  while (lb > 1 && b[lb - 1] == '/')
+    lb--;
+  size_t n = la < lb ? la : lb;
+  if (strncmp (a, b, n) != 0)
+    return false;
+  /* equal, or one beneath the other ("/" is above everything) */
+  const char *longer = la < lb ? b : a;
+  return la == lb || n == 1 || longer[n] == '/';
+}
+
+/* Whether the deferred cgroup mounts can wait until after pivot_root and the masked and
+ * read-only paths: then what the init does while its cgroups are made includes those, and
+ * less is left once they are (traced: the init waited 0.3-0.4 ms for them, with the pivot,
+ * the old root's detach and 20 mounts still to do). Only where nothing else could differ:
+ * the box's /proc is a proc (the mounts find their targets through /proc/self/fd) and no
+ * masked or read-only path is at, above or beneath a cgroup mount. */
+static bool
+cgroup_mounts_after_pivot (const native_init_args *a)
+{
+  const oci_config *c = a->config;
+  bool deferred = false, proc = false;
+  for (size_t i = 0; i < c->n_mounts; i++)
+    {
+      if (str_eq (c->mounts[i].type, "proc") && strcmp (c->mounts[i].destination, "/proc") == 0)
+        proc = true;
+      if (!cgroup_mount_deferred (a, i))
+        continue;
+      deferred = true;
+      for (char **lists[] = { c->masked_paths, c->readonly_paths }, ***l = lists;
+           l < lists + 2; l++)
+        for (char **p = *l; p && *p; p++)
+          if (paths_overlap (*p, c->mounts[i].destination))
+            return false;
+    }
+  return deferred && proc;
+}
+
 static void
 setup_rootfs (const native_init_args *a, int *out_console_slave)
 {
   const oci_config *c = a->config;
+  bool cgroups_last = cgroup_mounts_after_pivot (a);
+  if (a->cgroup_mode != CGROUP_MODE_V2)
+    host_v1_cgroup_controllers ();
   if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
     FAIL_ERRNO (a, "make the mounts of the box private");
   /* a bind of the rootfs on itself: pivot_root needs a mount point */
@@ -583,7 +648,7 @@ setup_rootfs (const native_init_args *a, int *out_console_slave)
   if (dev_is_tmpfs)
     create_devices (a, rootfd);
   create_config_devices (a, rootfd);
-  for (size_t i = 0; i < c->n_mounts; i++)
+  for (size_t i = 0; i < c->n_mounts && !cgroups_last; i++)
     if (cgroup_mount_deferred (a, i))
       do_mount (a, rootfd, &c->mounts[i]);
 
@@ -603,11 +668,15 @@ setup_rootfs (const native_init_args *a, int *out_console_slave)
     FAIL_ERRNO (a, "detach the host's root");
   if (chdir ("/") < 0)
     FAIL_ERRNO (a, "chdir /");
-  close (rootfd);
 
   mask_paths (a);
   for (char **p = c->readonly_paths; p && *p; p++)
     remount_readonly (a, *p, true);
+  /* rootfd is the new root now */
+  for (size_t i = 0; i < c->n_mounts && cgroups_last; i++)
+    if (cgroup_mount_deferred (a, i))
+      do_mount (a, rootfd, &c->mounts[i]);
+  close (rootfd);
   if (c->root_readonly)
     {
       if (mount (NULL, "/", NULL, MS_REMOUNT | MS_BIND | MS_RDONLY | locked_flags ("/"), NULL) < 0)

@@ -67,6 +67,31 @@ def test_limits_are_written(box, busybox_image):
         box.run("rm", "-f", box_id)
 
 
+def test_box_sees_its_own_cgroups_read_only(box, busybox_image):
+    # /sys/fs/cgroup in the box: every hierarchy of the host, each rooted at the box's own
+    # cgroup (its limit shows at the top), and none of it writable
+    if host_mode() == "v2":
+        limit_file, expected = "memory.max", str(64 << 20)
+    else:
+        limit_file, expected = "memory/memory.limit_in_bytes", str(64 << 20)
+    script = ("ls /sys/fs/cgroup; echo limit $(cat /sys/fs/cgroup/%s); "
+              "mkdir /sys/fs/cgroup/x 2>&1; grep ' /sys/fs/cgroup' /proc/mounts" % limit_file)
+    proc = box.run("run", "--rm", "--memory", "64m", "busybox", "sh", "-c", script, check=False)
+    out = proc.stdout
+    assert f"limit {expected}" in out, out
+    assert "Read-only file system" in out, out
+    mounts = [line.split() for line in out.splitlines() if " /sys/fs/cgroup" in line]
+    assert mounts and all(m[3].startswith("ro,") for m in mounts), mounts
+    if host_mode() != "v2":
+        listed = set(out.split())
+        host = {c for c in ("cpu", "cpuacct", "cpuset", "memory", "devices", "freezer", "blkio",
+                            "pids") if (CGROUP / c).is_dir()}
+        assert host <= listed, (host, out)
+        assert {m[1].rsplit("/", 1)[1] for m in mounts if m[2] == "cgroup"} == host, mounts
+        if host_mode() == "hybrid":
+            assert "unified" in listed, out
+
+
 def test_memory_limit_oom_kill_is_reported(box, busybox_image):
     # the shell's variable grows past the limit: the kernel's OOM killer ends it
     proc = box.run("run", "--name", "hog", "--memory", "32m", "busybox", "sh", "-c",
