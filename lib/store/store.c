@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,13 +116,122 @@ store_step_done (store *s, sqlite3_stmt *st, const char *what, box_error **err)
   return 0;
 }
 
+/* Prepared statements kept for reuse, per connection: SQLite compiles each statement anew
+ * (10-20 us here), and a box's start runs the same ones several times over (its row read
+ * three times, BEGIN and COMMIT, the event insert). One table for the process, as a
+ * statement's release (store_stmt_release) knows only the statement. A statement is lent to
+ * one user at a time; a second one asking for the same SQL meanwhile gets one of its own. */
+#define STMT_CACHE_SIZE 32
+
+typedef struct cached_stmt {
+  sqlite3 *db;
+  char *sql;
+  sqlite3_stmt *st;
+  bool lent;
+  uint64_t last_used;
+} cached_stmt;
+
+static cached_stmt stmt_cache[STMT_CACHE_SIZE];
+static uint64_t stmt_cache_clock;
+static pthread_mutex_t stmt_cache_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static void
+cached_stmt_drop (cached_stmt *e)
+{
+  sqlite3_finalize (e->st);
+  free (e->sql);
+  *e = (cached_stmt){ 0 };
+}
+
+/* A cached statement of db for sql, lent to the caller; else a slot to cache it in (free,
+ * or the least recently used one not lent, emptied), marked lent with no statement yet;
+ * else NULL. */
+static sqlite3_stmt *
+stmt_cache_take (sqlite3 *db, const char *sql, cached_stmt **slot)
+{
+  *slot = NULL;
+  pthread_mutex_lock (&stmt_cache_lock);
+  cached_stmt *spare = NULL;
+  for (cached_stmt *e = stmt_cache; e < stmt_cache + STMT_CACHE_SIZE; e++)
+    {
+      if (e->lent)
+        continue;
+      if (e->st && e->db == db && strcmp (e->sql, sql) == 0)
+        {
+          e->lent = true;
+          e->last_used = ++stmt_cache_clock;
+          pthread_mutex_unlock (&stmt_cache_lock);
+          return e->st;
+        }
+      if (!spare || (spare->st && (!e->st || e->last_used < spare->last_used)))
+        spare = e;
+    }
+  if (spare)
+    {
+      if (spare->st)
+        cached_stmt_drop (spare);
+      spare->lent = true; /* nobody else takes the slot while the statement compiles */
+      *slot = spare;
+    }
+  pthread_mutex_unlock (&stmt_cache_lock);
+  return NULL;
+}
+
 int
 store_prepare (store *s, const char *sql, sqlite3_stmt **out, box_error **err)
 {
-  int rc = sqlite3_prepare_v2 (s->db, sql, -1, out, NULL);
+  cached_stmt *slot;
+  *out = stmt_cache_take (s->db, sql, &slot);
+  if (*out)
+    return 0;
+  char *copy = slot ? strdup (sql) : NULL;
+  int rc = sqlite3_prepare_v3 (s->db, sql, -1, copy ? SQLITE_PREPARE_PERSISTENT : 0, out, NULL);
+  if (slot)
+    {
+      pthread_mutex_lock (&stmt_cache_lock);
+      if (rc == SQLITE_OK && copy)
+        *slot = (cached_stmt){ .db = s->db, .sql = TAKE_PTR (copy), .st = *out, .lent = true,
+                               .last_used = ++stmt_cache_clock };
+      else
+        slot->lent = false;
+      pthread_mutex_unlock (&stmt_cache_lock);
+      free (copy);
+    }
   if (rc != SQLITE_OK)
     return store_error (s, err, rc, "store: prepare");
   return 0;
+}
+
+void
+store_stmt_release (sqlite3_stmt **st)
+{
+  if (!*st)
+    return;
+  pthread_mutex_lock (&stmt_cache_lock);
+  for (cached_stmt *e = stmt_cache; e < stmt_cache + STMT_CACHE_SIZE; e++)
+    if (e->st == *st)
+      {
+        /* reset now: a statement left mid-way holds its read transaction open */
+        sqlite3_reset (e->st);
+        sqlite3_clear_bindings (e->st);
+        e->lent = false;
+        pthread_mutex_unlock (&stmt_cache_lock);
+        *st = NULL;
+        return;
+      }
+  pthread_mutex_unlock (&stmt_cache_lock);
+  sqlite3_finalize (*st);
+  *st = NULL;
+}
+
+/* Runs one statement that returns no rows, through the cache. */
+static int
+run_cached (store *s, const char *sql, const char *what, box_error **err)
+{
+  _cleanup_stmt_ sqlite3_stmt *st = NULL;
+  if (store_prepare (s, sql, &st, err) < 0)
+    return box_err_code (err);
+  return store_step_done (s, st, what, err);
 }
 
 static int
@@ -136,13 +246,13 @@ exec_sql (store *s, const char *sql, const char *what, box_error **err)
 int
 store_begin (store *s, box_error **err)
 {
-  return exec_sql (s, "BEGIN IMMEDIATE", "store: begin transaction", err);
+  return run_cached (s, "BEGIN IMMEDIATE", "store: begin transaction", err);
 }
 
 int
 store_commit (store *s, box_error **err)
 {
-  if (exec_sql (s, "COMMIT", "store: commit", err) < 0)
+  if (run_cached (s, "COMMIT", "store: commit", err) < 0)
     return box_err_code (err);
   if (s->events_pending)
     touch_events_stamp (s);
@@ -152,8 +262,10 @@ store_commit (store *s, box_error **err)
 void
 store_rollback (store *s)
 {
+  box_error *ignored = NULL;
   if (!sqlite3_get_autocommit (s->db))
-    sqlite3_exec (s->db, "ROLLBACK", NULL, NULL, NULL);
+    run_cached (s, "ROLLBACK", "store: roll back", &ignored);
+  box_error_free (ignored);
   s->events_pending = false;
 }
 
@@ -386,7 +498,18 @@ store_close (store *s)
   if (!s)
     return;
   if (s->db)
-    sqlite3_close_v2 (s->db);
+    {
+      pthread_mutex_lock (&stmt_cache_lock);
+      for (cached_stmt *e = stmt_cache; e < stmt_cache + STMT_CACHE_SIZE; e++)
+        if (e->st && e->db == s->db)
+          {
+            if (e->lent)
+              e->st = NULL; /* its user's release finalizes it (it is no longer cached) */
+            cached_stmt_drop (e);
+          }
+      pthread_mutex_unlock (&stmt_cache_lock);
+      sqlite3_close_v2 (s->db);
+    }
   free (s->events_stamp);
   free (s);
 }

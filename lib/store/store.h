@@ -67,19 +67,17 @@ void store_tx_cleanup (store_tx *tx);
 /* Turns a SQLite result into a box_error ("<what>: <sqlite message>"). */
 int store_error (store *s, box_error **err, int rc, const char *what);
 
-/* Prepares a statement; failures become box_errors naming the statement. */
+/* Prepares a statement, or lends one prepared before for the same SQL on this connection;
+ * failures become box_errors naming the statement. Give it back with store_stmt_release
+ * (_cleanup_stmt_), never sqlite3_finalize. */
 int store_prepare (store *s, const char *sql, sqlite3_stmt **out, box_error **err);
 
 /* Steps a statement that returns no rows: 0 when done, else store_error with what. */
 int store_step_done (store *s, sqlite3_stmt *st, const char *what, box_error **err);
 
-static inline void
-sqlite3_finalizep (sqlite3_stmt **st)
-{
-  if (*st)
-    sqlite3_finalize (*st);
-}
-#define _cleanup_stmt_ _cleanup_ (sqlite3_finalizep)
+/* Gives a statement back: a lent one is reset for its next user, any other finalized. */
+void store_stmt_release (sqlite3_stmt **st);
+#define _cleanup_stmt_ _cleanup_ (store_stmt_release)
 
 /* Reads the current row into item (zeroed, and already counted in the caller's array, so
  * a failure leaves it for the array's free); < 0 with *err on failure. */

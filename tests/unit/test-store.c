@@ -456,6 +456,57 @@ test_upkeep_trims_the_event_log (void **state)
   free (dir);
 }
 
+/* Prepared statements are lent and given back (store_prepare, store_stmt_release): the same
+ * SQL gets the same statement again, reset and with its bindings cleared; while it is lent a
+ * second user gets one of its own; one left mid-way holds no read transaction once given
+ * back; one still lent when its store closes is finalized by its release alone. */
+static void
+test_statements_are_reused_reset_and_released (void **state)
+{
+  char *dir = unit_make_temp_dir (), *path = db_path_in (dir);
+  store *s = NULL;
+  box_error *err = NULL;
+  int rc = store_open (path, &s, &err);
+  assert_ok (rc, err);
+  static const char sql[] = "SELECT ?1 UNION ALL SELECT 2";
+  sqlite3_stmt *first = NULL, *again = NULL, *second = NULL;
+  assert_ok (store_prepare (s, sql, &first, &err), err);
+  sqlite3_bind_int (first, 1, 41);
+  assert_int_equal (sqlite3_step (first), SQLITE_ROW);
+  assert_int_equal (sqlite3_column_int (first, 0), 41);
+  /* lent: the same SQL meanwhile is another statement */
+  assert_ok (store_prepare (s, sql, &second, &err), err);
+  assert_ptr_not_equal (second, first);
+  store_stmt_release (&second);
+  assert_null (second);
+  /* given back mid-way: reset (no read transaction left open), bindings cleared */
+  sqlite3_stmt *kept = first;
+  store_stmt_release (&first);
+  assert_null (first);
+  assert_false (sqlite3_stmt_busy (kept));
+  /* a text copy of the SQL finds it too */
+  char *copy = strdup (sql);
+  assert_ok (store_prepare (s, copy, &again, &err), err);
+  free (copy);
+  assert_ptr_equal (again, kept);
+  assert_int_equal (sqlite3_step (again), SQLITE_ROW);
+  assert_int_equal (sqlite3_column_type (again, 0), SQLITE_NULL);
+  /* still lent at the close: its release finalizes it (ASan sees a double free or a leak) */
+  store_close (s);
+  store_stmt_release (&again);
+  assert_null (again);
+  /* and a new connection gets a statement of its own */
+  rc = store_open (path, &s, &err);
+  assert_ok (rc, err);
+  assert_ok (store_prepare (s, sql, &first, &err), err);
+  assert_int_equal (sqlite3_step (first), SQLITE_ROW);
+  store_stmt_release (&first);
+  store_close (s);
+  unit_remove_tree (dir);
+  free (path);
+  free (dir);
+}
+
 int
 main (void)
 {
@@ -469,6 +520,7 @@ main (void)
     cmocka_unit_test (test_events_stamp_is_touched_after_each_commit_with_events),
     cmocka_unit_test (test_deferred_checkpoint_restarts_the_wal),
     cmocka_unit_test (test_upkeep_trims_the_event_log),
+    cmocka_unit_test (test_statements_are_reused_reset_and_released),
   };
   return cmocka_run_group_tests (tests, NULL, NULL);
 }
