@@ -553,6 +553,17 @@ remount_readonly (const native_init_args *a, const char *path, bool recursive)
     FAIL_ERRNO (a, "remount %s read-only", path);
 }
 
+/* Whether path is base or beneath it (trailing slashes of base aside; "/" is above
+ * everything). */
+static bool
+path_at_or_beneath (const char *path, const char *base)
+{
+  size_t len = strlen (base);
+  while (len > 1 && base[len - 1] == '/')
+    len--;
+  return strncmp (path, base, len) == 0 && (path[len] == '/' || path[len] == '\0' || len == 1);
+}
+
 /* Whether mount i, a cgroup mount, comes after the others: while the box's cgroups are
  * being made (setup_before_go) it waits for them, so the init does the rest first, unless a
  * later mount goes beneath it. */
@@ -562,33 +573,10 @@ cgroup_mount_deferred (const native_init_args *a, size_t i)
   const oci_config *c = a->config;
   if (!a->setup_before_go || !str_eq (c->mounts[i].type, "cgroup"))
     return false;
-  const char *dest = c->mounts[i].destination;
-  size_t len = strlen (dest);
-  while (len > 1 && dest[len - 1] == '/')
-    len--;
   for (size_t j = i + 1; j < c->n_mounts; j++)
-    {
-      const char *later = c->mounts[j].destination;
-      if (strncmp (later, dest, len) == 0 && (later[len] == '/' || later[len] == '\0' || len == 1))
-        return false;
-    }
+    if (path_at_or_beneath (c->mounts[j].destination, c->mounts[i].destination))
+      return false;
   return true;
-}
-
-static bool
-paths_overlap (const char *a, const char *b)
-{
-  size_t la = strlen (a), lb = strlen (b);
-  while (la > 1 && a[la - 1] == '/')
-    la--;
-  while (lb > 1 && b[lb - 1] == '/')
-    lb--;
-  size_t n = la < lb ? la : lb;
-  if (strncmp (a, b, n) != 0)
-    return false;
-  /* equal, or one beneath the other ("/" is above everything) */
-  const char *longer = la < lb ? b : a;
-  return la == lb || n == 1 || longer[n] == '/';
 }
 
 /* Whether the deferred cgroup mounts can wait until after pivot_root and the masked and
@@ -612,7 +600,8 @@ cgroup_mounts_after_pivot (const native_init_args *a)
       for (char **lists[] = { c->masked_paths, c->readonly_paths }, ***l = lists;
            l < lists + 2; l++)
         for (char **p = *l; p && *p; p++)
-          if (paths_overlap (*p, c->mounts[i].destination))
+          if (path_at_or_beneath (*p, c->mounts[i].destination)
+              || path_at_or_beneath (c->mounts[i].destination, *p))
             return false;
     }
   return deferred && proc;
