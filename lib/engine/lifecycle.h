@@ -148,9 +148,8 @@ int engine_box_config (const box_box *box, json_t **out, box_error **err);
  * MONITOR_SPARE_FD. It makes the box's network namespace and waits for one message: a
  * uint32_t whose bit n says the message carries the fd for slot n, then the rest of a
  * monitor's command line (ID and options, each NUL-terminated); the fds come as SCM_RIGHTS in
- * slot order. It then runs as a
- * monitor spawned with that command line (it rewrites its own: "box-monitor ROOT ID").
- * End of file instead: nobody needs it, it exits. */
+ * slot order. It then runs as a monitor spawned with that command line (it rewrites its
+ * own: "box-monitor ROOT ID"). End of file instead: nobody needs it, it exits. */
 #define MONITOR_SPARE_FD 8
 #define MONITOR_SPARE_ARG "--spare"
 #define MONITOR_SPARE_MESSAGE_MAX 4096
