@@ -806,17 +806,54 @@ read_u64 (int dirfd, const char *file)
   return strtoull (buf, NULL, 10);
 }
 
-/* The value after "key " in a flat keyed file ("oom_kill 3\n"). */
+/* The value after "key " in a flat keyed text ("oom_kill 3\n"); 0 when it has none. */
+static uint64_t
+keyed_value (const char *text, const char *key)
+{
+  size_t klen = strlen (key);
+  for (const char *line = text; line && *line;
+       line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL)
+    if (strncmp (line, key, klen) == 0 && line[klen] == ' ')
+      return strtoull (line + klen + 1, NULL, 10);
+  return 0;
+}
+
+/* The value after "key " in a flat keyed file. */
 static uint64_t
 read_keyed (int dirfd, const char *file, const char *key)
 {
   char buf[2048];
   if (read_at (dirfd, file, buf, sizeof buf) <= 0)
     return 0;
-  size_t klen = strlen (key);
-  for (char *line = buf; line && *line; line = strchr (line, '\n') ? strchr (line, '\n') + 1 : NULL)
-    if (strncmp (line, key, klen) == 0 && line[klen] == ' ')
-      return strtoull (line + klen + 1, NULL, 10);
+  return keyed_value (buf, key);
+}
+
+/* The directory of the cgroup in the hierarchy that counts its OOM kills (v2: the unified
+ * one, v1: memory), opened into *out. */
+static int
+open_memory_cgroup (const char *path, int *out, box_error **err)
+{
+  char dir[4096];
+  if (cgroup_host_mode () == CGROUP_MODE_V2)
+    snprintf (dir, sizeof dir, CGROUP_ROOT "%s", path);
+  else
+    snprintf (dir, sizeof dir, CGROUP_ROOT "/memory%s", path);
+  *out = open (dir, O_DIRECTORY | O_CLOEXEC);
+  if (*out < 0)
+    return box_err_errno (err, errno, "open %s", dir);
+  return 0;
+}
+
+int
+cgroup_read_oom_kills (const char *path, uint64_t *out, box_error **err)
+{
+  *out = 0;
+  _cleanup_close_ int fd = -1;
+  if (open_memory_cgroup (path, &fd, err) < 0)
+    return box_err_code (err);
+  *out = read_keyed (fd, cgroup_host_mode () == CGROUP_MODE_V2 ? "memory.events"
+                                                               : "memory.oom_control",
+                     "oom_kill");
   return 0;
 }
 
@@ -824,32 +861,36 @@ int
 cgroup_read_stats (const char *path, cgroup_stats *out, box_error **err)
 {
   memset (out, 0, sizeof *out);
+  _cleanup_close_ int memory = -1;
+  if (open_memory_cgroup (path, &memory, err) < 0)
+    return box_err_code (err);
   char dir[4096];
   if (cgroup_host_mode () == CGROUP_MODE_V2)
     {
-      snprintf (dir, sizeof dir, CGROUP_ROOT "%s", path);
-      _cleanup_close_ int fd = open (dir, O_DIRECTORY | O_CLOEXEC);
-      if (fd < 0)
-        return box_err_errno (err, errno, "open %s", dir);
-      out->memory_usage_bytes = read_u64 (fd, "memory.current");
-      out->memory_limit_bytes = read_u64 (fd, "memory.max"); /* "max" parses as 0 */
-      out->cpu_usage_ns = read_keyed (fd, "cpu.stat", "usage_usec") * 1000;
-      out->pids_current = read_u64 (fd, "pids.current");
-      out->oom_kills = read_keyed (fd, "memory.events", "oom_kill");
-      out->oom_limit_hit = read_keyed (fd, "memory.events", "oom") > 0;
+      out->memory_usage_bytes = read_u64 (memory, "memory.current");
+      out->memory_limit_bytes = read_u64 (memory, "memory.max"); /* "max" parses as 0 */
+      out->cpu_usage_ns = read_keyed (memory, "cpu.stat", "usage_usec") * 1000;
+      out->pids_current = read_u64 (memory, "pids.current");
+      char events[2048];
+      if (read_at (memory, "memory.events", events, sizeof events) > 0)
+        {
+          out->oom_kills = keyed_value (events, "oom_kill");
+          out->oom_limit_hit = keyed_value (events, "oom") > 0;
+        }
       return 0;
     }
-  snprintf (dir, sizeof dir, CGROUP_ROOT "/memory%s", path);
-  _cleanup_close_ int memory = open (dir, O_DIRECTORY | O_CLOEXEC);
-  if (memory < 0)
-    return box_err_errno (err, errno, "open %s", dir);
   out->memory_usage_bytes = read_u64 (memory, "memory.usage_in_bytes");
   uint64_t limit = read_u64 (memory, "memory.limit_in_bytes");
   /* v1 reports "no limit" as a huge page-rounded number */
   out->memory_limit_bytes = limit >= (UINT64_C (1) << 62) ? 0 : limit;
-  out->oom_kills = read_keyed (memory, "memory.oom_control", "oom_kill");
-  out->oom_limit_hit = read_u64 (memory, "memory.failcnt") > 0
-                       || read_keyed (memory, "memory.oom_control", "under_oom") > 0;
+  char oom_control[2048];
+  if (read_at (memory, "memory.oom_control", oom_control, sizeof oom_control) > 0)
+    {
+      out->oom_kills = keyed_value (oom_control, "oom_kill");
+      out->oom_limit_hit = keyed_value (oom_control, "under_oom") > 0;
+    }
+  if (!out->oom_limit_hit)
+    out->oom_limit_hit = read_u64 (memory, "memory.failcnt") > 0;
   if (unified_root ())
     {
       snprintf (dir, sizeof dir, "%s%s", unified_root (), path);

@@ -806,11 +806,37 @@ write_oom_score_adj (const native_init_args *a)
 }
 
 static void
-load_seccomp (const native_init_args *a)
+load_seccomp (const native_init_args *a, const seccomp_program *program)
 {
-  int rc = seccomp_program_load (a->seccomp);
+  int rc = seccomp_program_load (program);
   if (rc < 0)
     FAIL (a, 0, -rc, "load the seccomp filter");
+}
+
+/* The program the parent sends after GO (seccomp_follows), in *out (its filter malloc'ed). */
+static void
+receive_seccomp (const native_init_args *a, seccomp_program *out)
+{
+  receive_go (a);
+  size_t size = sizeof (native_seccomp_header) + BPF_MAXINSNS * sizeof (struct sock_filter);
+  char *buf = malloc (size);
+  if (!buf)
+    FAIL (a, BOX_E_INTERNAL, ENOMEM, "receive the seccomp filter");
+  ssize_t n;
+  do
+    n = recv (a->sync_fd, buf, size, 0);
+  while (n < 0 && errno == EINTR);
+  if (n <= 0)
+    _exit (1); /* the parent is gone: it failed, and reports why */
+  native_seccomp_header header;
+  memcpy (&header, buf, sizeof header);
+  size_t filter_size = (size_t) header.length * sizeof (struct sock_filter);
+  if (header.kind != NATIVE_MSG_SECCOMP || header.length == 0 || header.length > BPF_MAXINSNS
+      || (size_t) n != sizeof header + filter_size)
+    FAIL (a, BOX_E_INTERNAL, 0, "receive the seccomp filter: a malformed message");
+  memmove (buf, buf + sizeof header, filter_size);
+  out->filter = (struct sock_filter *) buf;
+  out->length = header.length;
 }
 
 /* User, groups, capabilities, no_new_privs, seccomp: the order that keeps each step
@@ -819,12 +845,19 @@ static void
 drop_privileges (const native_init_args *a)
 {
   const oci_process *p = a->process;
+  seccomp_program received = { 0 };
+  const seccomp_program *seccomp = a->seccomp;
+  if (a->seccomp_follows)
+    {
+      receive_seccomp (a, &received);
+      seccomp = &received;
+    }
   int failed_cap = -1;
   int rc = caps_drop_bounding (p->cap_bounding, &failed_cap);
   if (rc < 0)
     FAIL (a, 0, -rc, "drop %s from the bounding set", caps_name (failed_cap));
-  if (a->seccomp && !p->no_new_privileges)
-    load_seccomp (a);
+  if (seccomp && !p->no_new_privileges)
+    load_seccomp (a, seccomp);
   if (prctl (PR_SET_KEEPCAPS, 1, 0, 0, 0) < 0)
     FAIL_ERRNO (a, "prctl PR_SET_KEEPCAPS");
   if (setgroups (p->n_additional_gids, p->additional_gids) < 0)
@@ -841,8 +874,8 @@ drop_privileges (const native_init_args *a)
           failed_cap >= 0 ? caps_name (failed_cap) : "");
   if (p->no_new_privileges && prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
     FAIL_ERRNO (a, "prctl PR_SET_NO_NEW_PRIVS");
-  if (a->seccomp && p->no_new_privileges)
-    load_seccomp (a);
+  if (seccomp && p->no_new_privileges)
+    load_seccomp (a, seccomp);
 }
 
 static void

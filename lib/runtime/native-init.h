@@ -20,6 +20,8 @@ typedef enum native_message_kind {
   NATIVE_MSG_ERROR = 'E',   /* child -> parent: setup failed (code, errno, text) */
   NATIVE_MSG_CONSOLE = 'C', /* child -> parent: the pty master, as SCM_RIGHTS */
   NATIVE_MSG_PID = 'P',     /* exec helper -> parent: the host pid of the new process */
+  NATIVE_MSG_SECCOMP = 'S', /* parent -> child, after GO: the seccomp program
+                               (native_seccomp_header, then its instructions) */
 } native_message_kind;
 
 typedef struct native_message {
@@ -30,11 +32,20 @@ typedef struct native_message {
   char text[512];
 } native_message;
 
+/* The seccomp program as one message: this header, then the instructions (length of them). */
+typedef struct native_seccomp_header {
+  char kind; /* NATIVE_MSG_SECCOMP */
+  unsigned short length;
+} native_seccomp_header;
+
 typedef struct native_init_args {
   const oci_config *config;       /* the bundle's config (mounts, paths, namespaces, ...) */
   const oci_process *process;     /* the process to run (config->process, or an exec's) */
   const char *rootfs;             /* absolute host path of the root filesystem */
-  const seccomp_program *seccomp; /* NULL: no filter */
+  const seccomp_program *seccomp; /* NULL: no filter, or one that follows (seccomp_follows) */
+  bool seccomp_follows; /* the parent sends the program after GO (NATIVE_MSG_SECCOMP): it
+                           reads it from its cache while this process sets up, which needs
+                           it only at its last step */
   int sync_fd;
   int start_fd;          /* create: the start pipe's read end, to block on until start (the init
                    also holds the write end); -1: run at once (exec) */

@@ -342,6 +342,21 @@ prefer_init_error (int sync_fd, box_error **err)
   return true;
 }
 
+/* Sends the seccomp program to the init (NATIVE_MSG_SECCOMP, one message). 0 or -1 (errno). */
+static int
+send_seccomp (int sync_fd, const seccomp_program *program)
+{
+  native_seccomp_header header = { .kind = NATIVE_MSG_SECCOMP, .length = program->length };
+  struct iovec iov[2] = { { &header, sizeof header },
+                          { program->filter, program->length * sizeof *program->filter } };
+  struct msghdr mh = { .msg_iov = iov, .msg_iovlen = 2 };
+  ssize_t n;
+  do
+    n = sendmsg (sync_fd, &mh, MSG_NOSIGNAL);
+  while (n < 0 && errno == EINTR);
+  return n < 0 ? -1 : 0;
+}
+
 /* Describes how a child that closed the sync socket without a word ended. */
 static int
 child_vanished (pid_t pid, const char *what, box_error **err)
@@ -528,10 +543,6 @@ create_box (const runtime_backend *rt, const runtime_context *ctx, const char *i
   if (stat (rootfs, &st) < 0 || !S_ISDIR (st.st_mode))
     return box_err (err, BOX_E_NOT_FOUND, "root filesystem %s is not a directory", rootfs);
 
-  _cleanup_ (seccomp_program_clearp) seccomp_program seccomp = { 0 };
-  if (load_seccomp (ctx, config, &seccomp, err) < 0)
-    return box_err_code (err);
-
   _cleanup_ (create_cleanup_run) create_cleanup cleanup = { .armed = true };
   if (resolve_cgroup_path (config, id, &cleanup.cgroup, err) < 0)
     return box_err_code (err);
@@ -630,7 +641,7 @@ create_box (const runtime_backend *rt, const runtime_context *ctx, const char *i
     .config = config,
     .process = &config->process,
     .rootfs = rootfs,
-    .seccomp = config->seccomp ? &seccomp : NULL,
+    .seccomp_follows = config->seccomp != NULL,
     .sync_fd = sync_child,
     .start_fd = run_now ? -1 : start_fd,
     .stdio = { stdio ? stdio->stdin_fd : -1, stdio ? stdio->stdout_fd : -1,
@@ -708,6 +719,23 @@ create_box (const runtime_backend *rt, const runtime_context *ctx, const char *i
       if (prefer_init_error (sync_parent, err))
         return box_err_wrap (err, "create box %s", id);
       return child_vanished (pid, "create", err);
+    }
+  /* the filter, which the init applies last: read (from the cache, or compiled) while it
+   * sets up, off the start's path */
+  if (config->seccomp)
+    {
+      _cleanup_ (seccomp_program_clearp) seccomp_program seccomp = { 0 };
+      if (load_seccomp (ctx, config, &seccomp, err) < 0)
+        {
+          prefer_init_error (sync_parent, err);
+          return box_err_wrap (err, "create box %s", id);
+        }
+      if (send_seccomp (sync_parent, &seccomp) < 0)
+        {
+          if (prefer_init_error (sync_parent, err))
+            return box_err_wrap (err, "create box %s", id);
+          return child_vanished (pid, "create", err);
+        }
     }
   if (ctx->while_init_prepares)
     ctx->while_init_prepares (ctx->while_init_prepares_arg, pid);
@@ -905,22 +933,33 @@ native_delete (const runtime_backend *rt, const runtime_context *ctx, const char
 
 static int
 native_stats (const runtime_backend *rt, const runtime_context *ctx, const char *id,
-              runtime_stats *out, box_error **err)
+              runtime_stats_scope scope, runtime_stats *out, box_error **err)
 {
+  memset (out, 0, sizeof *out);
   char path[PATH_MAX];
   native_state state;
   if (load_box (ctx, id, path, sizeof path, &state, err) < 0)
     return box_err_code (err);
-  cgroup_stats stats;
-  int rc = cgroup_read_stats (state.cgroup, &stats, err);
-  if (rc == 0)
-    *out = (runtime_stats){
-      .memory_usage_bytes = stats.memory_usage_bytes,
-      .memory_limit_bytes = stats.memory_limit_bytes,
-      .cpu_usage_ns = stats.cpu_usage_ns,
-      .pids_current = stats.pids_current,
-      .oom_killed = stats.oom_kills > 0,
-    };
+  int rc;
+  if (scope == RUNTIME_STATS_OOM_ONLY)
+    {
+      uint64_t oom_kills = 0;
+      rc = cgroup_read_oom_kills (state.cgroup, &oom_kills, err);
+      out->oom_killed = oom_kills > 0;
+    }
+  else
+    {
+      cgroup_stats stats;
+      rc = cgroup_read_stats (state.cgroup, &stats, err);
+      if (rc == 0)
+        *out = (runtime_stats){
+          .memory_usage_bytes = stats.memory_usage_bytes,
+          .memory_limit_bytes = stats.memory_limit_bytes,
+          .cpu_usage_ns = stats.cpu_usage_ns,
+          .pids_current = stats.pids_current,
+          .oom_killed = stats.oom_kills > 0,
+        };
+    }
   native_state_clear (&state);
   return rc;
 }

@@ -602,7 +602,7 @@ runtime_bundle (const runtime_backend *rt, const runtime_context *ctx, const cha
 
 static int
 oci_stats (const runtime_backend *rt, const runtime_context *ctx, const char *id,
-           runtime_stats *out, box_error **err)
+           runtime_stats_scope scope, runtime_stats *out, box_error **err)
 {
   memset (out, 0, sizeof *out);
   /* with an absolute linux.cgroupsPath (the engine always sets one), the cgroup is known and
@@ -614,6 +614,14 @@ oci_stats (const runtime_backend *rt, const runtime_context *ctx, const char *id
   _cleanup_ (oci_config_freep) oci_config *config = NULL;
   if (spec_load_bundle (bundle, &config, err) < 0)
     return box_err_code (err);
+  if (config->cgroups_path && config->cgroups_path[0] == '/' && scope == RUNTIME_STATS_OOM_ONLY)
+    {
+      uint64_t oom_kills = 0;
+      if (cgroup_read_oom_kills (config->cgroups_path, &oom_kills, err) < 0)
+        return box_err_code (err);
+      out->oom_killed = oom_kills > 0;
+      return 0;
+    }
   if (config->cgroups_path && config->cgroups_path[0] == '/')
     {
       cgroup_stats stats;

@@ -67,6 +67,13 @@ typedef struct runtime_stats {
   bool oom_killed; /* the box's cgroup saw an OOM kill */
 } runtime_stats;
 
+/* What a stats call reads: all of runtime_stats, or only oom_killed (what a box's end records:
+ * one cgroup file instead of up to eight). */
+typedef enum runtime_stats_scope {
+  RUNTIME_STATS_ALL,
+  RUNTIME_STATS_OOM_ONLY,
+} runtime_stats_scope;
+
 typedef struct runtime_backend runtime_backend;
 struct runtime_backend {
   const char *name;
@@ -102,8 +109,9 @@ struct runtime_backend {
   int (*exec) (const runtime_backend *rt, const runtime_context *ctx, const char *id,
                const char *process_json, const runtime_stdio *stdio, pid_t *out_pid,
                int *out_console_fd, box_error **err);
+  /* Fills *out (what scope names; the rest zero) from the box's cgroups, running or exited. */
   int (*stats) (const runtime_backend *rt, const runtime_context *ctx, const char *id,
-                runtime_stats *out, box_error **err);
+                runtime_stats_scope scope, runtime_stats *out, box_error **err);
 };
 
 /* The backend with that name ("native", "runc", "crun", "runsc", "oci:<path-to-binary>"),

@@ -830,7 +830,9 @@ end_box (monitor *m, engine_exit *exit_info, int *trash_fd)
   /* while the rootfs goes: whether the box died of OOM, before its cgroups go */
   runtime_stats stats = { 0 };
   if (m->rt.backend->stats
-      && m->rt.backend->stats (m->rt.backend, &m->rt.ctx, m->id, &stats, &err) == 0)
+      && m->rt.backend->stats (m->rt.backend, &m->rt.ctx, m->id, RUNTIME_STATS_OOM_ONLY, &stats,
+                               &err)
+             == 0)
     exit_info->oom_killed = stats.oom_killed;
   box_error_freep (&err);
   box_release releasing = { .m = m };

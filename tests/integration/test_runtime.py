@@ -188,12 +188,14 @@ def test_memory_limit_oom_kill_detected(rt):
     assert "survived" not in proc.stdout
     assert stats is not None and stats["memory_limit"] == 32 << 20
     assert stats["oom_killed"] is True
+    assert stats["oom_killed_alone"] is True  # the scope a box's end reads
 
 
 def test_no_oom_without_pressure(native):
     proc, stats = native.run("--memory", str(64 << 20), cmd=["true"])
     assert proc.returncode == 0
     assert stats["oom_killed"] is False
+    assert stats["oom_killed_alone"] is False
 
 
 def test_pids_limit(rt):

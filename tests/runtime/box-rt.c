@@ -268,14 +268,17 @@ run_command (int argc, char **argv)
     return 99;
   if (stats_out)
     {
-      runtime_stats stats;
-      if (rt->stats (rt, &ctx, id, &stats, &err) < 0)
+      runtime_stats stats, oom_only;
+      if (rt->stats (rt, &ctx, id, RUNTIME_STATS_ALL, &stats, &err) < 0
+          || rt->stats (rt, &ctx, id, RUNTIME_STATS_OOM_ONLY, &oom_only, &err) < 0)
         return die (err, "stats");
       FILE *f = fopen (stats_out, "w");
       if (f)
         {
-          fprintf (f, "{\"oom_killed\": %s, \"memory_limit\": %llu, \"pids\": %llu}\n",
-                   stats.oom_killed ? "true" : "false",
+          fprintf (f,
+                   "{\"oom_killed\": %s, \"oom_killed_alone\": %s, \"memory_limit\": %llu, "
+                   "\"pids\": %llu}\n",
+                   stats.oom_killed ? "true" : "false", oom_only.oom_killed ? "true" : "false",
                    (unsigned long long) stats.memory_limit_bytes,
                    (unsigned long long) stats.pids_current);
           fclose (f);
@@ -351,7 +354,7 @@ lifecycle_command (int argc, char **argv)
   box_error_free (err);
   err = NULL;
   runtime_stats stats;
-  if (rt->stats (rt, &ctx, id, &stats, &err) < 0)
+  if (rt->stats (rt, &ctx, id, RUNTIME_STATS_ALL, &stats, &err) < 0)
     return die (err, "stats");
   CHECK (stats.pids_current >= 1, "pids.current %llu", (unsigned long long) stats.pids_current);
   if (rt->kill (rt, &ctx, id, SIGKILL, false, &err) < 0)
