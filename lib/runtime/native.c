@@ -940,26 +940,7 @@ native_stats (const runtime_backend *rt, const runtime_context *ctx, const char 
   native_state state;
   if (load_box (ctx, id, path, sizeof path, &state, err) < 0)
     return box_err_code (err);
-  int rc;
-  if (scope == RUNTIME_STATS_OOM_ONLY)
-    {
-      uint64_t oom_kills = 0;
-      rc = cgroup_read_oom_kills (state.cgroup, &oom_kills, err);
-      out->oom_killed = oom_kills > 0;
-    }
-  else
-    {
-      cgroup_stats stats;
-      rc = cgroup_read_stats (state.cgroup, &stats, err);
-      if (rc == 0)
-        *out = (runtime_stats){
-          .memory_usage_bytes = stats.memory_usage_bytes,
-          .memory_limit_bytes = stats.memory_limit_bytes,
-          .cpu_usage_ns = stats.cpu_usage_ns,
-          .pids_current = stats.pids_current,
-          .oom_killed = stats.oom_kills > 0,
-        };
-    }
+  int rc = runtime_stats_from_cgroup (state.cgroup, scope, out, err);
   native_state_clear (&state);
   return rc;
 }

@@ -19,7 +19,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "linux/cgroup.h"
 #include "runtime/spec.h"
 #include "util/cleanup.h"
 #include "util/fdpass.h"
@@ -614,28 +613,8 @@ oci_stats (const runtime_backend *rt, const runtime_context *ctx, const char *id
   _cleanup_ (oci_config_freep) oci_config *config = NULL;
   if (spec_load_bundle (bundle, &config, err) < 0)
     return box_err_code (err);
-  if (config->cgroups_path && config->cgroups_path[0] == '/' && scope == RUNTIME_STATS_OOM_ONLY)
-    {
-      uint64_t oom_kills = 0;
-      if (cgroup_read_oom_kills (config->cgroups_path, &oom_kills, err) < 0)
-        return box_err_code (err);
-      out->oom_killed = oom_kills > 0;
-      return 0;
-    }
   if (config->cgroups_path && config->cgroups_path[0] == '/')
-    {
-      cgroup_stats stats;
-      if (cgroup_read_stats (config->cgroups_path, &stats, err) < 0)
-        return box_err_code (err);
-      *out = (runtime_stats){
-        .memory_usage_bytes = stats.memory_usage_bytes,
-        .memory_limit_bytes = stats.memory_limit_bytes,
-        .cpu_usage_ns = stats.cpu_usage_ns,
-        .pids_current = stats.pids_current,
-        .oom_killed = stats.oom_kills > 0,
-      };
-      return 0;
-    }
+    return runtime_stats_from_cgroup (config->cgroups_path, scope, out, err);
   /* a cgroup placed relative to the runtime's own: only the runtime knows it, and answers
      only while the box runs */
   const char *args[] = { "events", "--stats", id, NULL };

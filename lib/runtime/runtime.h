@@ -109,10 +109,16 @@ struct runtime_backend {
   int (*exec) (const runtime_backend *rt, const runtime_context *ctx, const char *id,
                const char *process_json, const runtime_stdio *stdio, pid_t *out_pid,
                int *out_console_fd, box_error **err);
-  /* Fills *out (what scope names; the rest zero) from the box's cgroups, running or exited. */
+  /* Fills *out, at least what scope names (the rest zero), from the box's cgroups, running or
+   * exited. */
   int (*stats) (const runtime_backend *rt, const runtime_context *ctx, const char *id,
                 runtime_stats_scope scope, runtime_stats *out, box_error **err);
 };
+
+/* What a backend's stats reads from the box's cgroup at cgroup_path (absolute, "/box/<id>"):
+ * *out as scope names, the rest zero. */
+int runtime_stats_from_cgroup (const char *cgroup_path, runtime_stats_scope scope, runtime_stats *out,
+                               box_error **err);
 
 /* The backend with that name ("native", "runc", "crun", "runsc", "oci:<path-to-binary>"),
  * or NULL when unknown (or the binary is not installed). NULL or "" name the default,
