@@ -306,6 +306,30 @@ def test_seccomp_blocks_what_dockers_profile_blocks(box, runtime, img):
     assert "Seccomp:\t0" in proc.stdout
 
 
+def test_seccomp_profile_that_cannot_be_compiled_fails_the_start_cleanly(box, img, tmp_path):
+    # native: the monitor reads the program while the box's init sets up, so the failure comes
+    # after the init exists; it must go with its cgroups and the rootfs mount
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps({"defaultAction": "SCMP_ACT_ALLOW",
+                                   "architectures": ["SCMP_ARCH_NOPE"],
+                                   "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}))
+    box_id = box.run("create", "--runtime", "native", "--security-opt", f"seccomp={profile}",
+                     img, "true").stdout.strip()
+    proc = box.run("start", box_id, check=False)
+    assert proc.returncode == 125, proc.stderr
+    assert "seccomp" in proc.stderr and "SCMP_ARCH_NOPE" in proc.stderr, proc.stderr
+    assert box.json("inspect", box_id)[0]["State"]["Running"] is False
+    # nothing of the start is left before the box is removed: no init, cgroup or mount
+    cgroups = subprocess.run(["find", "/sys/fs/cgroup", "-maxdepth", "5", "-name", f"*{box_id[:12]}*"],
+                             capture_output=True, text=True).stdout.split()
+    assert cgroups == []
+    with open("/proc/self/mountinfo") as f:
+        assert [l for l in f if box_id in l] == []
+    assert not (box.root / "runtime" / f"{box_id}.json").exists()
+    box.run("rm", box_id)
+    assert leaks(box, box_id) == []
+
+
 def test_no_new_privileges(box, runtime, img):
     out = run(box, runtime, "--rm", "--security-opt", "no-new-privileges", img,
               "cat", "/proc/self/status").stdout
