@@ -35,6 +35,10 @@ int cli_report (box_error *err);
 /* Prints "box: <formatted>" and returns CLI_EXIT_ENGINE_ERROR (bad usage, like docker). */
 int cli_usage_error (const char *verb, const char *fmt, ...) __attribute__ ((format (printf, 2, 3)));
 
+/* Checks one --filter argument of verb: KEY=VALUE with a KEY among keys (NULL-terminated).
+ * Returns 0, or prints docker's "invalid filter" and returns the usage error's status. */
+int cli_check_filter (const char *verb, const char *filter, const char *const *keys);
+
 /* True when argv holds -h/--help before any "--"; the verb then prints its usage. For verbs
  * whose arguments end in a command (run, create), only a --help before the first non-option
  * counts: "-h" is their --hostname, and the command's own words are not ours. */
@@ -59,6 +63,9 @@ const char *cli_short_id (const char *id, char buf[13]);
 
 /* "3 seconds ago", "2 hours ago": docker's relative times for ps. */
 void cli_format_ago (int64_t ns, char *buf, size_t size);
+
+/* Docker's absolute times for ps and images: "2026-11-23 11:25:21 +0000 UTC". */
+void cli_format_time (int64_t ns, char *buf, size_t size);
 
 /* Docker's sizes: decimal units, three significant digits ("4.26MB", "512B"). */
 void cli_format_size (int64_t bytes, char *buf, size_t size);

@@ -17,12 +17,16 @@ typedef struct events_print {
   bool json;
 } events_print;
 
+/* The filters events knows, in the order matches tests them. */
+static const char *const filter_keys[] = { "type", "event", "container", "box", "image", "label",
+                                           NULL };
+
 /* docker's filter semantics: values of the same key are ORed, different keys ANDed. */
 static bool
 matches (const events_print *p, const box_event *e, json_t *attributes)
 {
-  static const char *const keys[] = { "type", "event", "container", "box", "image", "label" };
-  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+  const char *const *keys = filter_keys;
+  for (size_t k = 0; keys[k]; k++)
     {
       bool seen = false, any = false;
       size_t key_len = strlen (keys[k]);
@@ -125,21 +129,26 @@ run_events (cli_context *ctx, int argc, char **argv)
   };
   box_events_options opts = BOX_EVENTS_OPTIONS_INIT;
   events_print p = { 0 };
-  int c;
+  int c, bad;
+  const char *since_arg = NULL, *until_arg = NULL;
   while ((c = getopt_long (argc, argv, "f:", options, NULL)) != -1)
     switch (c)
       {
       case 's':
         if (cli_parse_time (optarg, &opts.since_ns) < 0)
           return cli_usage_error ("events", "invalid --since: %s", optarg);
+        since_arg = optarg;
         break;
       case 'u':
         if (cli_parse_time (optarg, &opts.until_ns) < 0)
           return cli_usage_error ("events", "invalid --until: %s", optarg);
+        until_arg = optarg;
         break;
       case 'f':
-        if (!strchr (optarg, '=') || p.n_filters == MAX_FILTERS)
-          return cli_usage_error ("events", "invalid --filter %s (KEY=VALUE)", optarg);
+        if (p.n_filters == MAX_FILTERS)
+          return cli_usage_error ("events", "too many filters (at most %d)", MAX_FILTERS);
+        if ((bad = cli_check_filter ("events", optarg, filter_keys)) != 0)
+          return bad;
         p.filters[p.n_filters++] = optarg;
         break;
       case 'F':
@@ -152,6 +161,8 @@ run_events (cli_context *ctx, int argc, char **argv)
       }
   if (optind < argc)
     return cli_usage_error ("events", "takes no arguments");
+  if (opts.since_ns && opts.until_ns && opts.since_ns > opts.until_ns)
+    return cli_usage_error ("events", "--since %s is after --until %s", since_arg, until_arg);
   /* docker: without --until, or until a time still to come, the stream goes on (from now
      on without --since: the library's default for a follow) */
   opts.follow = opts.until_ns == 0 || opts.until_ns > cli_now_ns ();

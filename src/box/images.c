@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "table.h"
 
 /* "docker.io/x" style names never reach here: the library returns familiar forms. Splits
  * "name:tag" at the last ':' after the last '/'. */
@@ -58,10 +59,7 @@ print_json_lines (box_image **images, size_t n, int id_width, bool no_trunc)
       snprintf (id, sizeof id, "%.*s", id_width, no_trunc ? image->id : strchr (image->id, ':') + 1);
       cli_format_ago (image->created_ns, since, sizeof since);
       cli_format_size (image->size, size, sizeof size);
-      time_t secs = (time_t) (image->created_ns / 1000000000LL);
-      struct tm tm;
-      gmtime_r (&secs, &tm);
-      strftime (created_at, sizeof created_at, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
+      cli_format_time (image->created_ns, created_at, sizeof created_at);
       size_t rows = image->n_repo_tags ? image->n_repo_tags : 1;
       for (size_t r = 0; r < rows; r++)
         {
@@ -175,17 +173,13 @@ run_images (cli_context *ctx, int argc, char **argv)
     }
   else
     {
-      /* docker's tabwriter layout: each column as wide as its widest cell, three spaces
-       * apart */
-      enum { COLUMNS = 6 };
-      size_t n_rows = 1, cap = 16;
-      char *(*rows)[COLUMNS] = calloc (cap, sizeof *rows);
-      if (!rows)
-        goto out_free;
-      const char *headers[COLUMNS]
+      cli_table table;
+      /* the DIGEST column only with --digests */
+      const char *headers_with_digest[]
           = { "REPOSITORY", "TAG", "DIGEST", "IMAGE ID", "CREATED", "SIZE" };
-      for (int k = 0; k < COLUMNS; k++)
-        rows[0][k] = strdup (headers[k]);
+      const char *headers[] = { "REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE" };
+      if (cli_table_init (&table, digests ? 6 : 5, digests ? headers_with_digest : headers) < 0)
+        goto out_free;
       for (size_t i = 0; i < n; i++)
         {
           const box_image *image = images[i];
@@ -200,41 +194,13 @@ run_images (cli_context *ctx, int argc, char **argv)
               char repo[512];
               const char *tag, *digest;
               image_row_names (image, r, repo, sizeof repo, &tag, &digest);
-              if (n_rows == cap)
-                {
-                  char *(*bigger)[COLUMNS] = realloc (rows, 2 * cap * sizeof *rows);
-                  if (!bigger)
-                    break;
-                  rows = bigger;
-                  cap *= 2;
-                }
-              const char *cells[COLUMNS] = { repo, tag, digest, id, created, size };
-              for (int k = 0; k < COLUMNS; k++)
-                rows[n_rows][k] = strdup (cells[k]);
-              n_rows++;
+              const char *with_digest[] = { repo, tag, digest, id, created, size };
+              const char *without_digest[] = { repo, tag, id, created, size };
+              cli_table_add (&table, digests ? with_digest : without_digest);
             }
         }
-      size_t widths[COLUMNS] = { 0 };
-      for (size_t r = 0; r < n_rows; r++)
-        for (int k = 0; k < COLUMNS; k++)
-          if (rows[r][k] && strlen (rows[r][k]) > widths[k])
-            widths[k] = strlen (rows[r][k]);
-      for (size_t r = 0; r < n_rows; r++)
-        {
-          for (int k = 0; k < COLUMNS; k++)
-            {
-              if (k == 2 && !digests)
-                continue;
-              const char *cell = rows[r][k] ? rows[r][k] : "";
-              if (k == COLUMNS - 1)
-                printf ("%s\n", cell);
-              else
-                printf ("%-*s   ", (int) widths[k], cell);
-            }
-          for (int k = 0; k < COLUMNS; k++)
-            free (rows[r][k]);
-        }
-      free (rows);
+      cli_table_print (&table);
+      cli_table_free (&table);
     }
   status = 0;
 out_free:

@@ -57,6 +57,24 @@ cli_usage_error (const char *verb, const char *fmt, ...)
   return CLI_EXIT_ENGINE_ERROR;
 }
 
+int
+cli_check_filter (const char *verb, const char *filter, const char *const *keys)
+{
+  const char *eq = strchr (filter, '=');
+  if (!eq)
+    return cli_usage_error (verb, "invalid filter '%s' (KEY=VALUE)", filter);
+  char known[256] = "";
+  for (size_t i = 0; keys[i]; i++)
+    {
+      if (strlen (keys[i]) == (size_t) (eq - filter) && strncmp (filter, keys[i], eq - filter) == 0)
+        return 0;
+      size_t used = strlen (known);
+      snprintf (known + used, sizeof known - used, "%s%s", i ? ", " : "", keys[i]);
+    }
+  return cli_usage_error (verb, "invalid filter '%.*s' (known: %s)", (int) (eq - filter), filter,
+                          known);
+}
+
 bool
 cli_wants_help (const cli_verb *verb, int argc, char **argv)
 {
@@ -103,6 +121,15 @@ cli_format_ago (int64_t ns, char *buf, size_t size)
   else
     snprintf (buf, size, "%lld day%s ago", (long long) (seconds / 86400),
               seconds < 2 * 86400 ? "" : "s");
+}
+
+void
+cli_format_time (int64_t ns, char *buf, size_t size)
+{
+  time_t secs = (time_t) (ns / 1000000000LL);
+  struct tm tm;
+  gmtime_r (&secs, &tm);
+  strftime (buf, size, "%Y-%m-%d %H:%M:%S +0000 UTC", &tm);
 }
 
 void

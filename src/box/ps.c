@@ -1,10 +1,13 @@
 /* box ps: lists boxes, with docker's filters and formats. */
+#include <errno.h>
 #include <getopt.h>
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cli.h"
+#include "table.h"
 
 #define MAX_FILTERS 32
 
@@ -78,12 +81,20 @@ label_matches (const box_box *b, const char *want)
   return false;
 }
 
+/* The filters ps knows, in the order filters_match tests them. */
+static const char *const filter_keys[] = { "id", "name", "label", "status", "ancestor", "exited",
+                                           NULL };
+
+/* docker's states: a status filter naming anything else is an error, as in docker */
+static const char *const docker_states[] = { "created", "restarting", "running", "removing",
+                                             "paused",  "exited",     "dead",    NULL };
+
 /* docker: values of one key are ORed, different keys ANDed. */
 static bool
 filters_match (const box_box *b, const char *const *filters, size_t n)
 {
-  static const char *const keys[] = { "id", "name", "label", "status", "ancestor", "exited" };
-  for (size_t k = 0; k < sizeof keys / sizeof keys[0]; k++)
+  const char *const *keys = filter_keys;
+  for (size_t k = 0; keys[k]; k++)
     {
       size_t key_len = strlen (keys[k]);
       bool seen = false, any = false;
@@ -138,22 +149,49 @@ filters_name_state (const char *const *filters, size_t n)
   return false;
 }
 
+/* The values docker checks: a state name for status, a number for exited. */
+static int
+check_filter_value (const char *filter)
+{
+  const char *v = strchr (filter, '=') + 1;
+  if (strncmp (filter, "status=", 7) == 0)
+    {
+      for (size_t i = 0; docker_states[i]; i++)
+        if (strcmp (v, docker_states[i]) == 0)
+          return 0;
+      return cli_usage_error ("ps", "invalid filter 'status=%s' (a state: created, restarting, "
+                                    "running, removing, paused, exited, dead)",
+                              v);
+    }
+  if (strncmp (filter, "exited=", 7) == 0)
+    {
+      char *end;
+      errno = 0;
+      long code = strtol (v, &end, 10);
+      if (!*v || *end || errno || code < INT_MIN || code > INT_MAX)
+        return cli_usage_error ("ps", "invalid filter 'exited=%s' (an exit code)", v);
+    }
+  return 0;
+}
+
 static json_t *
 box_row_json (const box_box *b, bool no_trunc)
 {
-  char command[1024], status[96], short_id[13], created[48];
+  char command[1024], status[96], short_id[13], created_at[64], running_for[48];
   format_command (b->config_json, command, sizeof command, !no_trunc);
   format_status (b, status, sizeof status);
-  cli_format_ago (b->created_ns, created, sizeof created);
+  cli_format_time (b->created_ns, created_at, sizeof created_at);
+  cli_format_ago (b->created_ns, running_for, sizeof running_for);
   json_t *labels = json_object ();
   for (size_t i = 0; i < b->n_labels; i++)
     json_object_set_new (labels, b->labels[i].key, json_string (b->labels[i].value));
   char quoted[1100];
   snprintf (quoted, sizeof quoted, "\"%s\"", command);
-  return json_pack ("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "ID",
+  return json_pack ("{s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:s,s:o}", "ID",
                     no_trunc ? b->id : cli_short_id (b->id, short_id), "Names", b->name, "Image",
                     b->image, "Command", quoted, "State", box_state_name (b->state), "Status",
-                    status, "CreatedAt", created, "Labels", labels);
+                    status, "CreatedAt", created_at, "RunningFor", running_for, "Labels",
+                    labels);
 }
 
 static int
@@ -170,7 +208,7 @@ run_ps (cli_context *ctx, int argc, char **argv)
   bool all = false, quiet = false, no_trunc = false, as_json = false;
   const char *filters[MAX_FILTERS];
   size_t n_filters = 0;
-  int c;
+  int c, bad;
   while ((c = getopt_long (argc, argv, "aqf:", options, NULL)) != -1)
     {
       switch (c)
@@ -185,8 +223,11 @@ run_ps (cli_context *ctx, int argc, char **argv)
           no_trunc = true;
           break;
         case 'f':
-          if (!strchr (optarg, '=') || n_filters == MAX_FILTERS)
-            return cli_usage_error ("ps", "invalid --filter %s (KEY=VALUE)", optarg);
+          if (n_filters == MAX_FILTERS)
+            return cli_usage_error ("ps", "too many filters (at most %d)", MAX_FILTERS);
+          if ((bad = cli_check_filter ("ps", optarg, filter_keys)) != 0
+              || (bad = check_filter_value (optarg)) != 0)
+            return bad;
           filters[n_filters++] = optarg;
           break;
         case 'F':
@@ -212,9 +253,15 @@ run_ps (cli_context *ctx, int argc, char **argv)
   if (box_box_list (eng, &boxes, &n, &err) < 0)
     return cli_report (err);
 
-  if (!quiet && !as_json)
-    printf ("%-*s   %-20s %-22s %-26s %s\n", no_trunc ? 64 : 12, "BOX ID", "IMAGE", "COMMAND",
-            "STATUS", "NAMES");
+  cli_table table = { 0 };
+  static const char *const headers[] = { "BOX ID", "IMAGE", "COMMAND", "CREATED", "STATUS",
+                                         "NAMES" };
+  bool as_table = !quiet && !as_json;
+  if (as_table && cli_table_init (&table, 6, headers) < 0)
+    {
+      box_box_list_free (boxes, n);
+      return cli_usage_error ("ps", "out of memory");
+    }
   for (size_t i = 0; i < n; i++)
     {
       const box_box *b = boxes[i];
@@ -238,13 +285,18 @@ run_ps (cli_context *ctx, int argc, char **argv)
           json_decref (row);
           continue;
         }
-      char command[256], status[96];
+      char command[256], status[96], created[48], quoted[260];
       format_command (b->config_json, command, sizeof command, !no_trunc);
       format_status (b, status, sizeof status);
-      char quoted[260];
+      cli_format_ago (b->created_ns, created, sizeof created);
       snprintf (quoted, sizeof quoted, "\"%s\"", command);
-      printf ("%-*s   %-20s %-22s %-26s %s\n", no_trunc ? 64 : 12, id, b->image, quoted, status,
-              b->name);
+      const char *cells[] = { id, b->image, quoted, created, status, b->name };
+      cli_table_add (&table, cells);
+    }
+  if (as_table)
+    {
+      cli_table_print (&table);
+      cli_table_free (&table);
     }
   box_box_list_free (boxes, n);
   return 0;

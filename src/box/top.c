@@ -6,35 +6,33 @@
 #include <string.h>
 
 #include "cli.h"
+#include "table.h"
 
-static void
-print_cell (const char *text, size_t width, bool last)
-{
-  if (last)
-    printf ("%s\n", text);
-  else
-    printf ("%-*s   ", (int) width, text);
-}
-
-/* Prints the table with every column as wide as its widest cell, the last one unpadded. */
+/* Prints ps's table: titles, then rows of as many cells (missing cells print empty). */
 static void
 print_table (json_t *titles, json_t *rows)
 {
   size_t n_columns = json_array_size (titles);
-  size_t *widths = calloc (n_columns ? n_columns : 1, sizeof *widths);
-  if (!widths)
+  const char **cells = calloc (n_columns ? n_columns : 1, sizeof *cells);
+  cli_table table;
+  if (!cells)
     return;
-  size_t i, j;
-  json_t *v, *row;
-  json_array_foreach (titles, i, v) widths[i] = strlen (json_string_value (v));
-  json_array_foreach (rows, i, row) json_array_foreach (
-      row, j, v) if (j < n_columns && strlen (json_string_value (v)) > widths[j]) widths[j]
-      = strlen (json_string_value (v));
-  json_array_foreach (titles, i, v)
-      print_cell (json_string_value (v), widths[i], i + 1 == n_columns);
-  json_array_foreach (rows, i, row) json_array_foreach (row, j, v)
-      print_cell (json_string_value (v), j < n_columns ? widths[j] : 0, j + 1 >= n_columns);
-  free (widths);
+  for (size_t k = 0; k < n_columns; k++)
+    cells[k] = json_string_value (json_array_get (titles, k));
+  if (cli_table_init (&table, n_columns, cells) == 0)
+    {
+      size_t i;
+      json_t *row;
+      json_array_foreach (rows, i, row)
+        {
+          for (size_t k = 0; k < n_columns; k++)
+            cells[k] = json_string_value (json_array_get (row, k));
+          cli_table_add (&table, cells);
+        }
+      cli_table_print (&table);
+      cli_table_free (&table);
+    }
+  free (cells);
 }
 
 static int
