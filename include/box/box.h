@@ -201,7 +201,8 @@ typedef struct box_run_options {
   const box_ulimit *ulimits;
   size_t n_ulimits;
   const char *stop_signal; /* NULL: the image's StopSignal, else SIGTERM */
-  int stop_timeout;        /* seconds; < 0: the default (10) */
+  int stop_timeout; /* seconds; BOX_STOP_TIMEOUT_DEFAULT: 10; BOX_STOP_TIMEOUT_FOREVER (or any
+                     * other negative, as in docker): the stop never sends SIGKILL */
   const char *runtime;     /* NULL: "native"; "runc"; "oci:/path/to/runtime" */
   int64_t log_max_bytes;   /* size of one log file before rotation; 0: 10 MiB */
   int log_max_files;       /* log files kept (the live one included); 0: 2 */
@@ -222,7 +223,11 @@ typedef struct box_run_options {
 #define BOX_ATTACH_STREAM_STDIN 0x1u
 #define BOX_ATTACH_STREAM_STDOUT 0x2u
 #define BOX_ATTACH_STREAM_STDERR 0x4u
-#define BOX_RUN_OPTIONS_INIT { .version = BOX_RUN_OPTIONS_VERSION, .stop_timeout = -1 }
+/* stop timeouts: the default (the box's, else 10 seconds), and none (wait for the box) */
+#define BOX_STOP_TIMEOUT_DEFAULT (-2147483647 - 1)
+#define BOX_STOP_TIMEOUT_FOREVER (-1)
+#define BOX_RUN_OPTIONS_INIT                                                                       \
+  { .version = BOX_RUN_OPTIONS_VERSION, .stop_timeout = BOX_STOP_TIMEOUT_DEFAULT }
 
 #define BOX_BOX_CREATE_OPTIONS_VERSION 1
 typedef struct box_box_create_options {
@@ -345,7 +350,8 @@ BOX_API int box_box_resize (box_engine *eng, const char *ref, unsigned rows, uns
 BOX_API int box_detach_keys_validate (const char *keys, box_error **err);
 
 /* Sends the stop signal (the box's, else signal_name when given), waits up to timeout
- * seconds (< 0: the box's stop timeout), then SIGKILL; returns once the box has exited.
+ * seconds (BOX_STOP_TIMEOUT_DEFAULT: the box's stop timeout; another negative: no limit),
+ * then SIGKILL; returns once the box has exited.
  * Stopping a box that is not running succeeds. */
 BOX_API int box_box_stop (box_engine *eng, const char *ref, int timeout, box_error **err);
 

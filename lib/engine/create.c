@@ -204,8 +204,10 @@ build_config (const image_for_box *image, const char *image_ref, const box_run_o
       json_decref (ulimits);
       return box_err (err, BOX_E_INTERNAL, "out of memory");
     }
-  if (run->stop_timeout >= 0)
-    json_object_set_new (config, "StopTimeout", json_integer (run->stop_timeout));
+  if (run->stop_timeout != BOX_STOP_TIMEOUT_DEFAULT)
+    json_object_set_new (config, "StopTimeout",
+                         json_integer (run->stop_timeout < 0 ? BOX_STOP_TIMEOUT_FOREVER
+                                                             : run->stop_timeout));
 
   /* a version 1 struct ends before the devices */
   json_t *devices = NULL;

@@ -559,8 +559,10 @@ box_box_stop (box_engine *eng, const char *ref, int timeout, box_error **err)
     return 0;
   int sig, box_timeout;
   stop_settings (box, &sig, &box_timeout);
-  if (timeout < 0)
+  if (timeout == BOX_STOP_TIMEOUT_DEFAULT)
     timeout = box_timeout;
+  if (timeout < 0)
+    timeout = BOX_STOP_TIMEOUT_FOREVER; /* the monitor never sends SIGKILL */
   char request[64], reply[MONITOR_MESSAGE_MAX];
   snprintf (request, sizeof request, "STOP %d %d", sig, timeout);
   box_error *local = NULL;

@@ -41,7 +41,8 @@ const char cli_run_options_help[] =
     "      --device HOST[:BOX][:PERMS]  add a host device, or each one below a host\n"
     "                             directory (repeatable; PERMS of rwm, default rwm)\n"
     "      --stop-signal SIG      signal that stops the box (default SIGTERM)\n"
-    "      --stop-timeout SECS    seconds to wait before SIGKILL on stop (default 10)\n"
+    "      --stop-timeout SECS    seconds to wait before SIGKILL on stop (default 10; -1: no\n"
+    "                             limit)\n"
     "      --runtime NAME         native (default), runc, or oci:/path/to/runtime\n"
     "      --init                 run box-init as pid 1 (reaps, forwards signals)\n"
     "      --log-opt max-size=SIZE|max-file=N  log rotation\n"
@@ -192,6 +193,9 @@ add_env (cli_run *r, size_t *n_env, const char *item)
   push (&r->env, n_env, keep (r, full));
 }
 
+/* docker's env file: KEY=VALUE or KEY (taken from this environment) per line; blank lines
+ * and lines starting with # are skipped, leading blanks ignored; a name with blanks in it, or
+ * none, is an error naming the line */
 static int
 read_env_file (cli_run *r, size_t *n_env, const char *verb, const char *path)
 {
@@ -201,7 +205,8 @@ read_env_file (cli_run *r, size_t *n_env, const char *verb, const char *path)
   char *line = NULL;
   size_t cap = 0;
   ssize_t len;
-  while ((len = getline (&line, &cap, f)) >= 0)
+  int status = 0;
+  for (unsigned number = 1; status == 0 && (len = getline (&line, &cap, f)) >= 0; number++)
     {
       while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
         line[--len] = '\0';
@@ -210,11 +215,20 @@ read_env_file (cli_run *r, size_t *n_env, const char *verb, const char *path)
         p++;
       if (*p == '\0' || *p == '#')
         continue;
-      add_env (r, n_env, keep (r, strdup (p)));
+      size_t name_len = strcspn (p, "=");
+      if (name_len == 0)
+        status = cli_usage_error (verb, "env file %s, line %u: no variable name", path, number);
+      else if (strcspn (p, " \t") < name_len)
+        status = cli_usage_error (verb, "env file %s, line %u: variable '%.*s' contains blanks",
+                                  path, number, (int) name_len, p);
+      else
+        add_env (r, n_env, keep (r, strdup (p)));
     }
+  if (status == 0 && ferror (f))
+    status = cli_usage_error (verb, "read env file %s: %s", path, strerror (errno));
   free (line);
   fclose (f);
-  return 0;
+  return status;
 }
 
 /* -a STREAM, in any case (docker's); 0 for none of them */
@@ -415,9 +429,9 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
           r->run.stop_signal = optarg;
           break;
         case OPT_STOP_TIMEOUT:
-          if (parse_int64 (optarg, &v) < 0 || v < -1 || v > INT32_MAX)
+          if (parse_int64 (optarg, &v) < 0 || v > INT32_MAX)
             return cli_usage_error (verb, "invalid --stop-timeout: %s", optarg);
-          r->run.stop_timeout = (int) v;
+          r->run.stop_timeout = v < 0 ? BOX_STOP_TIMEOUT_FOREVER : (int) v; /* docker: no limit */
           break;
         case OPT_RUNTIME:
           r->run.runtime = optarg;

@@ -1,5 +1,6 @@
 /* box stop: the stop signal, then SIGKILL after the timeout. */
 #include <getopt.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -22,7 +23,7 @@ run_stop (cli_context *ctx, int argc, char **argv)
     { "timeout", required_argument, NULL, 't' },
     { 0 },
   };
-  int timeout = -1, c;
+  int timeout = BOX_STOP_TIMEOUT_DEFAULT, c;
   while ((c = getopt_long (argc, argv, "t:", options, NULL)) != -1)
     switch (c)
       {
@@ -30,9 +31,9 @@ run_stop (cli_context *ctx, int argc, char **argv)
         {
           char *end;
           long v = strtol (optarg, &end, 10);
-          if (*end || end == optarg || v < -1)
+          if (*end || end == optarg || v > INT32_MAX || v < INT32_MIN)
             return cli_usage_error ("stop", "invalid timeout: %s", optarg);
-          timeout = (int) v;
+          timeout = v < 0 ? BOX_STOP_TIMEOUT_FOREVER : (int) v; /* docker: no limit */
           break;
         }
       default:
@@ -49,6 +50,6 @@ const cli_verb cli_verb_stop = {
            "then SIGKILL after the timeout.\n\n"
            "Options:\n"
            "  -t, --time SECONDS   seconds to wait before killing (default: the box's\n"
-           "                       --stop-timeout, else 10)\n",
+           "                       --stop-timeout, else 10; -1: no limit)\n",
   .run = run_stop,
 };

@@ -448,7 +448,7 @@ handle_request (monitor *m, size_t i)
       m->stopped = true;
       record_kill_event (m, sig);
       send_signal (m, sig, false);
-      if (timeout <= 0)
+      if (timeout == 0)
         {
           if (sig != SIGKILL)
             {
@@ -456,7 +456,7 @@ handle_request (monitor *m, size_t i)
               send_signal (m, SIGKILL, true);
             }
         }
-      else
+      else if (timeout > 0) /* < 0: no limit */
         {
           struct itimerspec its = { .it_value = { .tv_sec = timeout } };
           timerfd_settime (m->timer_fd, 0, &its, NULL);
