@@ -18,6 +18,7 @@
 
 #include "linux/cpus.h"
 #include "util/cleanup.h"
+#include "util/fs.h"
 #include "util/fdpass.h"
 
 extern char **environ;
@@ -84,6 +85,9 @@ detached_exec (void *arg)
       if (dup2 (fd, slot) < 0)
         goto fail;
     }
+  /* nothing else of the caller's (fds it left without close-on-exec) reaches the program,
+     nor the boxes it starts */
+  fs_cloexec_from (DETACHED_FD_SLOTS);
   sigset_t none;
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);

@@ -35,6 +35,7 @@
 #include "linux/caps.h"
 #include "linux/cpus.h"
 #include "linux/net.h"
+#include "util/fs.h"
 #include "util/strutil.h"
 
 #define FD_PATH_MAX 32 /* "/proc/self/fd/2147483647" */
@@ -920,7 +921,9 @@ finish_and_exec (const native_init_args *a, int console_slave)
   make_cwd (a);
   if (console_slave >= 0)
     become_console_owner (a, console_slave);
-  /* before the seccomp filter, which may not allow it */
+  /* both before the seccomp filter, which may not allow them: nothing the box's creator held
+     reaches the box's process (the init's own fds are close-on-exec already), and the CPUs */
+  fs_cloexec_from (3);
   if (a->parent_cpus)
     cpus_restore_if_unchanged (a->parent_cpus, a->moved_to_cpus);
   drop_privileges (a);

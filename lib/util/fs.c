@@ -5,13 +5,16 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/close_range.h>
 #include <linux/fs.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "util/cleanup.h"
@@ -235,4 +238,19 @@ fs_remove_tree (int dirfd, const char *name, box_error **err)
   if (unlinkat (dirfd, name, AT_REMOVEDIR) < 0 && errno != ENOENT)
     return box_err_errno (err, errno, "rmdir %s", name);
   return 0;
+}
+
+void
+fs_cloexec_from (int first)
+{
+  if (syscall (SYS_close_range, (unsigned) first, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
+    return;
+  /* before Linux 5.11 */
+  struct rlimit limit;
+  int last = 65535;
+  if (getrlimit (RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY
+      && limit.rlim_cur < (rlim_t) last)
+    last = (int) limit.rlim_cur - 1;
+  for (int fd = first; fd <= last; fd++)
+    fcntl (fd, F_SETFD, FD_CLOEXEC); /* EBADF for most: fine */
 }

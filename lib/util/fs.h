@@ -44,4 +44,9 @@ int fs_write_all (int fd, const void *data, size_t len);
 /* rm -rf of dirfd/name without following symlinks; a missing name is fine. */
 int fs_remove_tree (int dirfd, const char *name, box_error **err);
 
+/* Marks every fd from first up close-on-exec (close_range, else one by one): what a process
+ * must not hand to the program it execs, whatever its caller left open without the flag.
+ * Makes system calls only: safe in a child that shares its parent's memory. */
+void fs_cloexec_from (int first);
+
 #endif

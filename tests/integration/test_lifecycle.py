@@ -162,6 +162,36 @@ def test_monitor_is_detached_from_its_caller(box, img):
         box.run("rm", "-f", box_id)
 
 
+def test_the_callers_open_fds_reach_neither_the_box_nor_its_monitor(box, runtime, img, tmp_path):
+    """An fd the caller left open without close-on-exec (a shell's `exec 200<file`) stays the
+    caller's: neither the box's process nor its monitor gets it (docker passes none either),
+    attached or detached."""
+    host_file = tmp_path / "host-file"
+    host_file.write_text("the host's\n")
+    fd = os.open(host_file, os.O_RDWR)
+    try:
+        cli = [BOX_BIN, "--root", str(box.root), "run", "--runtime", runtime]
+        attached = subprocess.run([*cli, "--rm", img, "sh", "-c", f"cat /proc/self/fd/{fd}"],
+                                  capture_output=True, text=True, pass_fds=(fd,), timeout=60)
+        assert attached.returncode == 1, attached
+        assert "the host's" not in attached.stdout
+        box_id = subprocess.run([*cli, "-d", img, "sleep", "60"], capture_output=True, text=True,
+                                pass_fds=(fd,), timeout=60, check=True).stdout.strip()
+        holders = []
+        for pid in os.listdir("/proc"):
+            if pid.isdigit() and int(pid) != os.getpid():
+                try:
+                    links = [os.readlink(f"/proc/{pid}/fd/{n}") for n in os.listdir(f"/proc/{pid}/fd")]
+                except OSError:
+                    continue
+                if str(host_file) in links:
+                    holders.append(Path(f"/proc/{pid}/comm").read_text().strip())
+        assert holders == [], holders
+        box.run("rm", "-f", box_id)
+    finally:
+        os.close(fd)
+
+
 def cpus_allowed(pid="self"):
     status = Path(f"/proc/{pid}/status").read_text()
     return next(l.split(":", 1)[1].strip() for l in status.splitlines()
