@@ -78,10 +78,10 @@ engine_box_record (box_engine *eng, const box_box_create_options *opts, const ch
     return box_err_wrap (err, "create box");
   if (validate_labels (opts->labels, opts->n_labels, err) < 0)
     return box_err_wrap (err, "create box");
-  if (!config_json)
-    config_json = opts->config_json;
-  if (config_json)
+  if (!config_json && opts->config_json)
     {
+      /* the caller's own config (one the engine built is well formed) */
+      config_json = opts->config_json;
       _cleanup_json_ json_t *config = NULL;
       if (json_parse_object (config_json, "box config", &config, err) < 0)
         return box_err_wrap (err, "create box");

@@ -6,12 +6,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "engine/devices.h"
 #include "engine/lifecycle.h"
 #include "image/image.h"
+#include "linux/caps.h"
+#include "runtime/spec.h"
 #include "util/fs.h"
 #include "util/json.h"
 #include "util/random.h"
@@ -86,8 +89,17 @@ validate_run_options (const box_run_options *run, box_error **err)
 {
   if (run->version < 1 || run->version > BOX_RUN_OPTIONS_VERSION)
     return box_err (err, BOX_E_INVALID, "box_run_options: unknown version %u", run->version);
-  if (run->memory_bytes < 0 || run->nano_cpus < 0 || run->cpu_shares < 0)
-    return box_err (err, BOX_E_INVALID, "negative resource limit");
+  if (run->memory_bytes < 0)
+    return box_err (err, BOX_E_INVALID, "--memory: a negative limit");
+  if (run->cpu_shares < 0)
+    return box_err (err, BOX_E_INVALID, "--cpu-shares: a negative weight");
+  long cpus = sysconf (_SC_NPROCESSORS_ONLN);
+  if (run->nano_cpus < 0 || (run->nano_cpus > 0 && run->nano_cpus < 10000000)
+      || (cpus > 0 && run->nano_cpus > cpus * 1000000000LL))
+    return box_err (err, BOX_E_INVALID,
+                    "--cpus %g: the range of CPUs is from 0.01 to %ld.00, as there are only %ld "
+                    "CPUs available",
+                    (double) run->nano_cpus / 1e9, cpus, cpus);
   if (run->memory_bytes > 0 && run->memory_bytes < 6 * 1024 * 1024)
     return box_err (err, BOX_E_INVALID, "Minimum memory limit allowed is 6MB");
   if (run->log_max_bytes < 0 || run->log_max_files < 0)
@@ -100,10 +112,27 @@ validate_run_options (const box_run_options *run, box_error **err)
   if (run->stop_signal && box_signal_parse (run->stop_signal, err) < 0)
     return box_err_wrap (err, "--stop-signal");
   for (size_t i = 0; i < run->n_ulimits; i++)
-    if (run->ulimits[i].soft > run->ulimits[i].hard)
-      return box_err (err, BOX_E_INVALID, "ulimit %s: soft limit %lld is above the hard limit %lld",
-                      run->ulimits[i].name, (long long) run->ulimits[i].soft,
-                      (long long) run->ulimits[i].hard);
+    {
+      if (!run->ulimits[i].name || spec_rlimit_resource (run->ulimits[i].name) < 0)
+        return box_err (err, BOX_E_INVALID, "--ulimit: unknown resource \"%s\"",
+                        run->ulimits[i].name ? run->ulimits[i].name : "");
+      if (run->ulimits[i].soft > run->ulimits[i].hard)
+        return box_err (err, BOX_E_INVALID,
+                        "ulimit %s: soft limit %lld is above the hard limit %lld",
+                        run->ulimits[i].name, (long long) run->ulimits[i].soft,
+                        (long long) run->ulimits[i].hard);
+    }
+  const char *const *cap_lists[] = { run->cap_add, run->cap_drop };
+  const size_t cap_counts[] = { run->n_cap_add, run->n_cap_drop };
+  for (size_t l = 0; l < 2; l++)
+    for (size_t i = 0; i < cap_counts[l]; i++)
+      {
+        const char *cap = cap_lists[l][i];
+        if (!cap || (strcasecmp (cap, "ALL") != 0 && strcasecmp (cap, "CAP_ALL") != 0
+                     && caps_from_name (cap) < 0))
+          return box_err (err, BOX_E_INVALID, "%s: unknown capability \"%s\"",
+                          l == 0 ? "--cap-add" : "--cap-drop", cap ? cap : "");
+      }
   for (size_t i = 0; i < run->n_security_opt; i++)
     {
       const char *o = run->security_opt[i];
@@ -176,11 +205,19 @@ build_config (const image_for_box *image, const char *image_ref, const box_run_o
   for (size_t i = 0; i < n_labels; i++)
     json_object_set_new (label_obj, labels[i].key, json_string (labels[i].value));
 
+  /* one per resource, the last given (docker's) */
   json_t *ulimits = json_array ();
   for (size_t i = 0; i < run->n_ulimits; i++)
-    json_array_append_new (ulimits, json_pack ("{s:s,s:I,s:I}", "Name", run->ulimits[i].name,
-                                               "Soft", (json_int_t) run->ulimits[i].soft,
-                                               "Hard", (json_int_t) run->ulimits[i].hard));
+    {
+      int resource = spec_rlimit_resource (run->ulimits[i].name);
+      bool given_again = false;
+      for (size_t later = i + 1; later < run->n_ulimits; later++)
+        given_again |= spec_rlimit_resource (run->ulimits[later].name) == resource;
+      if (!given_again)
+        json_array_append_new (ulimits, json_pack ("{s:s,s:I,s:I}", "Name", run->ulimits[i].name,
+                                                   "Soft", (json_int_t) run->ulimits[i].soft,
+                                                   "Hard", (json_int_t) run->ulimits[i].hard));
+    }
 
   /* what docker's CLI records: run -d attaches nothing; run and create attach the output
    * (the streams -a names, when given), and the input with -i or -a stdin; with -i, the end
@@ -222,7 +259,8 @@ build_config (const image_for_box *image, const char *image_ref, const box_run_o
   json_t *host_config = json_pack (
       "{s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:b,s:o,s:o,s:s,s:b,s:b,s:s}", "Memory",
       (json_int_t) run->memory_bytes, "NanoCpus", (json_int_t) run->nano_cpus, "CpuShares",
-      (json_int_t) run->cpu_shares, "PidsLimit", (json_int_t) run->pids_limit, "ReadonlyRootfs",
+      (json_int_t) run->cpu_shares, "PidsLimit",
+      (json_int_t) (run->pids_limit > 0 ? run->pids_limit : 0) /* negative: unlimited, as 0 */, "ReadonlyRootfs",
       run->read_only, "CapAdd", string_array (run->cap_add, run->n_cap_add), "CapDrop",
       string_array (run->cap_drop, run->n_cap_drop), "Privileged", run->privileged,
       "SecurityOpt", string_array (run->security_opt, run->n_security_opt), "Ulimits", ulimits,
@@ -348,15 +386,19 @@ engine_box_create_from_image (box_engine *eng, const box_box_create_options *opt
   int rc = engine_box_make_dir (eng->root, id, &dir, err);
   if (rc >= 0)
     rc = write_etc_files (dir, json_string_value (json_object_get (json_object_get (config, "Config"), "Hostname")), err);
+  bool said_create = false; /* the record's errors start with "create box" themselves */
   if (rc >= 0)
-    rc = engine_box_record (eng, opts, id, config_text, runtime, out, err);
+    {
+      rc = engine_box_record (eng, opts, id, config_text, runtime, out, err);
+      said_create = true;
+    }
   if (rc < 0)
     {
       box_error *ignored = NULL;
       engine_box_remove_dir (eng->root, id, &ignored); /* made or half made */
       box_error_free (ignored);
       engine_intent_done (eng->root, id, intent_fd);
-      return box_err_wrap (err, "create box");
+      return said_create ? rc : box_err_wrap (err, "create box");
     }
   engine_intent_done (eng->root, id, intent_fd);
   return 0;

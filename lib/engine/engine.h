@@ -30,7 +30,7 @@ int engine_box_event (box_engine *eng, const box_box *box, const char *action,
                       const char *extra_attributes_json, box_error **err);
 
 /* Inserts the box row (and its create event) with the given id (NULL: a new random one),
- * config (NULL: opts->config_json) and runtime name. */
+ * config (NULL: opts->config_json, checked to be a JSON object) and runtime name. */
 int engine_box_record (box_engine *eng, const box_box_create_options *opts, const char *id,
                        const char *config_json, const char *runtime, box_box **out,
                        box_error **err);

@@ -232,20 +232,27 @@ engine_box_mark_dead (box_engine *eng, const char *id, const char *why, bool int
 
 /* ---- start ---------------------------------------------------------------------------------- */
 
-static int
-record_start_error (box_engine *eng, const char *id, const char *message)
+int
+engine_start_failure_exit_code (const box_error *why)
 {
-  _cleanup_tx_ store_tx tx = { 0 };
-  if (store_tx_begin (eng->store, &tx, NULL) < 0)
-    return -1;
-  _cleanup_stmt_ sqlite3_stmt *st = NULL;
-  if (store_prepare (eng->store, "UPDATE boxes SET error = ?2 WHERE id = ?1", &st, NULL) < 0)
-    return -1;
-  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
-  sqlite3_bind_text (st, 2, message, -1, SQLITE_STATIC);
-  if (sqlite3_step (st) != SQLITE_DONE)
-    return -1;
-  return store_tx_commit (&tx, NULL);
+  switch (box_error_code_of (why))
+    {
+    case BOX_E_NOT_FOUND:
+      return 127;
+    case BOX_E_PERMISSION:
+      return 126;
+    default:
+      return 128;
+    }
+}
+
+static void
+record_start_error (box_engine *eng, const char *id, const box_error *why)
+{
+  box_error *ignored = NULL;
+  store_box_set_error (eng->store, id, box_error_message (why),
+                       engine_start_failure_exit_code (why), &ignored);
+  box_error_free (ignored);
 }
 
 /* Reads the monitor's one-line report from the sync pipe. */
@@ -392,7 +399,7 @@ engine_box_start (box_engine *eng, const char *ref, const box_start_options *opt
           box_error *ignored = NULL;
           engine_box_release (eng->root, id, box->runtime, &ignored);
           box_error_free (ignored);
-          record_start_error (eng, id, box_error_message (*err));
+          record_start_error (eng, id, *err);
         }
       engine_intent_done (eng->root, id, intent_fd);
       return rc;
@@ -452,7 +459,7 @@ engine_box_start (box_engine *eng, const char *ref, const box_start_options *opt
                             &ignored);
       engine_box_release (eng->root, id, box->runtime, &ignored);
       box_error_free (ignored);
-      record_start_error (eng, id, box_error_message (*err));
+      record_start_error (eng, id, *err);
     }
   else
     {

@@ -114,6 +114,10 @@ typedef struct engine_exit {
   const char *error;
 } engine_exit;
 
+/* The exit code a box whose start failed records (docker's): 127 when its command was not
+ * found, 126 when it could not be run, else 128. */
+int engine_start_failure_exit_code (const box_error *why);
+
 /* Records the exit (state exited + events oom/die/stop in one transaction), or for an
  * --rm box removes it (die, destroy; then its directory). The caller released the runtime
  * state and the mount first. intent_held as for engine_box_mark_dead. trash_lock_fd NULL:

@@ -784,11 +784,12 @@ apply_rlimits (const native_init_args *a)
           getrlimit (r->resource, &current);
           if (saved == EPERM)
             FAIL (a, BOX_E_PERMISSION, 0,
-                  "ulimit %d: %llu:%llu is above the current hard limit %llu, and raising it "
-                  "needs CAP_SYS_RESOURCE, which this host does not grant",
-                  r->resource, (unsigned long long) r->soft, (unsigned long long) r->hard,
-                  (unsigned long long) current.rlim_max);
-          FAIL (a, 0, saved, "setrlimit %d", r->resource);
+                  "ulimit %s=%llu:%llu: the hard limit is above the current hard limit %llu, "
+                  "and raising a hard limit needs CAP_SYS_RESOURCE, which the engine does not "
+                  "have",
+                  spec_rlimit_name (r->resource), (unsigned long long) r->soft,
+                  (unsigned long long) r->hard, (unsigned long long) current.rlim_max);
+          FAIL (a, 0, saved, "ulimit %s", spec_rlimit_name (r->resource));
         }
     }
 }

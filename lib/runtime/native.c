@@ -411,16 +411,6 @@ engine_has_capability (int cap)
 static int
 check_rlimits (const oci_process *p, box_error **err)
 {
-  static const char *const names[RLIM_NLIMITS] = {
-    [RLIMIT_CPU] = "cpu",           [RLIMIT_FSIZE] = "fsize",
-    [RLIMIT_DATA] = "data",         [RLIMIT_STACK] = "stack",
-    [RLIMIT_CORE] = "core",         [RLIMIT_RSS] = "rss",
-    [RLIMIT_NPROC] = "nproc",       [RLIMIT_NOFILE] = "nofile",
-    [RLIMIT_MEMLOCK] = "memlock",   [RLIMIT_AS] = "as",
-    [RLIMIT_LOCKS] = "locks",       [RLIMIT_SIGPENDING] = "sigpending",
-    [RLIMIT_MSGQUEUE] = "msgqueue", [RLIMIT_NICE] = "nice",
-    [RLIMIT_RTPRIO] = "rtprio",     [RLIMIT_RTTIME] = "rttime",
-  };
   for (size_t i = 0; i < p->n_rlimits; i++)
     {
       const oci_rlimit *r = &p->rlimits[i];
@@ -433,7 +423,7 @@ check_rlimits (const oci_process *p, box_error **err)
                         "ulimit %s=%llu:%llu: the hard limit %llu is above this host's hard "
                         "limit %llu, and raising a hard limit needs CAP_SYS_RESOURCE, which "
                         "the engine does not have",
-                        names[r->resource] ? names[r->resource] : "?", (unsigned long long) r->soft,
+                        spec_rlimit_name (r->resource), (unsigned long long) r->soft,
                         (unsigned long long) r->hard, (unsigned long long) r->hard,
                         (unsigned long long) current.rlim_max);
     }

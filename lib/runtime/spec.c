@@ -81,27 +81,28 @@ static const device_rule default_device_rules[] = {
 #define CPU_PERIOD_US 100000
 
 typedef struct rlimit_name {
-  const char *name;
+  const char *name;   /* the OCI spec's */
+  const char *docker; /* docker's --ulimit name */
   int resource;
 } rlimit_name;
 
 static const rlimit_name rlimit_names[] = {
-  { "RLIMIT_AS", RLIMIT_AS },
-  { "RLIMIT_CORE", RLIMIT_CORE },
-  { "RLIMIT_CPU", RLIMIT_CPU },
-  { "RLIMIT_DATA", RLIMIT_DATA },
-  { "RLIMIT_FSIZE", RLIMIT_FSIZE },
-  { "RLIMIT_LOCKS", RLIMIT_LOCKS },
-  { "RLIMIT_MEMLOCK", RLIMIT_MEMLOCK },
-  { "RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE },
-  { "RLIMIT_NICE", RLIMIT_NICE },
-  { "RLIMIT_NOFILE", RLIMIT_NOFILE },
-  { "RLIMIT_NPROC", RLIMIT_NPROC },
-  { "RLIMIT_RSS", RLIMIT_RSS },
-  { "RLIMIT_RTPRIO", RLIMIT_RTPRIO },
-  { "RLIMIT_RTTIME", RLIMIT_RTTIME },
-  { "RLIMIT_SIGPENDING", RLIMIT_SIGPENDING },
-  { "RLIMIT_STACK", RLIMIT_STACK },
+  { "RLIMIT_AS", "as", RLIMIT_AS },
+  { "RLIMIT_CORE", "core", RLIMIT_CORE },
+  { "RLIMIT_CPU", "cpu", RLIMIT_CPU },
+  { "RLIMIT_DATA", "data", RLIMIT_DATA },
+  { "RLIMIT_FSIZE", "fsize", RLIMIT_FSIZE },
+  { "RLIMIT_LOCKS", "locks", RLIMIT_LOCKS },
+  { "RLIMIT_MEMLOCK", "memlock", RLIMIT_MEMLOCK },
+  { "RLIMIT_MSGQUEUE", "msgqueue", RLIMIT_MSGQUEUE },
+  { "RLIMIT_NICE", "nice", RLIMIT_NICE },
+  { "RLIMIT_NOFILE", "nofile", RLIMIT_NOFILE },
+  { "RLIMIT_NPROC", "nproc", RLIMIT_NPROC },
+  { "RLIMIT_RSS", "rss", RLIMIT_RSS },
+  { "RLIMIT_RTPRIO", "rtprio", RLIMIT_RTPRIO },
+  { "RLIMIT_RTTIME", "rttime", RLIMIT_RTTIME },
+  { "RLIMIT_SIGPENDING", "sigpending", RLIMIT_SIGPENDING },
+  { "RLIMIT_STACK", "stack", RLIMIT_STACK },
 };
 
 /* RLIMIT_NOFILE for "RLIMIT_NOFILE", "nofile" or "NOFILE"; NULL when unknown. */
@@ -113,6 +114,22 @@ rlimit_lookup (const char *type)
     if (strcasecmp (bare, rlimit_names[i].name + 7) == 0)
       return &rlimit_names[i];
   return NULL;
+}
+
+int
+spec_rlimit_resource (const char *name)
+{
+  const rlimit_name *found = rlimit_lookup (name);
+  return found ? found->resource : -1;
+}
+
+const char *
+spec_rlimit_name (int resource)
+{
+  for (size_t i = 0; i < ARRAY_SIZE (rlimit_names); i++)
+    if (rlimit_names[i].resource == resource)
+      return rlimit_names[i].docker;
+  return "?";
 }
 
 /* ---- building ---------------------------------------------------------------------------- */

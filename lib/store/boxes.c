@@ -286,6 +286,29 @@ store_box_set_name (store *s, const char *id, const char *name, box_error **err)
 }
 
 int
+store_box_set_error (store *s, const char *id, const char *message, int exit_code,
+                     box_error **err)
+{
+  _cleanup_tx_ store_tx tx = { 0 };
+  _cleanup_stmt_ sqlite3_stmt *st = NULL;
+  if (store_tx_begin (s, &tx, err) < 0
+      || store_prepare (s,
+                        "UPDATE boxes SET error = ?2,"
+                        " exit_code = CASE WHEN exit_code = 0 THEN ?3 ELSE exit_code END"
+                        " WHERE id = ?1",
+                        &st, err)
+             < 0)
+    return box_err_code (err);
+  sqlite3_bind_text (st, 1, id, -1, SQLITE_STATIC);
+  sqlite3_bind_text (st, 2, message, -1, SQLITE_STATIC);
+  sqlite3_bind_int (st, 3, exit_code);
+  int rc = sqlite3_step (st);
+  if (rc != SQLITE_DONE)
+    return store_error (s, err, rc, "record the error of a box");
+  return store_tx_commit (&tx, err);
+}
+
+int
 store_box_set_state (store *s, const char *id, const store_box_state_update *update,
                      box_error **err)
 {

@@ -26,6 +26,11 @@ int store_box_list (store *s, box_box ***out, size_t *out_n, box_error **err);
 /* Renames; a taken name is BOX_E_CONFLICT naming its holder. Call inside a transaction. */
 int store_box_set_name (store *s, const char *id, const char *name, box_error **err);
 
+/* Records why the box failed (its Error) in a transaction of its own; exit_code replaces an
+ * exit code of 0 (docker's habit for a start that failed), 0 keeps the box's. */
+int store_box_set_error (store *s, const char *id, const char *message, int exit_code,
+                         box_error **err);
+
 /* Records a state change; the time fields are only written when non-zero. */
 typedef struct store_box_state_update {
   box_state state;

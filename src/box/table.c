@@ -39,6 +39,16 @@ cli_table_add (cli_table *t, const char *const *cells)
   return 0;
 }
 
+/* columns on a terminal: UTF-8 characters, not bytes ("…" is one column, three bytes) */
+static size_t
+display_width (const char *text)
+{
+  size_t width = 0;
+  for (const unsigned char *p = (const unsigned char *) text; *p; p++)
+    width += (*p & 0xc0) != 0x80;
+  return width;
+}
+
 void
 cli_table_print (const cli_table *t)
 {
@@ -50,7 +60,7 @@ cli_table_print (const cli_table *t)
   for (size_t r = 0; r < t->n_rows; r++)
     for (size_t k = 0; k < t->n_columns; k++)
       {
-        size_t len = strlen (t->cells[r * t->n_columns + k]);
+        size_t len = display_width (t->cells[r * t->n_columns + k]);
         if (len > widths[k])
           widths[k] = len;
       }
@@ -61,7 +71,7 @@ cli_table_print (const cli_table *t)
         if (k + 1 == t->n_columns)
           printf ("%s\n", cell);
         else
-          printf ("%-*s   ", (int) widths[k], cell);
+          printf ("%s%*s", cell, (int) (widths[k] - display_width (cell) + 3), "");
       }
   free (widths);
 }

@@ -698,20 +698,8 @@ fail_start (monitor *m, box_error *err)
   box_error_free (ignored);
   ignored = NULL;
   if (open_engine (m, &ignored) == 0)
-    {
-      _cleanup_tx_ store_tx tx = { 0 };
-      _cleanup_stmt_ sqlite3_stmt *st = NULL;
-      if (store_tx_begin (m->eng.store, &tx, &ignored) == 0
-          && store_prepare (m->eng.store, "UPDATE boxes SET error = ?2 WHERE id = ?1", &st,
-                            &ignored)
-                 == 0)
-        {
-          sqlite3_bind_text (st, 1, m->id, -1, SQLITE_STATIC);
-          sqlite3_bind_text (st, 2, box_error_message (err), -1, SQLITE_STATIC);
-          if (sqlite3_step (st) == SQLITE_DONE)
-            store_tx_commit (&tx, &ignored);
-        }
-    }
+    store_box_set_error (m->eng.store, m->id, box_error_message (err),
+                         engine_start_failure_exit_code (err), &ignored);
   close_engine (m);
   box_error_free (ignored);
   unlinkat (m->dir_fd, ENGINE_MONITOR_SOCKET, 0);
@@ -788,18 +776,8 @@ release_end (box_release *r, box_error **err)
 static void
 record_release_error (monitor *m, const box_error *why)
 {
-  _cleanup_tx_ store_tx tx = { 0 };
-  _cleanup_stmt_ sqlite3_stmt *st = NULL;
   box_error *ignored = NULL;
-  if (store_tx_begin (m->eng.store, &tx, &ignored) == 0
-      && store_prepare (m->eng.store, "UPDATE boxes SET error = ?2 WHERE id = ?1", &st, &ignored)
-             == 0)
-    {
-      sqlite3_bind_text (st, 1, m->id, -1, SQLITE_STATIC);
-      sqlite3_bind_text (st, 2, box_error_message (why), -1, SQLITE_STATIC);
-      if (sqlite3_step (st) == SQLITE_DONE)
-        store_tx_commit (&tx, &ignored);
-    }
+  store_box_set_error (m->eng.store, m->id, box_error_message (why), 0, &ignored);
   box_error_free (ignored);
 }
 
