@@ -270,14 +270,17 @@ build_config (const image_for_box *image, const char *image_ref, const box_run_o
     json_object_set_new (host_config, "Devices", devices);
   else
     json_decref (devices);
+  /* docker's log options are strings ("10485760" is a size docker reads too) */
+  char max_size[24], max_file[16];
+  snprintf (max_size, sizeof max_size, "%lld",
+            (long long) (run->log_max_bytes > 0 ? run->log_max_bytes
+                                                : ENGINE_DEFAULT_LOG_MAX_BYTES));
+  snprintf (max_file, sizeof max_file, "%d",
+            run->log_max_files > 0 ? run->log_max_files : ENGINE_DEFAULT_LOG_MAX_FILES);
   if (host_config)
-    json_object_set_new (
-        host_config, "LogConfig",
-        json_pack ("{s:s,s:{s:I,s:i}}", "Type", "json-file", "Config", "max-size",
-                   (json_int_t) (run->log_max_bytes > 0 ? run->log_max_bytes
-                                                        : ENGINE_DEFAULT_LOG_MAX_BYTES),
-                   "max-file", run->log_max_files > 0 ? run->log_max_files
-                                                      : ENGINE_DEFAULT_LOG_MAX_FILES));
+    json_object_set_new (host_config, "LogConfig",
+                         json_pack ("{s:s,s:{s:s,s:s}}", "Type", "json-file", "Config",
+                                    "max-size", max_size, "max-file", max_file));
   if (!host_config)
     {
       json_decref (config);

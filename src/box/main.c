@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "cli.h"
+#include "template.h"
 
 static const cli_verb *const verbs[] = {
   &cli_verb_run,    &cli_verb_attach, &cli_verb_create, &cli_verb_start,   &cli_verb_stop,   &cli_verb_kill,
@@ -273,10 +274,39 @@ int
 cli_inspect_each (cli_context *ctx, const char *verb, int argc, char **argv,
                   int (*inspect_json) (box_engine *, const char *, char **, box_error **))
 {
+  static const struct option options[] = {
+    { "format", required_argument, NULL, 'f' },
+    { 0 },
+  };
+  const char *format = NULL;
+  int c;
+  while ((c = getopt_long (argc, argv, "f:", options, NULL)) != -1)
+    {
+      if (c != 'f')
+        return cli_usage_error (verb, "unknown option");
+      format = optarg;
+    }
   inspect_each each = { inspect_json, json_array (), false };
-  int status = cli_for_each_ref (ctx, verb, argc - 1, argv + 1, inspect_one, &each);
+  int status = cli_for_each_ref (ctx, verb, argc - optind, argv + optind, inspect_one, &each);
   /* like docker: print what was found, even when some references failed */
-  if (each.ran)
+  if (each.ran && format && strcmp (format, "json") != 0)
+    {
+      size_t i;
+      json_t *item;
+      json_array_foreach (each.out, i, item)
+        {
+          char *error = NULL;
+          if (cli_template_render (format, item, stdout, &error) < 0)
+            {
+              fprintf (stderr, "box: %s: %s\n", verb, error ? error : "out of memory");
+              free (error);
+              status = CLI_EXIT_ENGINE_ERROR;
+              break;
+            }
+          putchar ('\n');
+        }
+    }
+  else if (each.ran)
     {
       char *text = json_dumps (each.out, JSON_INDENT (4) | JSON_PRESERVE_ORDER);
       if (text)

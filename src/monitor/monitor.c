@@ -188,6 +188,23 @@ write_line (int fd, const char *fmt, ...)
     ;
 }
 
+/* A log option: a decimal string (docker's type), or a number (boxes created before);
+ * 0 (the default) when absent or not a plain number. */
+static int64_t
+log_option (const json_t *log_config, const char *key)
+{
+  const json_t *v = json_object_get (log_config, key);
+  if (json_is_integer (v))
+    return json_integer_value (v);
+  const char *text = json_string_value (v);
+  if (!text || !*text)
+    return 0;
+  char *end;
+  errno = 0;
+  long long n = strtoll (text, &end, 10);
+  return *end || errno || n < 0 ? 0 : n;
+}
+
 /* What the monitor needs of the box's stored config (MONITOR_CONFIG_FD). */
 static int
 load_config (monitor *m, box_error **err)
@@ -206,8 +223,8 @@ load_config (monitor *m, box_error **err)
   m->open_stdin = json_is_true (json_object_get (config, "OpenStdin"));
   m->stdin_once = json_is_true (json_object_get (config, "StdinOnce"));
   json_t *log_config = json_object_get (json_object_get (host, "LogConfig"), "Config");
-  m->log_max_bytes = json_integer_value (json_object_get (log_config, "max-size"));
-  m->log_max_files = (int) json_integer_value (json_object_get (log_config, "max-file"));
+  m->log_max_bytes = log_option (log_config, "max-size");
+  m->log_max_files = (int) log_option (log_config, "max-file");
   return 0;
 }
 

@@ -98,3 +98,20 @@ def test_stop_timeout_minus_one_waits_without_limit(box, img):
     assert stop.returncode == 0
     recorded = box.run("run", "-d", "--stop-timeout", "-1", img, "true").stdout.strip()
     assert box.json("inspect", recorded)[0]["Config"]["StopTimeout"] == -1
+
+
+def test_inspect_format_templates(box, img):
+    box.run("create", "--name", "fmt", "-l", "b=2", "-l", "a=1", img, "sleep", "5")
+    out = box.run("inspect", "-f", "{{.Name}} {{.State.Status}} {{.State.Running}} "
+                  "{{.Config.Cmd}} {{.Config.Labels}} {{json .Config.Cmd}}", "fmt").stdout
+    assert out == '/fmt created false [sleep 5] map[a:1 b:2] ["sleep","5"]\n', out
+    # options after the reference too, and {{- -}} trimming, one line per box
+    out = box.run("inspect", "fmt", "fmt", "--format", "x  {{- .State.ExitCode -}}  y").stdout
+    assert out == "x0y\nx0y\n", out
+    assert box.run("image", "inspect", "-f", "{{.Id}}", "busybox").stdout.strip() == img
+    for bad, words in (("{{.State.Nope}}", "no field Nope"), ("{{if .State.Running}}", "unsupported"),
+                       ("{{.State.Pid", "unclosed")):
+        result = box.run("inspect", "-f", bad, "fmt", check=False)
+        assert result.returncode == 125 and words in result.stderr, (bad, result)
+    result = box.run("inspect", "--bogus", "fmt", check=False)
+    assert result.returncode == 125 and "unknown option" in result.stderr

@@ -666,6 +666,9 @@ def test_log_rotation_caps_the_size(box, runtime, img):
     lines = box.run("logs", box_id).stdout.splitlines()
     assert lines[-1] == "line1999"
     assert len(lines) < 2000  # the oldest were rotated away
+    # docker's types: the options are strings
+    log_config = box.json("inspect", box_id)[0]["HostConfig"]["LogConfig"]
+    assert log_config == {"Type": "json-file", "Config": {"max-size": "10240", "max-file": "2"}}
 
 
 def test_events_stream(box, runtime, img):
