@@ -406,7 +406,23 @@ cli_run_parse (const char *verb, int argc, char **argv, bool allow_detach, cli_r
           r->run.privileged = 1;
           break;
         case OPT_SECURITY_OPT:
-          push (&r->security_opt, &n_sec, optarg);
+          if ((strncmp (optarg, "seccomp=", 8) == 0 || strncmp (optarg, "seccomp:", 8) == 0)
+              && strcmp (optarg + 8, "unconfined") != 0)
+            {
+              /* the box keeps the profile's absolute path: a later start from another
+                 directory reads the same file (docker reads it once, at create) */
+              char *absolute = realpath (optarg + 8, NULL);
+              if (!absolute)
+                return cli_usage_error (verb, "--security-opt seccomp profile %s: %s",
+                                        optarg + 8, strerror (errno));
+              char *option = NULL;
+              if (asprintf (&option, "seccomp=%s", absolute) < 0)
+                option = NULL;
+              free (absolute);
+              push (&r->security_opt, &n_sec, keep (r, option));
+            }
+          else
+            push (&r->security_opt, &n_sec, optarg);
           break;
         case OPT_ULIMIT:
           {

@@ -8,6 +8,8 @@ import time
 
 import pytest
 
+from conftest import BOX_BIN
+
 
 @pytest.fixture
 def img(busybox_image):
@@ -115,3 +117,22 @@ def test_inspect_format_templates(box, img):
         assert result.returncode == 125 and words in result.stderr, (bad, result)
     result = box.run("inspect", "--bogus", "fmt", check=False)
     assert result.returncode == 125 and "unknown option" in result.stderr
+
+
+def test_a_relative_seccomp_profile_is_the_one_create_saw(box, img, tmp_path):
+    (tmp_path / "profile.json").write_text(json.dumps({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO"}]}))
+    created = subprocess.run([*box_cli(box), "create", "--security-opt", "seccomp=profile.json",
+                              img, "mkdir", "/x"], cwd=tmp_path, capture_output=True, text=True,
+                             check=True).stdout.strip()
+    started = subprocess.run([*box_cli(box), "start", "-a", created], cwd="/",
+                             capture_output=True, text=True)
+    assert started.returncode == 1 and "Operation not permitted" in started.stderr, started
+    missing = box.run("create", "--security-opt", "seccomp=no-such-profile.json", img, "true",
+                      check=False)
+    assert missing.returncode == 125 and "no-such-profile.json" in missing.stderr
+
+
+def box_cli(box):
+    return [BOX_BIN, "--root", str(box.root)]
