@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -128,8 +127,7 @@ validate_run_options (const box_run_options *run, box_error **err)
     for (size_t i = 0; i < cap_counts[l]; i++)
       {
         const char *cap = cap_lists[l][i];
-        if (!cap || (strcasecmp (cap, "ALL") != 0 && strcasecmp (cap, "CAP_ALL") != 0
-                     && caps_from_name (cap) < 0))
+        if (!cap || (!caps_name_is_all (cap) && caps_from_name (cap) < 0))
           return box_err (err, BOX_E_INVALID, "%s: unknown capability \"%s\"",
                           l == 0 ? "--cap-add" : "--cap-drop", cap ? cap : "");
       }
@@ -260,7 +258,8 @@ build_config (const image_for_box *image, const char *image_ref, const box_run_o
       "{s:I,s:I,s:I,s:I,s:b,s:o,s:o,s:b,s:o,s:o,s:s,s:b,s:b,s:s}", "Memory",
       (json_int_t) run->memory_bytes, "NanoCpus", (json_int_t) run->nano_cpus, "CpuShares",
       (json_int_t) run->cpu_shares, "PidsLimit",
-      (json_int_t) (run->pids_limit > 0 ? run->pids_limit : 0) /* negative: unlimited, as 0 */, "ReadonlyRootfs",
+      (json_int_t) (run->pids_limit > 0 ? run->pids_limit : 0) /* negative: unlimited */,
+      "ReadonlyRootfs",
       run->read_only, "CapAdd", string_array (run->cap_add, run->n_cap_add), "CapDrop",
       string_array (run->cap_drop, run->n_cap_drop), "Privileged", run->privileged,
       "SecurityOpt", string_array (run->security_opt, run->n_security_opt), "Ulimits", ulimits,

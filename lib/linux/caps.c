@@ -85,6 +85,12 @@ caps_from_name (const char *name)
   return -1;
 }
 
+bool
+caps_name_is_all (const char *name)
+{
+  return strcasecmp (name, "ALL") == 0 || strcasecmp (name, "CAP_ALL") == 0;
+}
+
 const char *
 caps_name (int cap)
 {

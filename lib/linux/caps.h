@@ -19,6 +19,10 @@ uint64_t caps_all (void);
 /* The number of "CAP_NET_RAW", "NET_RAW" or "net_raw"; -1 when unknown. */
 int caps_from_name (const char *name);
 
+/* Whether name is docker's "ALL" ("all", "CAP_ALL"): every capability, in --cap-add or
+ * --cap-drop. */
+bool caps_name_is_all (const char *name);
+
 /* "CAP_NET_RAW" for 13; NULL when out of range. */
 const char *caps_name (int cap);
 

@@ -163,7 +163,7 @@ static bool
 strv_has_all (const char *const *v)
 {
   for (; v && *v; v++)
-    if (strcasecmp (*v, "ALL") == 0 || strcasecmp (*v, "CAP_ALL") == 0)
+    if (caps_name_is_all (*v))
       return true;
   return false;
 }
@@ -194,7 +194,7 @@ compute_caps (const spec_options *opts, uint64_t *out, box_error **err)
     caps = 0;
   for (const char *const *p = opts->cap_drop; p && *p; p++)
     {
-      if (strcasecmp (*p, "ALL") == 0 || strcasecmp (*p, "CAP_ALL") == 0)
+      if (caps_name_is_all (*p))
         continue;
       int cap = caps_from_name (*p);
       if (cap < 0)
@@ -205,7 +205,7 @@ compute_caps (const spec_options *opts, uint64_t *out, box_error **err)
     caps = caps_all_available ();
   for (const char *const *p = opts->cap_add; p && *p; p++)
     {
-      if (strcasecmp (*p, "ALL") == 0 || strcasecmp (*p, "CAP_ALL") == 0)
+      if (caps_name_is_all (*p))
         continue;
       int cap = caps_from_name (*p);
       if (cap < 0)

@@ -108,13 +108,13 @@ typedef struct spec_options {
   const char *seccomp_cache_dir;
 } spec_options;
 
-/* config.json as a JSON object (OCI runtime spec 1.0.2). */
 /* The RLIMIT_* of a ulimit's name ("nofile", "NOFILE", "RLIMIT_NOFILE"); -1 when unknown. */
 int spec_rlimit_resource (const char *name);
 
 /* Docker's name of an RLIMIT_* ("nofile"); "?" when unknown. */
 const char *spec_rlimit_name (int resource);
 
+/* config.json as a JSON object (OCI runtime spec 1.0.2). */
 int spec_build (const spec_options *opts, json_t **out, box_error **err);
 
 /* Writes <bundle_dir>/config.json atomically. */

@@ -31,7 +31,7 @@ run_stop (cli_context *ctx, int argc, char **argv)
         {
           char *end;
           long v = strtol (optarg, &end, 10);
-          if (*end || end == optarg || v > INT32_MAX || v < INT32_MIN)
+          if (*end || end == optarg || v > INT32_MAX)
             return cli_usage_error ("stop", "invalid timeout: %s", optarg);
           timeout = v < 0 ? BOX_STOP_TIMEOUT_FOREVER : (int) v; /* docker: no limit */
           break;
